@@ -1,0 +1,188 @@
+//! One unary call: pick nodes, try them, retry where it is safe.
+
+use bytes::Bytes;
+use tokio::time::Instant;
+
+use super::pool::Conn;
+use super::{CallOptions, Client};
+use crate::codec::ContentType;
+use crate::context::Context;
+use crate::error::{CLIENT_ID, Error};
+use crate::metadata::{Metadata, is_reserved, valid_header};
+use crate::registry::Node;
+use crate::transport::{Frame, Headers, StartLine};
+use crate::wrapper::{Next, run_wrapped};
+
+/// Why one attempt failed, which decides whether another node may be tried.
+pub(super) enum Failure {
+    /// Nothing was sent: always safe to try another node.
+    Unsent(Error),
+    /// The request may have reached the server: another try only for idempotent calls.
+    MaybeSent(Error),
+    /// The server answered (an application error, or the deadline passed): final.
+    Final(Error),
+}
+
+pub(super) async fn unary(
+    client: &Client,
+    service: &str,
+    endpoint: &str,
+    content_type: ContentType,
+    body: Bytes,
+    options: &CallOptions,
+) -> Result<Bytes, Error> {
+    let deadline = options.effective_deadline(client.inner.options.request_timeout);
+    if client.inner.wrappers.is_empty() {
+        return attempts(client, service, endpoint, content_type, body, options.metadata.clone(), options, deadline).await;
+    }
+    // Wrappers see (and may change) the outgoing metadata through the context.
+    let ctx = Context::for_call(service.into(), endpoint.into(), String::new(), None, options.metadata.clone(), Some(deadline));
+    let reply = std::sync::Arc::new(std::sync::Mutex::new(None));
+    let slot = std::sync::Arc::clone(&reply);
+    let (client2, service2, endpoint2, options2) = (client.clone(), service.to_string(), endpoint.to_string(), options.clone());
+    let inner = Next::new(move |ctx: Context| {
+        Box::pin(async move {
+            let metadata = ctx.metadata().clone();
+            let body = attempts(&client2, &service2, &endpoint2, content_type, body, metadata, &options2, deadline).await?;
+            *slot.lock().unwrap_or_else(|e| e.into_inner()) = Some(body);
+            Ok(())
+        })
+    });
+    run_wrapped(&client.inner.wrappers, ctx, inner).await?;
+    let body = reply.lock().unwrap_or_else(|e| e.into_inner()).take();
+    body.ok_or_else(|| Error::internal_server_error(CLIENT_ID, "a call wrapper returned Ok without making the call"))
+}
+
+#[allow(clippy::too_many_arguments)]
+async fn attempts(
+    client: &Client,
+    service: &str,
+    endpoint: &str,
+    content_type: ContentType,
+    body: Bytes,
+    metadata: Metadata,
+    options: &CallOptions,
+    deadline: Instant,
+) -> Result<Bytes, Error> {
+    let nodes = nodes(client, service, options).await?;
+    let retries = options.retries.unwrap_or(client.inner.options.retries);
+    let mut last = None;
+    for (attempt, node) in nodes.into_iter().enumerate() {
+        if attempt as u64 > u64::from(retries) {
+            break;
+        }
+        let headers = request_headers(client, service, endpoint, content_type, &metadata, Some(deadline))?;
+        match attempt_once(client, &node, headers, &body, deadline).await {
+            Ok(reply) => return Ok(reply),
+            Err(Failure::Final(err)) => return Err(err),
+            Err(Failure::MaybeSent(err)) if !options.idempotent => return Err(err),
+            Err(Failure::Unsent(err) | Failure::MaybeSent(err)) => {
+                tracing::debug!(%service, node = %node.address, error = %err, "attempt failed, trying another node");
+                last = Some(err);
+            }
+        }
+        if Instant::now() >= deadline {
+            return Err(call_timeout(service));
+        }
+    }
+    Err(last.unwrap_or_else(|| Error::unavailable(CLIENT_ID, format!("error selecting {service} node: none available"))))
+}
+
+/// The nodes to try, in order: the call's addresses, or the selector's choice.
+pub(super) async fn nodes(client: &Client, service: &str, options: &CallOptions) -> Result<Vec<Node>, Error> {
+    if !options.addresses.is_empty() {
+        return Ok(options
+            .addresses
+            .iter()
+            .map(|address| Node {
+                id: address.clone(),
+                address: address.clone(),
+                ..Node::default()
+            })
+            .collect());
+    }
+    Ok(client.inner.selector.select(service, &options.filters).await?.collect())
+}
+
+fn call_timeout(service: &str) -> Error {
+    Error::timeout(CLIENT_ID, format!("call to {service} timed out"))
+}
+
+/// The headers go-micro's client sends, plus the caller's metadata.
+pub(super) fn request_headers(
+    client: &Client,
+    service: &str,
+    endpoint: &str,
+    content_type: ContentType,
+    metadata: &Metadata,
+    deadline: Option<Instant>,
+) -> Result<Headers, Error> {
+    let mut headers = Headers::with_capacity(8 + metadata.len());
+    for (name, value) in metadata.iter() {
+        if is_reserved(name) {
+            continue;
+        }
+        if !valid_header(name, value) {
+            return Err(Error::bad_request(CLIENT_ID, format!("metadata {name:?} cannot be sent as a header")));
+        }
+        headers.insert(name, value);
+    }
+    headers.insert("Content-Type", content_type.as_str());
+    headers.insert("Micro-Service", service);
+    headers.insert("Micro-Endpoint", endpoint);
+    headers.insert("Micro-Method", endpoint);
+    headers.insert("Micro-Id", client.next_id());
+    if let Some(deadline) = deadline {
+        let left = deadline.saturating_duration_since(Instant::now());
+        headers.insert("Timeout", left.as_nanos().max(1).to_string());
+    }
+    Ok(headers)
+}
+
+async fn attempt_once(client: &Client, node: &Node, headers: Headers, body: &[u8], deadline: Instant) -> Result<Bytes, Failure> {
+    let inner = &client.inner;
+    let address = node.address.as_str();
+    let mut conn = match inner.pool.take(address) {
+        Some(conn) => conn,
+        None => {
+            let left = deadline.saturating_duration_since(Instant::now());
+            Conn::dial(address, inner.options.dial_timeout.min(left), &inner.options.limits)
+                .await
+                .map_err(|e| Failure::Unsent(Error::internal_server_error(CLIENT_ID, format!("connection error: {address}: {e}"))))?
+        }
+    };
+    conn.writer.queue_request(address, &headers, body);
+    let exchange = async {
+        conn.writer.flush().await.map_err(|e| e.to_string())?;
+        conn.reader.read_response().await.map_err(|e| e.to_string())
+    };
+    let frame = match tokio::time::timeout_at(deadline, exchange).await {
+        Err(_) => return Err(Failure::MaybeSent(Error::timeout(CLIENT_ID, format!("call to {address} timed out")))),
+        Ok(Err(e)) => return Err(Failure::MaybeSent(transport_error(address, &e))),
+        Ok(Ok(None)) => return Err(Failure::MaybeSent(transport_error(address, "connection closed before the reply"))),
+        Ok(Ok(Some(frame))) => frame,
+    };
+    let reply = read_reply(frame);
+    // The frame was read whole, so the connection is clean whatever the answer was.
+    inner.pool.put(address, conn);
+    reply.map_err(Failure::Final)
+}
+
+/// Turns a response frame into the reply body or the server's error.
+pub(super) fn read_reply(frame: Frame) -> Result<Bytes, Error> {
+    if let Some(err) = frame.headers.get_micro("Micro-Error") {
+        return Err(Error::parse(err));
+    }
+    match frame.start {
+        StartLine::Response { status: 200, .. } => Ok(frame.body),
+        StartLine::Response { status, .. } => Err(Error::internal_server_error(
+            "go.micro.client.transport",
+            format!("{status}: {}", String::from_utf8_lossy(&frame.body)),
+        )),
+        StartLine::Request { .. } => Err(transport_error("peer", "answered with a request")),
+    }
+}
+
+fn transport_error(address: &str, detail: &str) -> Error {
+    Error::internal_server_error("go.micro.client.transport", format!("{address}: {detail}"))
+}

@@ -1,0 +1,254 @@
+//! The two error types of micro.
+//!
+//! [`Error`] is the *wire* error: what a handler returns and what a caller receives, encoded as go-micro
+//! encodes it (`{"id","code","detail","status"}` in the `Micro-Error` header), so Go and Rust services
+//! understand each other's errors. [`LocalError`] is for failures that never cross the wire: binding a
+//! port, bad configuration, an unreachable registry.
+
+use std::fmt;
+
+use serde::{Deserialize, Serialize};
+
+/// An error as it travels between services: go-micro's `errors.Error`.
+///
+/// `id` names who produced it (a service name, or `go.micro.client` / `go.micro.server` for the
+/// framework's own errors, as go-micro spells them), `code` is an HTTP-like status code, `detail` a
+/// human-readable message and `status` the code's reason phrase.
+///
+/// ```
+/// use micro_runtime::Error;
+///
+/// let err = Error::bad_request("greeter", "name must not be empty");
+/// assert_eq!(err.code, 400);
+/// assert_eq!(err.status, "Bad Request");
+/// assert_eq!(
+///     err.to_json(),
+///     r#"{"id":"greeter","code":400,"detail":"name must not be empty","status":"Bad Request"}"#
+/// );
+/// assert_eq!(Error::parse(&err.to_json()), err);
+/// ```
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Error {
+    /// Who produced the error: a service name, or `go.micro.client` / `go.micro.server`.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub id: String,
+    /// An HTTP-like status code (400, 404, 408, 500, ...); 0 when unknown.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub code: i32,
+    /// What went wrong, for humans.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub detail: String,
+    /// The reason phrase of `code` ("Bad Request", ...).
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub status: String,
+}
+
+// go-micro's errors.proto marks every field `omitempty`.
+fn is_zero(code: &i32) -> bool {
+    *code == 0
+}
+
+/// The id micro's client puts on errors it produces itself (go-micro's spelling, for compatibility).
+pub const CLIENT_ID: &str = "go.micro.client";
+/// The id micro's server puts on errors it produces itself (go-micro's spelling, for compatibility).
+pub const SERVER_ID: &str = "go.micro.server";
+
+macro_rules! constructors {
+    ($($(#[$doc:meta])* $name:ident => $code:expr;)*) => {
+        $(
+            $(#[$doc])*
+            pub fn $name(id: impl Into<String>, detail: impl Into<String>) -> Self {
+                Self::new(id, detail, $code)
+            }
+        )*
+    };
+}
+
+impl Error {
+    /// An error with the given id, detail and code; `status` is the code's reason phrase.
+    pub fn new(id: impl Into<String>, detail: impl Into<String>, code: i32) -> Self {
+        Self {
+            id: id.into(),
+            code,
+            detail: detail.into(),
+            status: status_text(code).to_string(),
+        }
+    }
+
+    constructors! {
+        /// 400 Bad Request: the caller sent something invalid.
+        bad_request => 400;
+        /// 401 Unauthorized.
+        unauthorized => 401;
+        /// 403 Forbidden.
+        forbidden => 403;
+        /// 404 Not Found: unknown service, endpoint or entity.
+        not_found => 404;
+        /// 405 Method Not Allowed.
+        method_not_allowed => 405;
+        /// 408 Request Timeout: the deadline passed.
+        timeout => 408;
+        /// 409 Conflict.
+        conflict => 409;
+        /// 413 Payload Too Large: a message over the size limit.
+        payload_too_large => 413;
+        /// 415 Unsupported Media Type: an unknown Content-Type.
+        unsupported_media_type => 415;
+        /// 500 Internal Server Error.
+        internal_server_error => 500;
+        /// 503 Service Unavailable: no node could take the call, or the server is shutting down.
+        unavailable => 503;
+    }
+
+    /// Reads an error from its wire form.
+    ///
+    /// As go-micro's `errors.Parse`: JSON gives the full error; anything else (go-micro's router
+    /// sends plain strings such as `rpc: can't find method Foo`) becomes the detail, with code 0.
+    pub fn parse(text: &str) -> Self {
+        match serde_json::from_str::<Error>(text) {
+            Ok(err) if err.code != 0 || !err.id.is_empty() || !err.detail.is_empty() => err,
+            _ => Self {
+                detail: text.to_string(),
+                ..Self::default()
+            },
+        }
+    }
+
+    /// The wire form: compact JSON with go-micro's field names.
+    pub fn to_json(&self) -> String {
+        // Serializing four plain fields cannot fail.
+        serde_json::to_string(self).unwrap_or_default()
+    }
+}
+
+impl fmt::Display for Error {
+    /// Displays the JSON form, as go-micro's `Error()` does, so logs read the same on both sides.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.to_json())
+    }
+}
+
+impl std::error::Error for Error {}
+
+/// The reason phrase of an HTTP status code, as Go's `http.StatusText` gives it.
+pub fn status_text(code: i32) -> &'static str {
+    match code {
+        400 => "Bad Request",
+        401 => "Unauthorized",
+        403 => "Forbidden",
+        404 => "Not Found",
+        405 => "Method Not Allowed",
+        408 => "Request Timeout",
+        409 => "Conflict",
+        413 => "Request Entity Too Large",
+        415 => "Unsupported Media Type",
+        429 => "Too Many Requests",
+        431 => "Request Header Fields Too Large",
+        499 => "Client Closed Request",
+        500 => "Internal Server Error",
+        501 => "Not Implemented",
+        502 => "Bad Gateway",
+        503 => "Service Unavailable",
+        504 => "Gateway Timeout",
+        _ => "",
+    }
+}
+
+/// A failure that happens locally and never crosses the wire: binding a listener, bad configuration,
+/// an unreachable registry or broker.
+///
+/// Opaque on purpose (as tonic's transport error): match on [`LocalError::kind`], read the message
+/// with `Display`, and the cause with [`std::error::Error::source`].
+#[derive(Debug)]
+pub struct LocalError {
+    kind: LocalErrorKind,
+    message: String,
+    source: Option<Box<dyn std::error::Error + Send + Sync + 'static>>,
+}
+
+/// What kind of local failure a [`LocalError`] is.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum LocalErrorKind {
+    /// A listener could not be bound (port busy, bad address, empty port range).
+    Bind,
+    /// A configuration value is invalid (an environment variable, a builder option).
+    Config,
+    /// The registry failed or could not be reached.
+    Registry,
+    /// A network or I/O failure.
+    Io,
+}
+
+impl LocalError {
+    /// A new error of the given kind.
+    pub fn new(kind: LocalErrorKind, message: impl Into<String>) -> Self {
+        Self {
+            kind,
+            message: message.into(),
+            source: None,
+        }
+    }
+
+    /// Attaches the underlying cause.
+    pub fn with_source(mut self, source: impl std::error::Error + Send + Sync + 'static) -> Self {
+        self.source = Some(Box::new(source));
+        self
+    }
+
+    /// What kind of failure this is.
+    pub fn kind(&self) -> LocalErrorKind {
+        self.kind
+    }
+}
+
+impl fmt::Display for LocalError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.message)?;
+        if let Some(source) = &self.source {
+            write!(f, ": {source}")?;
+        }
+        Ok(())
+    }
+}
+
+impl std::error::Error for LocalError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        self.source
+            .as_deref()
+            .map(|e| e as &(dyn std::error::Error + 'static))
+    }
+}
+
+impl From<LocalError> for Error {
+    /// A local failure seen by a caller: a 500 from the client.
+    fn from(err: LocalError) -> Self {
+        Error::internal_server_error(CLIENT_ID, err.to_string())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_go_micro_json_and_plain_strings() {
+        let err = Error::parse(
+            r#"{"id":"go.micro.client","code":408,"detail":"call timeout","status":"Request Timeout"}"#,
+        );
+        assert_eq!(err.code, 408);
+        assert_eq!(err.id, "go.micro.client");
+        let plain = Error::parse("rpc: can't find method Foo");
+        assert_eq!(plain.code, 0);
+        assert_eq!(plain.detail, "rpc: can't find method Foo");
+    }
+
+    #[test]
+    fn omits_empty_fields_like_go() {
+        let err = Error {
+            detail: "x".into(),
+            ..Error::default()
+        };
+        assert_eq!(err.to_json(), r#"{"detail":"x"}"#);
+    }
+}

@@ -1,0 +1,291 @@
+//! One client connection: read a frame, dispatch it, answer; repeat until the client leaves.
+//!
+//! Unary calls are served one after another on a keep-alive connection, as go-micro's clients use
+//! them. A frame for a streaming endpoint turns the connection over to that stream until it ends.
+//! A frame that breaks the protocol (garbage, an oversized header or body, a slow header) gets an
+//! HTTP error answer and the connection is closed; nothing else on the server is affected.
+
+use std::net::SocketAddr;
+use std::panic::AssertUnwindSafe;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use bytes::Bytes;
+use futures_util::FutureExt;
+use tokio::net::TcpStream;
+use tokio::sync::watch;
+use tokio::time::Instant;
+
+use super::router::{Route, Router, UnaryRoute};
+use super::stream::StreamIo;
+use crate::wrapper::{Next, Wrapper, run_wrapped};
+use crate::codec::ContentType;
+use crate::context::Context;
+use crate::error::{Error, SERVER_ID};
+use crate::metadata::{Metadata, is_reserved};
+use crate::transport::{CONTINUE, Frame, FrameError, FrameReader, FrameWriter, Headers, Limits};
+
+/// What every connection of one server shares.
+pub(crate) struct Shared {
+    pub(crate) router: Router,
+    pub(crate) wrappers: Vec<Arc<dyn Wrapper>>,
+    pub(crate) limits: Limits,
+}
+
+/// Serves one connection until the client closes it, breaks the protocol, or the server shuts
+/// down (checked between frames, so a call in flight is finished first).
+pub(crate) async fn serve(
+    socket: TcpStream,
+    remote: SocketAddr,
+    shared: Arc<Shared>,
+    mut shutdown: watch::Receiver<bool>,
+) {
+    let _ = socket.set_nodelay(true);
+    let (read, write) = socket.into_split();
+    let mut reader = FrameReader::new(read, shared.limits.clone());
+    let mut writer = FrameWriter::new(write);
+    loop {
+        let head = tokio::select! {
+            head = reader.read_request_head() => head,
+            () = super::stopped(&mut shutdown) => return,
+        };
+        let head = match head {
+            Ok(Some(head)) => head,
+            Ok(None) => return,
+            Err(err) => return refuse(&mut writer, err, remote).await,
+        };
+        if head.expects_continue() && !reader.body_buffered(&head) {
+            // curl waits for this before sending a body over 1 KiB.
+            writer.queue_raw(CONTINUE);
+            if writer.flush().await.is_err() {
+                return;
+            }
+        }
+        let frame = match reader.read_body(head).await {
+            Ok(frame) => frame,
+            Err(err) => return refuse(&mut writer, err, remote).await,
+        };
+        let close = frame
+            .headers
+            .get("Connection")
+            .is_some_and(|v| v.eq_ignore_ascii_case("close"));
+        let call = match Call::read(&frame, &shared.router, remote) {
+            Ok(call) => call,
+            Err((err, headers)) => {
+                writer.queue_response(200, &error_headers(headers, &err), b"");
+                if writer.flush().await.is_err() || close {
+                    return;
+                }
+                continue;
+            }
+        };
+        match call.route.clone() {
+            Route::Unary(route) => {
+                let mut headers = call.reply_headers;
+                match serve_unary(&shared.wrappers, route, call.ctx, call.content_type, frame.body).await {
+                    Ok(body) => writer.queue_response(200, &headers, &body),
+                    Err(err) => {
+                        headers.remove("Content-Type");
+                        writer.queue_response(200, &error_headers(headers, &err), b"");
+                    }
+                }
+                if writer.flush().await.is_err() || close {
+                    return;
+                }
+            }
+            Route::Stream(route) => {
+                let io = StreamIo {
+                    reader,
+                    writer,
+                    content_type: call.content_type,
+                    headers: call.reply_headers,
+                    // go-micro's clients send `Micro-Stream` and an init frame whose body is only a
+                    // placeholder; other callers (curl) put the first message in it.
+                    initial: (!call.is_go_stream).then_some(frame.body),
+                    deadline: call.ctx.deadline(),
+                };
+                return serve_stream(&shared.wrappers, route, call.ctx, io).await;
+            }
+        }
+    }
+}
+
+/// A dispatched frame.
+struct Call {
+    route: Route,
+    ctx: Context,
+    content_type: ContentType,
+    reply_headers: Headers,
+    is_go_stream: bool,
+}
+
+impl Call {
+    /// Reads the routing headers of a frame; on failure, the error and the headers to answer with.
+    fn read(frame: &Frame, router: &Router, remote: SocketAddr) -> Result<Call, (Error, Headers)> {
+        let h = &frame.headers;
+        let id = h.get_micro("Micro-Id").unwrap_or("").to_string();
+        let mut reply = Headers::with_capacity(4);
+        if !id.is_empty() {
+            reply.insert("Micro-Id", id.clone());
+        }
+        let stream_id = h.get_micro("Micro-Stream");
+        if let Some(stream_id) = stream_id {
+            reply.insert("Micro-Stream", stream_id);
+        }
+        // go-micro copies Endpoint and Method into each other when one is missing.
+        let Some(endpoint) = h.get_micro("Micro-Endpoint").or_else(|| h.get_micro("Micro-Method")) else {
+            let detail = "missing Micro-Endpoint header: say which endpoint to call, e.g. -H 'Micro-Endpoint: Greeter.Hello'";
+            return Err((Error::bad_request(SERVER_ID, detail), reply));
+        };
+        reply.insert("Micro-Endpoint", endpoint);
+        let service = h.get_micro("Micro-Service").unwrap_or("").to_string();
+        if !service.is_empty() {
+            reply.insert("Micro-Service", service.clone());
+        }
+        let Some(route) = router.route(endpoint) else {
+            return Err((unknown_endpoint(router, endpoint), reply));
+        };
+        let content_type = ContentType::from_header(h.get("Content-Type")).map_err(|e| (e, reply.clone()))?;
+        reply.insert("Content-Type", content_type.as_str());
+        let deadline = match h.get("Timeout").map(parse_timeout) {
+            Some(Ok(timeout)) => Some(Instant::now() + timeout),
+            Some(Err(err)) => return Err((err, reply)),
+            None => None,
+        };
+        let metadata: Metadata = h.iter().filter(|(name, _)| !is_reserved(name)).collect();
+        let ctx = Context::for_call(service, endpoint.to_string(), id, Some(remote), metadata, deadline);
+        Ok(Call {
+            route: route.clone(),
+            ctx,
+            content_type,
+            reply_headers: reply,
+            is_go_stream: stream_id.is_some(),
+        })
+    }
+}
+
+/// go-micro's router errors, as JSON errors with a 404 code so callers can tell them apart.
+fn unknown_endpoint(router: &Router, endpoint: &str) -> Error {
+    match endpoint.split_once('.') {
+        Some((service, method)) if !service.is_empty() && !method.is_empty() && !method.contains('.') => {
+            if router.knows_service(service) {
+                Error::not_found(SERVER_ID, format!("rpc: can't find method {method} of service {service}"))
+            } else {
+                Error::not_found(SERVER_ID, format!("rpc: can't find service {service}"))
+            }
+        }
+        _ => Error::bad_request(
+            SERVER_ID,
+            format!("rpc: service/endpoint request ill-formed: {endpoint:?} (expected Service.Method)"),
+        ),
+    }
+}
+
+/// The `Timeout` header: a deadline in nanoseconds, as go-micro sends it.
+fn parse_timeout(value: &str) -> Result<Duration, Error> {
+    value
+        .trim()
+        .parse::<u64>()
+        .map(Duration::from_nanos)
+        .map_err(|_| Error::bad_request(SERVER_ID, format!("invalid Timeout header {value:?}: expected nanoseconds")))
+}
+
+fn error_headers(mut headers: Headers, err: &Error) -> Headers {
+    headers.insert("Micro-Error", err.to_json());
+    headers
+}
+
+/// Answers a frame that broke the protocol with an HTTP error, then the connection closes.
+async fn refuse(writer: &mut FrameWriter<tokio::net::tcp::OwnedWriteHalf>, err: FrameError, remote: SocketAddr) {
+    match &err {
+        FrameError::Io(_) | FrameError::UnexpectedEof => {
+            tracing::debug!(%remote, error = %err, "connection dropped");
+            return;
+        }
+        _ => tracing::warn!(%remote, error = %err, "closing connection after a bad frame"),
+    }
+    let status = err.status();
+    let error = Error::new(SERVER_ID, err.to_string(), i32::from(status));
+    let mut headers = Headers::with_capacity(3);
+    headers.insert("Connection", "close");
+    headers.insert("Content-Type", "application/json");
+    headers.insert("Micro-Error", error.to_json());
+    writer.queue_response(status, &headers, error.to_json().as_bytes());
+    let _ = writer.flush().await;
+}
+
+/// Bounds a call by its deadline and turns a handler panic into a 500 error.
+async fn guarded<T>(deadline: Option<Instant>, call: impl Future<Output = Result<T, Error>>) -> Result<T, Error> {
+    let call = AssertUnwindSafe(call).catch_unwind();
+    let outcome = match deadline {
+        Some(deadline) => match tokio::time::timeout_at(deadline, call).await {
+            Ok(outcome) => outcome,
+            Err(_) => return Err(Error::timeout(SERVER_ID, "deadline exceeded before the handler finished")),
+        },
+        None => call.await,
+    };
+    outcome.unwrap_or_else(|_| Err(Error::internal_server_error(SERVER_ID, "the handler panicked")))
+}
+
+async fn serve_unary(
+    wrappers: &[Arc<dyn Wrapper>],
+    route: Arc<dyn UnaryRoute>,
+    ctx: Context,
+    content_type: ContentType,
+    body: Bytes,
+) -> Result<Bytes, Error> {
+    let deadline = ctx.deadline();
+    if wrappers.is_empty() {
+        return guarded(deadline, route.call(ctx, content_type, body)).await;
+    }
+    let reply = Arc::new(Mutex::new(None));
+    let slot = Arc::clone(&reply);
+    let inner = Next::new(move |ctx| {
+        Box::pin(async move {
+            let body = route.call(ctx, content_type, body).await?;
+            *slot.lock().unwrap_or_else(|e| e.into_inner()) = Some(body);
+            Ok(())
+        })
+    });
+    guarded(deadline, run_wrapped(wrappers, ctx, inner)).await?;
+    let body = reply.lock().unwrap_or_else(|e| e.into_inner()).take();
+    body.ok_or_else(|| Error::internal_server_error(SERVER_ID, "a handler wrapper returned Ok without calling the handler"))
+}
+
+async fn serve_stream(
+    wrappers: &[Arc<dyn Wrapper>],
+    route: Arc<dyn super::router::StreamRoute>,
+    ctx: Context,
+    io: StreamIo,
+) {
+    // The route hands the connection back when it is done, so the final frame can be written even
+    // when a wrapper refused the call before the route ran.
+    let slot = Arc::new(Mutex::new(Some(io)));
+    let inner_slot = Arc::clone(&slot);
+    let inner = Next::new(move |ctx| {
+        Box::pin(async move {
+            let io = inner_slot.lock().unwrap_or_else(|e| e.into_inner()).take();
+            let Some(io) = io else {
+                return Err(Error::internal_server_error(SERVER_ID, "stream handler called twice"));
+            };
+            let (result, io) = route.call(ctx, io).await;
+            *inner_slot.lock().unwrap_or_else(|e| e.into_inner()) = Some(io);
+            result
+        })
+    });
+    let result = guarded(None, run_wrapped(wrappers, ctx, inner)).await;
+    let io = slot.lock().unwrap_or_else(|e| e.into_inner()).take();
+    let Some(mut io) = io else { return };
+    if matches!(&result, Err(err) if err.code == 499) {
+        return; // the caller is gone: nobody reads a final frame
+    }
+    let mut headers = io.headers.clone();
+    headers.remove("Content-Type");
+    let end = match &result {
+        Ok(()) => "EOS".to_string(),
+        Err(err) => err.to_json(),
+    };
+    headers.insert("Micro-Error", end);
+    io.writer.queue_response(200, &headers, b"");
+    let _ = io.writer.flush().await;
+}

@@ -1,0 +1,111 @@
+//! The transport: go-micro's HTTP/1.1 framing on raw TCP, and listening on port ranges.
+//!
+//! go-micro's default transport sends every RPC frame as a complete HTTP/1.1 message (`POST /`
+//! requests, `HTTP/1.1 200 OK` responses, both with `Content-Length`) over a TCP connection that is
+//! then used like a raw socket: frames are not paired, so streams can send many of each. This module
+//! has the pieces both the client and the server build on.
+//!
+//! - [`frame`]: [`FrameReader`] reads frames; [`encode_request`] and [`encode_response`] write them.
+//! - [`FrameWriter`]: batches encoded frames into few writes.
+//! - [`Headers`]: the ordered, case-insensitive header list of one frame.
+//! - [`listener`]: [`listen`] binds `host:port` or the first free port of `host:min-max`, and
+//!   [`advertise_address`] decides the address to register.
+
+pub mod frame;
+mod headers;
+pub mod listener;
+pub mod writer;
+
+use std::{fmt, io};
+
+pub use frame::{
+    CONTINUE, Frame, FrameHead, FrameReader, Limits, StartLine, encode_request, encode_response,
+};
+pub use headers::Headers;
+pub use listener::{advertise_address, listen};
+pub use writer::FrameWriter;
+
+/// Why a frame could not be read.
+///
+/// A server that gets one of these answers with [`FrameError::status`] (where the connection
+/// still works) and closes the connection: after a framing error the byte stream cannot be trusted.
+#[derive(Debug)]
+#[non_exhaustive]
+pub enum FrameError {
+    /// The socket failed.
+    Io(io::Error),
+    /// The stream ended inside a frame (a clean end between frames is `Ok(None)`, not an error).
+    UnexpectedEof,
+    /// The bytes are not an HTTP/1.x message, or a header such as `Content-Length` is invalid.
+    Malformed(String),
+    /// The header section grew past [`Limits::max_header_bytes`] without completing.
+    HeaderTooLarge {
+        /// The limit in bytes.
+        limit: usize,
+    },
+    /// More headers than the parser has room for (64).
+    TooManyHeaders,
+    /// `Content-Length` is over [`Limits::max_message_bytes`]; the body was not read.
+    BodyTooLarge {
+        /// The announced body length.
+        length: u64,
+        /// The limit in bytes.
+        limit: usize,
+    },
+    /// The header section did not arrive within [`Limits::header_read_timeout`].
+    HeaderTimeout,
+    /// A valid HTTP feature micro's transport does not speak, such as `Transfer-Encoding: chunked`:
+    /// every frame needs a `Content-Length`.
+    Unsupported(String),
+}
+
+impl FrameError {
+    /// The HTTP status a server should answer with: 400 malformed, 408 header timeout,
+    /// 413 body too large, 431 headers too large, 501 unsupported.
+    pub fn status(&self) -> u16 {
+        match self {
+            FrameError::Io(_) | FrameError::UnexpectedEof | FrameError::Malformed(_) => 400,
+            FrameError::HeaderTimeout => 408,
+            FrameError::BodyTooLarge { .. } => 413,
+            FrameError::HeaderTooLarge { .. } | FrameError::TooManyHeaders => 431,
+            FrameError::Unsupported(_) => 501,
+        }
+    }
+}
+
+impl fmt::Display for FrameError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            FrameError::Io(err) => write!(f, "transport i/o error: {err}"),
+            FrameError::UnexpectedEof => f.write_str("connection closed in the middle of a frame"),
+            FrameError::Malformed(why) => write!(f, "malformed frame: {why}"),
+            FrameError::HeaderTooLarge { limit } => {
+                write!(f, "frame header section larger than {limit} bytes")
+            }
+            FrameError::TooManyHeaders => write!(f, "frame has more than 64 headers"),
+            FrameError::BodyTooLarge { length, limit } => {
+                write!(
+                    f,
+                    "frame body of {length} bytes exceeds the limit of {limit} bytes"
+                )
+            }
+            FrameError::HeaderTimeout => f.write_str("timed out reading a frame's headers"),
+            FrameError::Unsupported(what) => write!(f, "unsupported frame: {what}"),
+        }
+    }
+}
+
+impl std::error::Error for FrameError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            FrameError::Io(err) => Some(err),
+            _ => None,
+        }
+    }
+}
+
+impl From<io::Error> for FrameError {
+    fn from(err: io::Error) -> Self {
+        FrameError::Io(err)
+    }
+}
