@@ -48,20 +48,34 @@ impl Builder {
 
     /// Uses existing Rust types for a proto package or type (`".my.pkg"`, `"::my_crate::pkg"`)
     /// instead of generating them; that package gets no output file.
-    pub fn extern_path(mut self, proto_path: impl Into<String>, rust_path: impl Into<String>) -> Self {
-        self.options.extern_paths.push((proto_path.into(), rust_path.into()));
+    pub fn extern_path(
+        mut self,
+        proto_path: impl Into<String>,
+        rust_path: impl Into<String>,
+    ) -> Self {
+        self.options
+            .extern_paths
+            .push((proto_path.into(), rust_path.into()));
         self
     }
 
     /// Adds an attribute to matching messages and enums, as prost-build's `type_attribute`.
     pub fn type_attribute(mut self, path: impl Into<String>, attribute: impl Into<String>) -> Self {
-        self.options.type_attributes.push((path.into(), attribute.into()));
+        self.options
+            .type_attributes
+            .push((path.into(), attribute.into()));
         self
     }
 
     /// Adds an attribute to matching fields, as prost-build's `field_attribute`.
-    pub fn field_attribute(mut self, path: impl Into<String>, attribute: impl Into<String>) -> Self {
-        self.options.field_attributes.push((path.into(), attribute.into()));
+    pub fn field_attribute(
+        mut self,
+        path: impl Into<String>,
+        attribute: impl Into<String>,
+    ) -> Self {
+        self.options
+            .field_attributes
+            .push((path.into(), attribute.into()));
         self
     }
 
@@ -113,7 +127,10 @@ impl Builder {
     ) -> Result<Vec<GeneratedFile>, Error> {
         let fds = protoc::descriptor_set(protos, includes)?;
         if rerun && std::env::var_os("OUT_DIR").is_some() {
-            let imported = fds.file.iter().filter_map(|f| protoc::locate(f.name(), includes));
+            let imported = fds
+                .file
+                .iter()
+                .filter_map(|f| protoc::locate(f.name(), includes));
             for path in protos.iter().cloned().chain(imported) {
                 println!("cargo:rerun-if-changed={}", path.display());
             }

@@ -42,7 +42,10 @@ impl VisitMut for DocFiller {
             add_doc(&mut item.attrs, format!("The `{}` enum.", item.ident));
             // Variants of private enums (pbjson's field matchers) need no docs.
             for variant in &mut item.variants {
-                add_doc(&mut variant.attrs, format!("The `{}` variant.", variant.ident));
+                add_doc(
+                    &mut variant.attrs,
+                    format!("The `{}` variant.", variant.ident),
+                );
             }
         }
         visit_mut::visit_item_enum_mut(self, item);

@@ -185,7 +185,8 @@ fn guard<T>(what: &str, f: impl FnOnce() -> T) -> Result<T, Error> {
 }
 
 fn parse(code: &str) -> Result<syn::File, Error> {
-    syn::parse_file(code).map_err(|e| Error::new(format!("micro-build: invalid generated code: {e}")))
+    syn::parse_file(code)
+        .map_err(|e| Error::new(format!("micro-build: invalid generated code: {e}")))
 }
 
 /// Ends each package file, as protoc-gen-prost's do, so later plugins of the same protoc run

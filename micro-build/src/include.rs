@@ -23,6 +23,14 @@ pub fn module_tree(mut modules: Vec<(Module, String)>) -> String {
         }
         while stack.len() < parts.len() {
             let part = parts[stack.len()];
+            // Docs, so users' `#![deny(missing_docs)]` holds for the tree too.
+            let path = parts[..=stack.len()].join(".");
+            let doc = if stack.len() + 1 == parts.len() {
+                format!("/// Generated from the proto package `{path}`.")
+            } else {
+                format!("/// Proto packages under `{path}`.")
+            };
+            line(&mut out, stack.len(), &doc);
             line(&mut out, stack.len(), &format!("pub mod {part} {{"));
             stack.push(part.to_owned());
         }
@@ -48,21 +56,33 @@ mod tests {
     #[test]
     fn nested_packages_share_their_parents() {
         let tree = module_tree(vec![
-            (Module::from_parts(["nested", "common", "v1"]), "nested.common.v1.rs".into()),
+            (
+                Module::from_parts(["nested", "common", "v1"]),
+                "nested.common.v1.rs".into(),
+            ),
             (Module::from_parts(["greeter"]), "greeter.rs".into()),
-            (Module::from_parts(["nested", "api", "v1"]), "nested.api.v1.rs".into()),
+            (
+                Module::from_parts(["nested", "api", "v1"]),
+                "nested.api.v1.rs".into(),
+            ),
         ]);
         let expected = "\
+/// Generated from the proto package `greeter`.
 pub mod greeter {
     include!(\"greeter.rs\");
 }
+/// Proto packages under `nested`.
 pub mod nested {
+    /// Proto packages under `nested.api`.
     pub mod api {
+        /// Generated from the proto package `nested.api.v1`.
         pub mod v1 {
             include!(\"nested.api.v1.rs\");
         }
     }
+    /// Proto packages under `nested.common`.
     pub mod common {
+        /// Generated from the proto package `nested.common.v1`.
         pub mod v1 {
             include!(\"nested.common.v1.rs\");
         }

@@ -49,7 +49,9 @@ pub fn screaming_snake_case(name: &str) -> String {
             let prev = chars[i - 1];
             let next_is_lower = chars.get(i + 1).is_some_and(|n| n.is_lowercase());
             // A word starts at "aB" and at the last capital of an acronym ("HTTPServer").
-            if prev.is_lowercase() || prev.is_ascii_digit() || (prev.is_uppercase() && next_is_lower)
+            if prev.is_lowercase()
+                || prev.is_ascii_digit()
+                || (prev.is_uppercase() && next_is_lower)
             {
                 out.push('_');
             }

@@ -71,7 +71,9 @@ fn flag(key: &str, value: Option<&str>) -> Result<bool, Error> {
 
 fn required<'a>(key: &str, value: Option<&'a str>) -> Result<&'a str, Error> {
     value.filter(|v| !v.is_empty()).ok_or_else(|| {
-        Error::new(format!("protoc-gen-micro: option `{key}` needs a value: `{key}=...`"))
+        Error::new(format!(
+            "protoc-gen-micro: option `{key}` needs a value: `{key}=...`"
+        ))
     })
 }
 
@@ -81,7 +83,9 @@ fn pair(key: &str, value: Option<&str>) -> Result<(String, String), Error> {
         .split_once('=')
         .map(|(a, b)| (a.to_owned(), b.to_owned()))
         .ok_or_else(|| {
-            Error::new(format!("protoc-gen-micro: option `{key}` needs `{key}=PATH=VALUE`"))
+            Error::new(format!(
+                "protoc-gen-micro: option `{key}` needs `{key}=PATH=VALUE`"
+            ))
         })
 }
 
@@ -108,6 +112,9 @@ mod tests {
     #[test]
     fn unknown_options_are_named() {
         let error = parse("no_client,frobnicate=1").unwrap_err();
-        assert!(error.message().contains("unknown option `frobnicate`"), "{error}");
+        assert!(
+            error.message().contains("unknown option `frobnicate`"),
+            "{error}"
+        );
     }
 }

@@ -35,7 +35,10 @@ impl VisitMut for Rerouter {
     fn visit_path_mut(&mut self, path: &mut Path) {
         // pbjson also writes `std::…`; make it `::std::…` so a user module named `std`
         // cannot capture it.
-        if path.leading_colon.is_none() && path.segments.len() > 1 && path.segments[0].ident == "std" {
+        if path.leading_colon.is_none()
+            && path.segments.len() > 1
+            && path.segments[0].ident == "std"
+        {
             path.leading_colon = Some(<Token![::]>::default());
         }
         if path.segments.first().is_some_and(|s| is_rerouted(&s.ident)) {
@@ -51,9 +54,12 @@ impl VisitMut for Rerouter {
         if let UseTree::Path(first) = &item.tree
             && is_rerouted(&first.ident)
         {
-            let tree = std::mem::replace(&mut item.tree, UseTree::Glob(syn::UseGlob {
-                star_token: Default::default(),
-            }));
+            let tree = std::mem::replace(
+                &mut item.tree,
+                UseTree::Glob(syn::UseGlob {
+                    star_token: Default::default(),
+                }),
+            );
             let codegen = UseTree::Path(syn::UsePath {
                 ident: Ident::new("codegen", Span::call_site()),
                 colon2_token: Default::default(),
@@ -83,10 +89,8 @@ fn reroute_tokens(tokens: TokenStream) -> TokenStream {
     for (i, token) in tokens.iter().enumerate() {
         match token {
             TokenTree::Group(group) => {
-                let mut new = proc_macro2::Group::new(
-                    group.delimiter(),
-                    reroute_tokens(group.stream()),
-                );
+                let mut new =
+                    proc_macro2::Group::new(group.delimiter(), reroute_tokens(group.stream()));
                 new.set_span(group.span());
                 out.push(TokenTree::Group(new));
             }
@@ -147,7 +151,10 @@ mod tests {
         assert!(out.contains("use ::micro_runtime::codegen::serde::ser::SerializeStruct;"));
         assert!(out.contains("impl ::micro_runtime::codegen::serde::Serialize for X"));
         assert!(out.contains("::micro_runtime::codegen::pbjson::private::base64::encode"));
-        assert!(out.contains("::micro_runtime::codegen::serde::de::Error::x()"), "{out}");
+        assert!(
+            out.contains("::micro_runtime::codegen::serde::de::Error::x()"),
+            "{out}"
+        );
     }
 
     #[test]

@@ -13,8 +13,11 @@ pub fn protoc_path() -> Result<PathBuf, Error> {
     if let Some(path) = std::env::var_os("PROTOC") {
         return Ok(PathBuf::from(path));
     }
-    protoc_bin_vendored::protoc_bin_path()
-        .map_err(|e| Error::new(format!("micro-build: no vendored protoc for this platform ({e}); set PROTOC")))
+    protoc_bin_vendored::protoc_bin_path().map_err(|e| {
+        Error::new(format!(
+            "micro-build: no vendored protoc for this platform ({e}); set PROTOC"
+        ))
+    })
 }
 
 /// Runs protoc on `protos`, returning every file with its imports and source info.
@@ -43,18 +46,21 @@ pub fn descriptor_set(
     }
     command.args(protos);
     let output = command.output().map_err(|e| {
-        Error::new(format!("micro-build: cannot run protoc at {}: {e}", protoc.display()))
+        Error::new(format!(
+            "micro-build: cannot run protoc at {}: {e}",
+            protoc.display()
+        ))
     })?;
     if !output.status.success() {
         let stderr = String::from_utf8_lossy(&output.stderr);
-        return Err(Error::new(format!(
-            "protoc failed:\n{}",
-            stderr.trim_end()
-        )));
+        return Err(Error::new(format!("protoc failed:\n{}", stderr.trim_end())));
     }
     let bytes = std::fs::read(&out)?;
-    FileDescriptorSet::decode(bytes.as_slice())
-        .map_err(|e| Error::new(format!("micro-build: protoc wrote an invalid descriptor set: {e}")))
+    FileDescriptorSet::decode(bytes.as_slice()).map_err(|e| {
+        Error::new(format!(
+            "micro-build: protoc wrote an invalid descriptor set: {e}"
+        ))
+    })
 }
 
 /// Where an imported file named `name` (as protoc names it) lives on disk, if in `includes`.
@@ -68,9 +74,9 @@ pub fn locate(name: &str, includes: &[PathBuf]) -> Option<PathBuf> {
 /// Whether the proto package is mapped to existing Rust code by an extern path.
 pub fn is_extern(package: &str, extern_paths: &[(String, String)]) -> bool {
     let package = format!(".{package}");
-    extern_paths.iter().any(|(proto, _)| {
-        package == *proto || package.starts_with(&format!("{proto}."))
-    })
+    extern_paths
+        .iter()
+        .any(|(proto, _)| package == *proto || package.starts_with(&format!("{proto}.")))
 }
 
 /// `p` as a path to pass to protoc (protoc wants the file under one of the include dirs).

@@ -181,7 +181,8 @@ fn server(service: &Service) -> TokenStream {
             ),
         };
         // The last registration takes the Arc itself; cloning it would be redundant.
-        let take = (i + 1 < count).then(|| quote!(let handler = ::std::sync::Arc::clone(&handler);));
+        let take =
+            (i + 1 < count).then(|| quote!(let handler = ::std::sync::Arc::clone(&handler);));
         let i = Literal::usize_unsuffixed(i);
         quote! {
             {

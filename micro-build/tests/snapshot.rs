@@ -35,7 +35,11 @@ fn check(test: &str, prefix: &str, builder: micro_build::Builder, protos: &[&str
         }
         let expected = std::fs::read_to_string(&path).unwrap_or_default();
         if expected != file.content {
-            failures.push(format!("{}:\n{}", path.display(), diff_hint(&expected, &file.content)));
+            failures.push(format!(
+                "{}:\n{}",
+                path.display(),
+                diff_hint(&expected, &file.content)
+            ));
         }
     }
     assert!(
@@ -50,7 +54,8 @@ fn diff_hint(expected: &str, actual: &str) -> String {
     if expected.is_empty() {
         return "  snapshot missing".to_owned();
     }
-    let (expected, actual): (Vec<&str>, Vec<&str>) = (expected.lines().collect(), actual.lines().collect());
+    let (expected, actual): (Vec<&str>, Vec<&str>) =
+        (expected.lines().collect(), actual.lines().collect());
     let line = expected
         .iter()
         .zip(&actual)
@@ -71,7 +76,12 @@ fn greeter_matches_snapshot() {
 
 #[test]
 fn streaming_matches_snapshot() {
-    check("streaming", "", micro_build::configure(), &["streaming.proto"]);
+    check(
+        "streaming",
+        "",
+        micro_build::configure(),
+        &["streaming.proto"],
+    );
 }
 
 #[test]
@@ -86,6 +96,16 @@ fn nested_packages_match_snapshot() {
 
 #[test]
 fn client_only_and_server_only_match_snapshots() {
-    check("client_only", "client_only.", micro_build::configure().build_server(false), &["streaming.proto"]);
-    check("server_only", "server_only.", micro_build::configure().build_client(false), &["streaming.proto"]);
+    check(
+        "client_only",
+        "client_only.",
+        micro_build::configure().build_server(false),
+        &["streaming.proto"],
+    );
+    check(
+        "server_only",
+        "server_only.",
+        micro_build::configure().build_client(false),
+        &["streaming.proto"],
+    );
 }

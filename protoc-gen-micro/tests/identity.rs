@@ -12,7 +12,10 @@ fn plugin_and_build_script_write_identical_files() {
     let output = protoc(
         &[
             format!("--micro_out={}", plugin_out.path().display()),
-            format!("--micro_opt=include_file={}", micro_build::DEFAULT_INCLUDE_FILE),
+            format!(
+                "--micro_opt=include_file={}",
+                micro_build::DEFAULT_INCLUDE_FILE
+            ),
         ],
         &valid_protos(),
     );
@@ -28,9 +31,16 @@ fn plugin_and_build_script_write_identical_files() {
 
     let (from_plugin, from_build) = (read_dir(plugin_out.path()), read_dir(build_out.path()));
     let names = |files: &[(String, Vec<u8>)]| files.iter().map(|f| f.0.clone()).collect::<Vec<_>>();
-    assert_eq!(names(&from_plugin), names(&from_build), "different sets of files");
+    assert_eq!(
+        names(&from_plugin),
+        names(&from_build),
+        "different sets of files"
+    );
     assert!(names(&from_plugin).contains(&"nested.common.v1.rs".to_owned()));
     for ((name, plugin), (_, build)) in from_plugin.iter().zip(&from_build) {
-        assert!(plugin == build, "{name} differs between protoc-gen-micro and micro-build");
+        assert!(
+            plugin == build,
+            "{name} differs between protoc-gen-micro and micro-build"
+        );
     }
 }

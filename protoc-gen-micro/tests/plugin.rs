@@ -23,7 +23,10 @@ fn every_invalid_proto_fails_naming_its_file() {
         let path: PathBuf = entry.unwrap().path();
         let name = path.file_name().unwrap().to_string_lossy().into_owned();
         let stderr = fails(&format!("invalid/{name}"), &[]);
-        assert!(stderr.contains(&name), "{name}: message does not name the file:\n{stderr}");
+        assert!(
+            stderr.contains(&name),
+            "{name}: message does not name the file:\n{stderr}"
+        );
         seen += 1;
     }
     assert!(seen >= 6, "expected the six invalid protos, found {seen}");
@@ -38,8 +41,14 @@ fn syntax_errors_carry_line_numbers() {
 #[test]
 fn colliding_endpoints_are_refused_with_our_message() {
     let stderr = fails("invalid/colliding_endpoint.proto", &[]);
-    assert!(stderr.contains("invalid/colliding_endpoint.proto:8:"), "{stderr}");
-    assert!(stderr.contains("both map to the endpoint `Clash.SayHello`"), "{stderr}");
+    assert!(
+        stderr.contains("invalid/colliding_endpoint.proto:8:"),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("both map to the endpoint `Clash.SayHello`"),
+        "{stderr}"
+    );
 }
 
 #[test]
@@ -90,7 +99,10 @@ fn services_only_inserts_an_include_into_the_other_plugins_file() {
         "{module}"
     );
     assert!(services.contains("pub trait GreeterHandler"));
-    assert!(!services.contains("pub struct HelloRequest"), "services only");
+    assert!(
+        !services.contains("pub struct HelloRequest"),
+        "services only"
+    );
 }
 
 #[test]
@@ -103,8 +115,15 @@ fn services_only_with_no_include_writes_just_the_service_file() {
         ],
         &[proto_dir().join("greeter.proto")],
     );
-    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
-    let names: Vec<String> = support::read_dir(out.path()).into_iter().map(|f| f.0).collect();
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let names: Vec<String> = support::read_dir(out.path())
+        .into_iter()
+        .map(|f| f.0)
+        .collect();
     assert_eq!(names, ["greeter.micro.rs"]);
 }
 
@@ -118,7 +137,11 @@ fn no_client_and_no_server_drop_their_halves() {
         ],
         &[proto_dir().join("greeter.proto")],
     );
-    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
     let code = std::fs::read_to_string(out.path().join("greeter.rs")).unwrap();
     assert!(code.contains("pub trait GreeterHandler") && code.contains("GREETER_SERVICE"));
     assert!(!code.contains("GreeterClient") && !code.contains("GreeterServer"));

@@ -1,1 +1,16 @@
-//! placeholder
+//! micro's end-to-end tests: code generated from `proto/` by micro-build, served and called over
+//! real sockets.
+//!
+//! ## Layout
+//! - [`proto`]: the generated code, mounted with `micro_runtime::include_protos!()`.
+//! - [`handlers`]: handlers for every generated service, used by the tests.
+//! - [`support`]: starting servers on free loopback ports, each with its own registry.
+
+pub mod handlers;
+pub mod support;
+
+/// Everything micro-build generated from `proto/`, nested as the packages are.
+#[allow(missing_docs)]
+pub mod proto {
+    micro_runtime::include_protos!();
+}

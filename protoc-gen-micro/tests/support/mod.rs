@@ -17,7 +17,10 @@ pub fn proto_dir() -> PathBuf {
 
 /// The protos of the identity test: greeter, streaming and everything under nested/.
 pub fn valid_protos() -> Vec<PathBuf> {
-    let mut protos = vec![proto_dir().join("greeter.proto"), proto_dir().join("streaming.proto")];
+    let mut protos = vec![
+        proto_dir().join("greeter.proto"),
+        proto_dir().join("streaming.proto"),
+    ];
     let mut dirs = vec![proto_dir().join("nested")];
     while let Some(dir) = dirs.pop() {
         for entry in std::fs::read_dir(dir).unwrap() {

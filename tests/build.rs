@@ -1,0 +1,12 @@
+//! Generates code for every proto the tests use, through micro-build as a user's build.rs would.
+
+fn main() -> std::io::Result<()> {
+    micro_build::compile_protos(
+        &[
+            "../proto/greeter.proto",
+            "../proto/streaming.proto",
+            "../proto/nested/api/catalog.proto",
+        ],
+        &["../proto"],
+    )
+}
