@@ -131,7 +131,9 @@ impl Builder {
                 .file
                 .iter()
                 .filter_map(|f| protoc::locate(f.name(), includes));
-            for path in protos.iter().cloned().chain(imported) {
+            let watched: std::collections::BTreeSet<PathBuf> =
+                protos.iter().cloned().chain(imported).collect();
+            for path in watched {
                 println!("cargo:rerun-if-changed={}", path.display());
             }
         }

@@ -42,20 +42,20 @@ pub fn parse(parameter: &str) -> Result<(Options, bool), Error> {
 
 /// Splits on commas not escaped as `\,`, unescaping those.
 fn split(parameter: &str) -> Vec<String> {
-    let mut params = vec![String::new()];
+    let mut params = Vec::new();
+    let mut current = String::new();
     let mut chars = parameter.chars().peekable();
     while let Some(c) = chars.next() {
         match c {
             '\\' if chars.peek() == Some(&',') => {
                 chars.next();
-                params.last_mut().map(|p| p.push(','));
+                current.push(',');
             }
-            ',' => params.push(String::new()),
-            c => {
-                params.last_mut().map(|p| p.push(c));
-            }
+            ',' => params.push(std::mem::take(&mut current)),
+            c => current.push(c),
         }
     }
+    params.push(current);
     params
 }
 

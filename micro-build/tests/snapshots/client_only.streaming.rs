@@ -1242,3 +1242,4 @@ impl StreamerHandler for StreamerClient {
             .await
     }
 }
+// @@protoc_insertion_point(module)

@@ -360,3 +360,4 @@ impl<H: GreeterHandler> ::micro_runtime::codegen::Handler for GreeterServer<H> {
         }
     }
 }
+// @@protoc_insertion_point(module)

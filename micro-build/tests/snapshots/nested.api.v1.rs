@@ -522,3 +522,4 @@ impl<H: CatalogHandler> ::micro_runtime::codegen::Handler for CatalogServer<H> {
         }
     }
 }
+// @@protoc_insertion_point(module)

@@ -559,3 +559,4 @@ impl<'de> ::micro_runtime::codegen::serde::Deserialize<'de> for Kind {
         deserializer.deserialize_any(GeneratedVisitor)
     }
 }
+// @@protoc_insertion_point(module)

@@ -1164,3 +1164,4 @@ impl<H: StreamerHandler> ::micro_runtime::codegen::Handler for StreamerServer<H>
         }
     }
 }
+// @@protoc_insertion_point(module)

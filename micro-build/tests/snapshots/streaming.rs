@@ -1319,3 +1319,4 @@ impl<H: StreamerHandler> ::micro_runtime::codegen::Handler for StreamerServer<H>
         }
     }
 }
+// @@protoc_insertion_point(module)

@@ -128,6 +128,9 @@ pub struct Frame {
 /// Buffers reads in one `BytesMut` that is reused across frames (mini-redis's `Connection`), so
 /// back-to-back frames arriving in one TCP segment cost one read, and bodies are split off the
 /// buffer without copying.
+///
+/// The `read_*` methods are cancel-safe (usable in `tokio::select!`): bytes already read stay
+/// buffered, and a head is consumed only once complete. Cancelling restarts the header timeout.
 #[derive(Debug)]
 pub struct FrameReader<R> {
     io: R,
