@@ -79,7 +79,7 @@ pub fn is_extern(package: &str, extern_paths: &[(String, String)]) -> bool {
         .any(|(proto, _)| package == *proto || package.starts_with(&format!("{proto}.")))
 }
 
-/// `p` as a path to pass to protoc (protoc wants the file under one of the include dirs).
+/// Owned copies of the caller's paths (protos must lie under one of the include dirs).
 pub fn owned(paths: &[impl AsRef<Path>]) -> Vec<PathBuf> {
     paths.iter().map(|p| p.as_ref().to_path_buf()).collect()
 }

@@ -59,10 +59,10 @@ pub use client::{CallOptions, Client};
 pub use context::Context;
 pub use error::{Error, LocalError, LocalErrorKind};
 pub use metadata::Metadata;
-pub use service::Service;
 /// The proto well-known types (`Timestamp`, `Duration`, `Empty`, ...) with their JSON mapping, as
 /// generated code uses them.
 pub use pbjson_types as well_known;
+pub use service::Service;
 
 /// Mounts the code micro-build generated for one proto package:
 /// `micro_runtime::include_proto!("greeter");` includes `$OUT_DIR/greeter.rs`.

@@ -192,7 +192,10 @@ impl ServiceBuilder {
     }
 
     /// Builds with environment lookups from `env` (tests pass a map).
-    pub fn build_with_env(mut self, env: impl Fn(&str) -> Option<String>) -> Result<Service, LocalError> {
+    pub fn build_with_env(
+        mut self,
+        env: impl Fn(&str) -> Option<String>,
+    ) -> Result<Service, LocalError> {
         let var = |key: &str| env(key).filter(|v| !v.trim().is_empty());
         if let Some(name) = var("MICRO_SERVER_NAME") {
             self.name = name;
@@ -207,11 +210,14 @@ impl ServiceBuilder {
             self.register_interval = Some(seconds("MICRO_REGISTER_INTERVAL", &interval)?);
         }
         if let Some(timeout) = var("MICRO_CLIENT_REQUEST_TIMEOUT") {
-            self.client_options.request_timeout = duration("MICRO_CLIENT_REQUEST_TIMEOUT", &timeout)?;
+            self.client_options.request_timeout =
+                duration("MICRO_CLIENT_REQUEST_TIMEOUT", &timeout)?;
         }
         if let Some(retries) = var("MICRO_CLIENT_RETRIES") {
             self.client_options.retries = retries.trim().parse().map_err(|_| {
-                config(format!("MICRO_CLIENT_RETRIES={retries:?} is not a whole number"))
+                config(format!(
+                    "MICRO_CLIENT_RETRIES={retries:?} is not a whole number"
+                ))
             })?;
         }
         let registry = match var("MICRO_REGISTRY") {
@@ -270,13 +276,20 @@ fn duration(key: &str, value: &str) -> Result<Duration, LocalError> {
     let parsed = if let Some(ms) = v.strip_suffix("ms") {
         ms.parse::<u64>().ok().map(Duration::from_millis)
     } else if let Some(s) = v.strip_suffix('s') {
-        s.parse::<f64>().ok().filter(|s| *s >= 0.0).map(Duration::from_secs_f64)
+        s.parse::<f64>()
+            .ok()
+            .filter(|s| *s >= 0.0)
+            .map(Duration::from_secs_f64)
     } else if let Some(m) = v.strip_suffix('m') {
         m.parse::<u64>().ok().map(|m| Duration::from_secs(m * 60))
     } else {
         v.parse::<u64>().ok().map(Duration::from_secs)
     };
-    parsed.ok_or_else(|| config(format!("{key}={value:?} is not a duration (try 30s or 500ms)")))
+    parsed.ok_or_else(|| {
+        config(format!(
+            "{key}={value:?} is not a duration (try 30s or 500ms)"
+        ))
+    })
 }
 
 #[cfg(test)]
@@ -289,7 +302,12 @@ mod tests {
         assert_eq!(duration("X", "250ms").unwrap(), Duration::from_millis(250));
         assert_eq!(duration("X", "2m").unwrap(), Duration::from_secs(120));
         assert_eq!(duration("X", "7").unwrap(), Duration::from_secs(7));
-        assert!(duration("X", "soon").unwrap_err().to_string().contains("soon"));
+        assert!(
+            duration("X", "soon")
+                .unwrap_err()
+                .to_string()
+                .contains("soon")
+        );
     }
 
     #[test]

@@ -10,7 +10,9 @@ use micro_runtime::{Context, Error};
 use crate::proto::greeter::{GreeterHandler, HelloRequest, HelloResponse};
 use crate::proto::nested::api::v1::{CatalogHandler, GetItemRequest};
 use crate::proto::nested::common::v1::{Item, Kind};
-use crate::proto::streaming::{CountdownRequest, EchoMessage, Number, PingRequest, PingResponse, StreamerHandler, Tick, Total};
+use crate::proto::streaming::{
+    CountdownRequest, EchoMessage, Number, PingRequest, PingResponse, StreamerHandler, Tick, Total,
+};
 use micro_runtime::well_known::{Empty, Timestamp};
 
 /// Greets; counts calls; special names trigger errors and delays, and `echo-metadata` answers
@@ -30,14 +32,20 @@ impl GreeterHandler for Greeter {
             "" => Err(Error::bad_request("greeter", "name must not be empty")),
             "slow" => {
                 tokio::time::sleep(Duration::from_millis(400)).await;
-                Ok(HelloResponse { greeting: "Hello slow".into() })
+                Ok(HelloResponse {
+                    greeting: "Hello slow".into(),
+                })
             }
             "panic" => panic!("the handler panicked on purpose"),
             "echo-metadata" => Ok(HelloResponse {
                 greeting: ctx.metadata().get("Trace-Id").unwrap_or("none").to_string(),
             }),
-            "which-node" => Ok(HelloResponse { greeting: self.node.clone() }),
-            name => Ok(HelloResponse { greeting: format!("Hello {name}") }),
+            "which-node" => Ok(HelloResponse {
+                greeting: self.node.clone(),
+            }),
+            name => Ok(HelloResponse {
+                greeting: format!("Hello {name}"),
+            }),
         }
     }
 }
@@ -48,10 +56,17 @@ pub struct Streamer;
 
 impl StreamerHandler for Streamer {
     async fn ping(&self, _ctx: Context, req: PingRequest) -> Result<PingResponse, Error> {
-        Ok(PingResponse { payload: req.payload })
+        Ok(PingResponse {
+            payload: req.payload,
+        })
     }
 
-    async fn countdown(&self, _ctx: Context, req: CountdownRequest, stream: Sender<Tick>) -> Result<(), Error> {
+    async fn countdown(
+        &self,
+        _ctx: Context,
+        req: CountdownRequest,
+        stream: Sender<Tick>,
+    ) -> Result<(), Error> {
         if req.from > 1_000_000 {
             return Err(Error::bad_request("streamer", "from is too large"));
         }
@@ -73,7 +88,12 @@ impl StreamerHandler for Streamer {
         Ok(total)
     }
 
-    async fn echo(&self, _ctx: Context, mut stream: Receiver<EchoMessage>, sender: Sender<EchoMessage>) -> Result<(), Error> {
+    async fn echo(
+        &self,
+        _ctx: Context,
+        mut stream: Receiver<EchoMessage>,
+        sender: Sender<EchoMessage>,
+    ) -> Result<(), Error> {
         while let Some(message) = stream.recv().await? {
             sender.send(message).await?;
         }
@@ -89,7 +109,10 @@ fn item(id: &str) -> Item {
     Item {
         id: id.to_string(),
         title: format!("Item {id}"),
-        created_at: Some(Timestamp { seconds: 1_700_000_000, nanos: 0 }),
+        created_at: Some(Timestamp {
+            seconds: 1_700_000_000,
+            nanos: 0,
+        }),
         kind: Kind::Book as i32,
         tags: vec!["a".into()],
         price_cents: Some(1999),
@@ -105,7 +128,12 @@ impl CatalogHandler for Catalog {
         Ok(item(&req.id))
     }
 
-    async fn list_items(&self, _ctx: Context, _req: Empty, stream: Sender<Item>) -> Result<(), Error> {
+    async fn list_items(
+        &self,
+        _ctx: Context,
+        _req: Empty,
+        stream: Sender<Item>,
+    ) -> Result<(), Error> {
         for id in ["1", "2", "3"] {
             stream.send(item(id)).await?;
         }

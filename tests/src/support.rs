@@ -2,10 +2,10 @@
 
 use std::sync::Arc;
 
+use micro_runtime::Client;
 use micro_runtime::registry::Registry;
 use micro_runtime::registry::memory::MemoryRegistry;
 use micro_runtime::server::{Handler, RunningServer, Server};
-use micro_runtime::Client;
 
 /// A fresh registry, so tests running in parallel never see each other's nodes.
 pub fn registry() -> Arc<dyn Registry> {
@@ -13,7 +13,11 @@ pub fn registry() -> Arc<dyn Registry> {
 }
 
 /// Starts `handler` as service `name` on `127.0.0.1:0`, registered in `registry`.
-pub async fn start(name: &str, registry: &Arc<dyn Registry>, handler: impl Handler) -> RunningServer {
+pub async fn start(
+    name: &str,
+    registry: &Arc<dyn Registry>,
+    handler: impl Handler,
+) -> RunningServer {
     Server::new(name)
         .address("127.0.0.1:0")
         .registry(Arc::clone(registry))

@@ -20,7 +20,10 @@ async fn start(limits: Limits) -> (RunningServer, GreeterClient) {
         .start()
         .await
         .unwrap();
-    (server, GreeterClient::new("greeter", support::client(&registry)))
+    (
+        server,
+        GreeterClient::new("greeter", support::client(&registry)),
+    )
 }
 
 /// Sends raw bytes and reads whatever comes back until the server closes or `wait` passes.
@@ -33,14 +36,24 @@ async fn exchange(server: &RunningServer, bytes: &[u8], wait: Duration) -> Strin
 }
 
 async fn still_serves(client: &GreeterClient) {
-    let reply = client.hello(HelloRequest { name: "next".into() }).await.unwrap();
+    let reply = client
+        .hello(HelloRequest {
+            name: "next".into(),
+        })
+        .await
+        .unwrap();
     assert_eq!(reply.greeting, "Hello next");
 }
 
 #[tokio::test]
 async fn garbage_bytes_get_a_400_and_a_closed_connection() {
     let (server, client) = start(Limits::default()).await;
-    let reply = exchange(&server, b"\x00\x01\x02 this is not HTTP\r\n\r\n", Duration::from_secs(5)).await;
+    let reply = exchange(
+        &server,
+        b"\x00\x01\x02 this is not HTTP\r\n\r\n",
+        Duration::from_secs(5),
+    )
+    .await;
     assert!(reply.starts_with("HTTP/1.1 400"), "{reply}");
     assert!(reply.contains("malformed"), "{reply}");
     still_serves(&client).await;
@@ -49,7 +62,10 @@ async fn garbage_bytes_get_a_400_and_a_closed_connection() {
 
 #[tokio::test]
 async fn an_oversized_body_is_refused_before_it_is_read() {
-    let limits = Limits { max_message_bytes: 1024, ..Limits::default() };
+    let limits = Limits {
+        max_message_bytes: 1024,
+        ..Limits::default()
+    };
     let (server, client) = start(limits).await;
     // Announces 10 MB and sends none of it: the answer must not wait for the body.
     let request = "POST / HTTP/1.1\r\nContent-Type: application/json\r\nMicro-Endpoint: Greeter.Hello\r\nContent-Length: 10000000\r\n\r\n";
@@ -58,7 +74,9 @@ async fn an_oversized_body_is_refused_before_it_is_read() {
     assert!(reply.contains("exceeds the limit of 1024 bytes"), "{reply}");
     still_serves(&client).await;
     // The client enforces the same limit on what it sends... and the server on what it gets.
-    let big = HelloRequest { name: "x".repeat(4096) };
+    let big = HelloRequest {
+        name: "x".repeat(4096),
+    };
     let err = client.hello(big).await.unwrap_err();
     assert!(err.detail.contains("413") || err.code == 413, "{err}");
     still_serves(&client).await;
@@ -67,7 +85,10 @@ async fn an_oversized_body_is_refused_before_it_is_read() {
 
 #[tokio::test]
 async fn an_oversized_header_is_refused() {
-    let limits = Limits { max_header_bytes: 2048, ..Limits::default() };
+    let limits = Limits {
+        max_header_bytes: 2048,
+        ..Limits::default()
+    };
     let (server, client) = start(limits).await;
     let request = format!("POST / HTTP/1.1\r\nX-Big: {}\r\n\r\n", "a".repeat(4096));
     let reply = exchange(&server, request.as_bytes(), Duration::from_secs(5)).await;
@@ -78,14 +99,22 @@ async fn an_oversized_header_is_refused() {
 
 #[tokio::test]
 async fn a_slow_header_times_out_without_blocking_others() {
-    let limits = Limits { header_read_timeout: Duration::from_millis(200), ..Limits::default() };
+    let limits = Limits {
+        header_read_timeout: Duration::from_millis(200),
+        ..Limits::default()
+    };
     let (server, client) = start(limits).await;
     let mut slow = TcpStream::connect(server.local_addr()).await.unwrap();
-    slow.write_all(b"POST / HTTP/1.1\r\nMicro-End").await.unwrap();
+    slow.write_all(b"POST / HTTP/1.1\r\nMicro-End")
+        .await
+        .unwrap();
     // Others are served while the slow client dawdles.
     still_serves(&client).await;
     let mut out = Vec::new();
-    tokio::time::timeout(Duration::from_secs(5), slow.read_to_end(&mut out)).await.unwrap().unwrap();
+    tokio::time::timeout(Duration::from_secs(5), slow.read_to_end(&mut out))
+        .await
+        .unwrap()
+        .unwrap();
     let reply = String::from_utf8_lossy(&out);
     assert!(reply.starts_with("HTTP/1.1 408"), "{reply}");
     server.stop().await.unwrap();
@@ -98,8 +127,14 @@ async fn a_wrong_content_type_gets_a_415_and_the_connection_stays_usable() {
                    POST / HTTP/1.1\r\nContent-Type: application/json\r\nMicro-Endpoint: Greeter.Hello\r\nContent-Length: 14\r\nConnection: close\r\n\r\n{\"name\":\"Ann\"}";
     let reply = exchange(&server, request.as_bytes(), Duration::from_secs(5)).await;
     assert!(reply.contains(r#""code":415"#), "{reply}");
-    assert!(reply.contains("unsupported Content-Type: text/xml"), "{reply}");
-    assert!(reply.contains(r#"{"greeting":"Hello Ann"}"#), "the second call on the connection is served: {reply}");
+    assert!(
+        reply.contains("unsupported Content-Type: text/xml"),
+        "{reply}"
+    );
+    assert!(
+        reply.contains(r#"{"greeting":"Hello Ann"}"#),
+        "the second call on the connection is served: {reply}"
+    );
     still_serves(&client).await;
     server.stop().await.unwrap();
 }
@@ -130,7 +165,10 @@ async fn unknown_endpoints_and_bad_bodies_get_clear_errors() {
     ];
     for (request, expected) in cases {
         let reply = exchange(&server, request.as_bytes(), Duration::from_secs(5)).await;
-        assert!(reply.contains(expected), "expected {expected:?} in:\n{reply}");
+        assert!(
+            reply.contains(expected),
+            "expected {expected:?} in:\n{reply}"
+        );
     }
     still_serves(&client).await;
     server.stop().await.unwrap();

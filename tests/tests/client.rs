@@ -35,7 +35,11 @@ async fn a_node_that_refuses_connections_is_skipped_for_another() {
         let dead = Service {
             name: "greeter".into(),
             version: "latest".into(),
-            nodes: vec![Node { id: format!("dead-{i}"), address: dead_address().await, ..Node::default() }],
+            nodes: vec![Node {
+                id: format!("dead-{i}"),
+                address: dead_address().await,
+                ..Node::default()
+            }],
             ..Service::default()
         };
         registry.register(&dead, None).await.unwrap();
@@ -57,14 +61,30 @@ async fn a_timed_out_call_is_retried_on_another_node_only_when_idempotent() {
     let calls = || a.calls.load(Ordering::SeqCst) + b.calls.load(Ordering::SeqCst);
 
     let quick = CallOptions::new().timeout(Duration::from_millis(150));
-    assert_eq!(client.hello_with(hello("slow"), quick.clone()).await.unwrap_err().code, 408);
+    assert_eq!(
+        client
+            .hello_with(hello("slow"), quick.clone())
+            .await
+            .unwrap_err()
+            .code,
+        408
+    );
     assert_eq!(calls(), 1, "not idempotent: never sent twice");
 
     // Idempotent: the one deadline covers both attempts, and the second goes to the other node.
-    let before = (a.calls.load(Ordering::SeqCst), b.calls.load(Ordering::SeqCst));
-    let err = client.hello_with(hello("slow"), quick.idempotent(true)).await.unwrap_err();
+    let before = (
+        a.calls.load(Ordering::SeqCst),
+        b.calls.load(Ordering::SeqCst),
+    );
+    let err = client
+        .hello_with(hello("slow"), quick.idempotent(true))
+        .await
+        .unwrap_err();
     assert_eq!(err.code, 408);
-    let after = (a.calls.load(Ordering::SeqCst), b.calls.load(Ordering::SeqCst));
+    let after = (
+        a.calls.load(Ordering::SeqCst),
+        b.calls.load(Ordering::SeqCst),
+    );
     assert!(after.0 > before.0 || after.1 > before.1);
     server_a.stop().await.unwrap();
     server_b.stop().await.unwrap();
@@ -80,7 +100,14 @@ async fn the_address_option_bypasses_the_registry() {
     assert_eq!(err.code, 404, "{err}");
     assert!(err.detail.contains("service greeter: not found"), "{err}");
     let options = CallOptions::new().address(server.local_addr().to_string());
-    assert_eq!(client.hello_with(hello("x"), options).await.unwrap().greeting, "Hello x");
+    assert_eq!(
+        client
+            .hello_with(hello("x"), options)
+            .await
+            .unwrap()
+            .greeting,
+        "Hello x"
+    );
     server.stop().await.unwrap();
 }
 
@@ -105,21 +132,43 @@ async fn filters_pick_nodes_by_version_and_label() {
                 .version(version)
                 .metadata("zone", zone)
                 .registry(registry)
-                .handle(GreeterServer::new(Greeter { node: format!("{version}/{zone}"), ..Greeter::default() }))
+                .handle(GreeterServer::new(Greeter {
+                    node: format!("{version}/{zone}"),
+                    ..Greeter::default()
+                }))
                 .start()
                 .await
                 .unwrap()
         }
     };
-    let servers = [start("v1", "a").await, start("v2", "a").await, start("v2", "b").await];
+    let servers = [
+        start("v1", "a").await,
+        start("v2", "a").await,
+        start("v2", "b").await,
+    ];
     let client = GreeterClient::new("greeter", support::client(&registry));
     for _ in 0..10 {
-        let v1 = client.hello_with(hello("which-node"), CallOptions::new().filter(Filter::version("v1"))).await.unwrap();
+        let v1 = client
+            .hello_with(
+                hello("which-node"),
+                CallOptions::new().filter(Filter::version("v1")),
+            )
+            .await
+            .unwrap();
         assert_eq!(v1.greeting, "v1/a");
-        let b = client.hello_with(hello("which-node"), CallOptions::new().filter(Filter::label("zone", "b"))).await.unwrap();
+        let b = client
+            .hello_with(
+                hello("which-node"),
+                CallOptions::new().filter(Filter::label("zone", "b")),
+            )
+            .await
+            .unwrap();
         assert_eq!(b.greeting, "v2/b");
     }
-    let none = client.hello_with(hello("x"), CallOptions::new().filter(Filter::version("v9"))).await.unwrap_err();
+    let none = client
+        .hello_with(hello("x"), CallOptions::new().filter(Filter::version("v9")))
+        .await
+        .unwrap_err();
     assert_eq!(none.code, 503, "{none}");
     for server in servers {
         server.stop().await.unwrap();
@@ -150,7 +199,11 @@ async fn wrappers_run_around_calls_on_both_sides() {
 
     let plain = GreeterClient::new("greeter", support::client(&registry));
     assert_eq!(plain.hello(hello("x")).await.unwrap_err().code, 401);
-    assert_eq!(seen.load(Ordering::SeqCst), 0, "the outer wrapper refused before the inner ran");
+    assert_eq!(
+        seen.load(Ordering::SeqCst),
+        0,
+        "the outer wrapper refused before the inner ran"
+    );
 
     // A client wrapper adds the credential to every call.
     let authed = Client::with_options(
@@ -198,6 +251,13 @@ async fn the_drain_timeout_bounds_shutdown() {
     tokio::time::sleep(Duration::from_millis(100)).await;
     let started = std::time::Instant::now();
     server.stop().await.unwrap();
-    assert!(started.elapsed() < Duration::from_millis(350), "stop waited {:?}", started.elapsed());
-    assert!(in_flight.await.unwrap().is_err(), "the call cut off by the drain timeout fails");
+    assert!(
+        started.elapsed() < Duration::from_millis(350),
+        "stop waited {:?}",
+        started.elapsed()
+    );
+    assert!(
+        in_flight.await.unwrap().is_err(),
+        "the call cut off by the drain timeout fails"
+    );
 }

@@ -13,7 +13,10 @@ use tests::support;
 async fn curl(addr: std::net::SocketAddr, args: &[&str]) -> (String, String) {
     let url = format!("http://{addr}");
     let mut command = Command::new("curl");
-    command.args(["-sS", "-v", "--max-time", "10", "-XPOST"]).args(args).arg(url);
+    command
+        .args(["-sS", "-v", "--max-time", "10", "-XPOST"])
+        .args(args)
+        .arg(url);
     let output = tokio::task::spawn_blocking(move || command.output())
         .await
         .unwrap()
@@ -30,7 +33,14 @@ async fn curl_gets_the_greeting_as_json() {
     let server = support::start("greeter", &registry, GreeterServer::new(Greeter::default())).await;
     let (body, _) = curl(
         server.local_addr(),
-        &["-H", "Content-Type: application/json", "-H", "Micro-Endpoint: Greeter.Hello", "-d", r#"{"name":"John"}"#],
+        &[
+            "-H",
+            "Content-Type: application/json",
+            "-H",
+            "Micro-Endpoint: Greeter.Hello",
+            "-d",
+            r#"{"name":"John"}"#,
+        ],
     )
     .await;
     assert_eq!(body.trim_end(), r#"{"greeting":"Hello John"}"#);
@@ -70,7 +80,14 @@ async fn curl_sees_errors_in_the_micro_error_header() {
     let server = support::start("greeter", &registry, GreeterServer::new(Greeter::default())).await;
     let (_, verbose) = curl(
         server.local_addr(),
-        &["-H", "Content-Type: application/json", "-H", "Micro-Endpoint: Greeter.Hello", "-d", r#"{"name":""}"#],
+        &[
+            "-H",
+            "Content-Type: application/json",
+            "-H",
+            "Micro-Endpoint: Greeter.Hello",
+            "-d",
+            r#"{"name":""}"#,
+        ],
     )
     .await;
     assert!(
@@ -86,7 +103,12 @@ async fn every_server_answers_debug_health() {
     let server = support::start("greeter", &registry, GreeterServer::new(Greeter::default())).await;
     let (body, _) = curl(
         server.local_addr(),
-        &["-H", "Content-Type: application/json", "-H", "Micro-Endpoint: Debug.Health"],
+        &[
+            "-H",
+            "Content-Type: application/json",
+            "-H",
+            "Micro-Endpoint: Debug.Health",
+        ],
     )
     .await;
     assert_eq!(body.trim_end(), r#"{"status":"ok"}"#);

@@ -5,20 +5,29 @@ use micro_runtime::stream;
 use micro_runtime::{CallOptions, Context};
 use tests::handlers::Streamer;
 use tests::proto::streaming::{
-    CountdownRequest, EchoMessage, Number, PingRequest, StreamerClient, StreamerHandler, StreamerServer, Tick,
+    CountdownRequest, EchoMessage, Number, PingRequest, StreamerClient, StreamerHandler,
+    StreamerServer, Tick,
 };
 use tests::support;
 
 async fn setup() -> (micro_runtime::server::RunningServer, StreamerClient) {
     let registry = support::registry();
     let server = support::start("streaming", &registry, StreamerServer::new(Streamer)).await;
-    (server, StreamerClient::new("streaming", support::client(&registry)))
+    (
+        server,
+        StreamerClient::new("streaming", support::client(&registry)),
+    )
 }
 
 #[tokio::test]
 async fn unary() {
     let (server, client) = setup().await;
-    let reply = client.ping(PingRequest { payload: "x".into() }).await.unwrap();
+    let reply = client
+        .ping(PingRequest {
+            payload: "x".into(),
+        })
+        .await
+        .unwrap();
     assert_eq!(reply.payload, "x");
     server.stop().await.unwrap();
 }
@@ -28,7 +37,10 @@ async fn server_streaming_delivers_every_message_then_ends() {
     let (server, client) = setup().await;
     for ct in [ContentType::Protobuf, ContentType::Json] {
         let mut ticks = client
-            .countdown_with(CountdownRequest { from: 5 }, CallOptions::new().content_type(ct))
+            .countdown_with(
+                CountdownRequest { from: 5 },
+                CallOptions::new().content_type(ct),
+            )
             .await
             .unwrap();
         let mut values = Vec::new();
@@ -46,7 +58,10 @@ async fn a_long_server_stream_arrives_in_order_and_ends_with_the_handlers_error(
     let (server, client) = setup().await;
     // 20,000 messages: more than any buffer, so back-pressure and write batching are exercised.
     // The handler fails on purpose after sending 13.
-    let mut ticks = client.countdown(CountdownRequest { from: 20_000 }).await.unwrap();
+    let mut ticks = client
+        .countdown(CountdownRequest { from: 20_000 })
+        .await
+        .unwrap();
     let mut expected = 20_000;
     let err = loop {
         match ticks.recv().await {
@@ -68,7 +83,10 @@ async fn a_long_server_stream_arrives_in_order_and_ends_with_the_handlers_error(
 async fn client_streaming_closes_its_side_and_then_reads_the_reply() {
     let (server, client) = setup().await;
     for ct in [ContentType::Protobuf, ContentType::Json] {
-        let mut sum = client.sum_with(CallOptions::new().content_type(ct)).await.unwrap();
+        let mut sum = client
+            .sum_with(CallOptions::new().content_type(ct))
+            .await
+            .unwrap();
         for value in 1..=100 {
             sum.send(Number { value }).await.unwrap();
         }
@@ -87,15 +105,29 @@ async fn bidi_streams_interleave_and_split() {
     let mut echo = client.echo().await.unwrap();
     // Lock-step: each message comes back before the next is sent.
     for seq in 0..10 {
-        echo.send(EchoMessage { text: format!("m{seq}"), seq }).await.unwrap();
+        echo.send(EchoMessage {
+            text: format!("m{seq}"),
+            seq,
+        })
+        .await
+        .unwrap();
         let back = echo.recv().await.unwrap().unwrap();
-        assert_eq!((back.text.as_str(), back.seq), (format!("m{seq}").as_str(), seq));
+        assert_eq!(
+            (back.text.as_str(), back.seq),
+            (format!("m{seq}").as_str(), seq)
+        );
     }
     // Split: one task sends everything while this one reads.
     let (mut sender, mut receiver) = echo.split();
     let sending = tokio::spawn(async move {
         for seq in 10..1010 {
-            sender.send(EchoMessage { text: String::new(), seq }).await.unwrap();
+            sender
+                .send(EchoMessage {
+                    text: String::new(),
+                    seq,
+                })
+                .await
+                .unwrap();
         }
         sender.close().await.unwrap();
     });
@@ -112,7 +144,10 @@ async fn bidi_streams_interleave_and_split() {
 #[tokio::test]
 async fn a_stream_error_from_the_handler_reaches_the_caller() {
     let (server, client) = setup().await;
-    let mut ticks = client.countdown(CountdownRequest { from: 2_000_000 }).await.unwrap();
+    let mut ticks = client
+        .countdown(CountdownRequest { from: 2_000_000 })
+        .await
+        .unwrap();
     let err = ticks.recv().await.unwrap_err();
     assert_eq!(err.code, 400);
     assert_eq!(err.detail, "from is too large");
@@ -156,7 +191,13 @@ async fn a_client_stands_in_for_every_kind_of_streaming_handler() {
         let client = client.clone();
         async move { StreamerHandler::echo(&client, ctx(), in_rx, out_tx).await }
     });
-    in_tx.send(EchoMessage { text: "a".into(), seq: 1 }).await.unwrap();
+    in_tx
+        .send(EchoMessage {
+            text: "a".into(),
+            seq: 1,
+        })
+        .await
+        .unwrap();
     assert_eq!(out_rx.recv().await.unwrap().unwrap().text, "a");
     drop(in_tx);
     assert_eq!(out_rx.recv().await.unwrap(), None);

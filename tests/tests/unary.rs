@@ -35,8 +35,15 @@ async fn json_and_protobuf_both_work() {
     let registry = support::registry();
     let server = support::start("greeter", &registry, GreeterServer::new(Greeter::default())).await;
     let client = GreeterClient::new("greeter", support::client(&registry));
-    for ct in [ContentType::Json, ContentType::Protobuf, ContentType::OctetStream] {
-        let reply = client.hello_with(hello("Ann"), CallOptions::new().content_type(ct)).await.unwrap();
+    for ct in [
+        ContentType::Json,
+        ContentType::Protobuf,
+        ContentType::OctetStream,
+    ] {
+        let reply = client
+            .hello_with(hello("Ann"), CallOptions::new().content_type(ct))
+            .await
+            .unwrap();
         assert_eq!(reply.greeting, "Hello Ann", "{ct}");
     }
     server.stop().await.unwrap();
@@ -48,7 +55,10 @@ async fn a_handler_error_reaches_the_caller_unchanged() {
     let server = support::start("greeter", &registry, GreeterServer::new(Greeter::default())).await;
     let client = GreeterClient::new("greeter", support::client(&registry));
     let err = client.hello(hello("")).await.unwrap_err();
-    assert_eq!(err, micro_runtime::Error::bad_request("greeter", "name must not be empty"));
+    assert_eq!(
+        err,
+        micro_runtime::Error::bad_request("greeter", "name must not be empty")
+    );
     server.stop().await.unwrap();
 }
 
@@ -58,7 +68,10 @@ async fn metadata_travels_as_headers() {
     let server = support::start("greeter", &registry, GreeterServer::new(Greeter::default())).await;
     let client = GreeterClient::new("greeter", support::client(&registry));
     let options = CallOptions::new().metadata("Trace-Id", "t-42");
-    let reply = client.hello_with(hello("echo-metadata"), options).await.unwrap();
+    let reply = client
+        .hello_with(hello("echo-metadata"), options)
+        .await
+        .unwrap();
     assert_eq!(reply.greeting, "t-42");
     server.stop().await.unwrap();
 }
@@ -70,7 +83,16 @@ async fn a_client_stands_in_for_a_handler_and_propagates_metadata() {
     let client = GreeterClient::new("greeter", support::client(&registry));
     // Code written against the trait works with the remote service.
     async fn greet(handler: &impl GreeterHandler, ctx: Context) -> String {
-        handler.hello(ctx, HelloRequest { name: "echo-metadata".into() }).await.unwrap().greeting
+        handler
+            .hello(
+                ctx,
+                HelloRequest {
+                    name: "echo-metadata".into(),
+                },
+            )
+            .await
+            .unwrap()
+            .greeting
     }
     let ctx = Context::new().with_metadata("Trace-Id", "from-ctx");
     assert_eq!(greet(&client, ctx).await, "from-ctx");
@@ -84,7 +106,10 @@ async fn the_server_deadline_comes_from_the_timeout_header() {
     let server = support::start("greeter", &registry, GreeterServer::new(greeter.clone())).await;
     let client = GreeterClient::new("greeter", support::client(&registry));
     let err = client
-        .hello_with(hello("slow"), CallOptions::new().timeout(Duration::from_millis(100)))
+        .hello_with(
+            hello("slow"),
+            CallOptions::new().timeout(Duration::from_millis(100)),
+        )
         .await
         .unwrap_err();
     assert_eq!(err.code, 408, "{err}");
@@ -101,7 +126,10 @@ async fn a_panicking_handler_is_a_500_and_the_server_goes_on() {
     let err = client.hello(hello("panic")).await.unwrap_err();
     assert_eq!(err.code, 500);
     assert!(err.detail.contains("panicked"), "{err}");
-    assert_eq!(client.hello(hello("after")).await.unwrap().greeting, "Hello after");
+    assert_eq!(
+        client.hello(hello("after")).await.unwrap().greeting,
+        "Hello after"
+    );
     server.stop().await.unwrap();
 }
 
@@ -112,15 +140,24 @@ async fn nested_packages_imports_and_well_known_types_work() {
     let client = CatalogClient::new("catalog", support::client(&registry));
     for ct in [ContentType::Protobuf, ContentType::Json] {
         let item = client
-            .get_item_with(GetItemRequest { id: "7".into() }, CallOptions::new().content_type(ct))
+            .get_item_with(
+                GetItemRequest { id: "7".into() },
+                CallOptions::new().content_type(ct),
+            )
             .await
             .unwrap();
         assert_eq!(item.title, "Item 7");
         assert_eq!(item.created_at.unwrap().seconds, 1_700_000_000);
         assert_eq!(item.price_cents, Some(1999));
     }
-    client.clear(micro_runtime::well_known::Empty {}).await.unwrap();
-    let mut items = client.list_items(micro_runtime::well_known::Empty {}).await.unwrap();
+    client
+        .clear(micro_runtime::well_known::Empty {})
+        .await
+        .unwrap();
+    let mut items = client
+        .list_items(micro_runtime::well_known::Empty {})
+        .await
+        .unwrap();
     let mut ids = Vec::new();
     while let Some(item) = items.recv().await.unwrap() {
         ids.push(item.id);
@@ -131,8 +168,15 @@ async fn nested_packages_imports_and_well_known_types_work() {
 
 #[tokio::test]
 async fn snake_case_rpcs_get_go_style_endpoint_names() {
-    let names: Vec<_> = tests::proto::nested::api::v1::CATALOG_SERVICE.endpoints.iter().map(|e| e.name).collect();
-    assert_eq!(names, ["Catalog.GetItem", "Catalog.ListItems", "Catalog.Clear"]);
+    let names: Vec<_> = tests::proto::nested::api::v1::CATALOG_SERVICE
+        .endpoints
+        .iter()
+        .map(|e| e.name)
+        .collect();
+    assert_eq!(
+        names,
+        ["Catalog.GetItem", "Catalog.ListItems", "Catalog.Clear"]
+    );
 }
 
 #[tokio::test]
@@ -145,14 +189,32 @@ async fn endpoints_are_registered_with_their_types() {
     assert!(node.id.starts_with("catalog-"), "{}", node.id);
     assert_eq!(node.metadata["protocol"], "mucp");
     assert_eq!(node.address, server.local_addr().to_string());
-    let get = service.endpoints.iter().find(|e| e.name == "Catalog.GetItem").unwrap();
+    let get = service
+        .endpoints
+        .iter()
+        .find(|e| e.name == "Catalog.GetItem")
+        .unwrap();
     let response = get.response.as_ref().unwrap();
     assert_eq!(response.name, "Item");
-    let created = response.values.iter().find(|v| v.name == "created_at").unwrap();
+    let created = response
+        .values
+        .iter()
+        .find(|v| v.name == "created_at")
+        .unwrap();
     assert_eq!(created.type_name, "Timestamp");
-    let list = service.endpoints.iter().find(|e| e.name == "Catalog.ListItems").unwrap();
+    let list = service
+        .endpoints
+        .iter()
+        .find(|e| e.name == "Catalog.ListItems")
+        .unwrap();
     assert_eq!(list.metadata["stream"], "true");
-    assert!(!service.endpoints.iter().any(|e| e.name == "Debug.Health"), "Debug.Health is not advertised");
+    assert!(
+        !service.endpoints.iter().any(|e| e.name == "Debug.Health"),
+        "Debug.Health is not advertised"
+    );
     server.stop().await.unwrap();
-    assert!(registry.get_service("catalog").await.unwrap().is_empty(), "deregistered on stop");
+    assert!(
+        registry.get_service("catalog").await.unwrap().is_empty(),
+        "deregistered on stop"
+    );
 }

@@ -33,24 +33,61 @@ pub(super) async fn unary(
 ) -> Result<Bytes, Error> {
     let deadline = options.effective_deadline(client.inner.options.request_timeout);
     if client.inner.wrappers.is_empty() {
-        return attempts(client, service, endpoint, content_type, body, options.metadata.clone(), options, deadline).await;
+        return attempts(
+            client,
+            service,
+            endpoint,
+            content_type,
+            body,
+            options.metadata.clone(),
+            options,
+            deadline,
+        )
+        .await;
     }
     // Wrappers see (and may change) the outgoing metadata through the context.
-    let ctx = Context::for_call(service.into(), endpoint.into(), String::new(), None, options.metadata.clone(), Some(deadline));
+    let ctx = Context::for_call(
+        service.into(),
+        endpoint.into(),
+        String::new(),
+        None,
+        options.metadata.clone(),
+        Some(deadline),
+    );
     let reply = std::sync::Arc::new(std::sync::Mutex::new(None));
     let slot = std::sync::Arc::clone(&reply);
-    let (client2, service2, endpoint2, options2) = (client.clone(), service.to_string(), endpoint.to_string(), options.clone());
+    let (client2, service2, endpoint2, options2) = (
+        client.clone(),
+        service.to_string(),
+        endpoint.to_string(),
+        options.clone(),
+    );
     let inner = Next::new(move |ctx: Context| {
         Box::pin(async move {
             let metadata = ctx.metadata().clone();
-            let body = attempts(&client2, &service2, &endpoint2, content_type, body, metadata, &options2, deadline).await?;
+            let body = attempts(
+                &client2,
+                &service2,
+                &endpoint2,
+                content_type,
+                body,
+                metadata,
+                &options2,
+                deadline,
+            )
+            .await?;
             *slot.lock().unwrap_or_else(|e| e.into_inner()) = Some(body);
             Ok(())
         })
     });
     run_wrapped(&client.inner.wrappers, ctx, inner).await?;
     let body = reply.lock().unwrap_or_else(|e| e.into_inner()).take();
-    body.ok_or_else(|| Error::internal_server_error(CLIENT_ID, "a call wrapper returned Ok without making the call"))
+    body.ok_or_else(|| {
+        Error::internal_server_error(
+            CLIENT_ID,
+            "a call wrapper returned Ok without making the call",
+        )
+    })
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -71,7 +108,14 @@ async fn attempts(
         if attempt as u64 > u64::from(retries) {
             break;
         }
-        let headers = request_headers(client, service, endpoint, content_type, &metadata, Some(deadline))?;
+        let headers = request_headers(
+            client,
+            service,
+            endpoint,
+            content_type,
+            &metadata,
+            Some(deadline),
+        )?;
         match attempt_once(client, &node, headers, &body, deadline).await {
             Ok(reply) => return Ok(reply),
             Err(Failure::Final(err)) => return Err(err),
@@ -85,11 +129,20 @@ async fn attempts(
             return Err(call_timeout(service));
         }
     }
-    Err(last.unwrap_or_else(|| Error::unavailable(CLIENT_ID, format!("error selecting {service} node: none available"))))
+    Err(last.unwrap_or_else(|| {
+        Error::unavailable(
+            CLIENT_ID,
+            format!("error selecting {service} node: none available"),
+        )
+    }))
 }
 
 /// The nodes to try, in order: the call's addresses, or the selector's choice.
-pub(super) async fn nodes(client: &Client, service: &str, options: &CallOptions) -> Result<Vec<Node>, Error> {
+pub(super) async fn nodes(
+    client: &Client,
+    service: &str,
+    options: &CallOptions,
+) -> Result<Vec<Node>, Error> {
     if !options.addresses.is_empty() {
         return Ok(options
             .addresses
@@ -101,7 +154,12 @@ pub(super) async fn nodes(client: &Client, service: &str, options: &CallOptions)
             })
             .collect());
     }
-    Ok(client.inner.selector.select(service, &options.filters).await?.collect())
+    Ok(client
+        .inner
+        .selector
+        .select(service, &options.filters)
+        .await?
+        .collect())
 }
 
 fn call_timeout(service: &str) -> Error {
@@ -123,7 +181,10 @@ pub(super) fn request_headers(
             continue;
         }
         if !valid_header(name, value) {
-            return Err(Error::bad_request(CLIENT_ID, format!("metadata {name:?} cannot be sent as a header")));
+            return Err(Error::bad_request(
+                CLIENT_ID,
+                format!("metadata {name:?} cannot be sent as a header"),
+            ));
         }
         headers.insert(name, value);
     }
@@ -139,16 +200,31 @@ pub(super) fn request_headers(
     Ok(headers)
 }
 
-async fn attempt_once(client: &Client, node: &Node, headers: Headers, body: &[u8], deadline: Instant) -> Result<Bytes, Failure> {
+async fn attempt_once(
+    client: &Client,
+    node: &Node,
+    headers: Headers,
+    body: &[u8],
+    deadline: Instant,
+) -> Result<Bytes, Failure> {
     let inner = &client.inner;
     let address = node.address.as_str();
     let mut conn = match inner.pool.take(address) {
         Some(conn) => conn,
         None => {
             let left = deadline.saturating_duration_since(Instant::now());
-            Conn::dial(address, inner.options.dial_timeout.min(left), &inner.options.limits)
-                .await
-                .map_err(|e| Failure::Unsent(Error::internal_server_error(CLIENT_ID, format!("connection error: {address}: {e}"))))?
+            Conn::dial(
+                address,
+                inner.options.dial_timeout.min(left),
+                &inner.options.limits,
+            )
+            .await
+            .map_err(|e| {
+                Failure::Unsent(Error::internal_server_error(
+                    CLIENT_ID,
+                    format!("connection error: {address}: {e}"),
+                ))
+            })?
         }
     };
     conn.writer.queue_request(address, &headers, body);
@@ -157,9 +233,19 @@ async fn attempt_once(client: &Client, node: &Node, headers: Headers, body: &[u8
         conn.reader.read_response().await.map_err(|e| e.to_string())
     };
     let frame = match tokio::time::timeout_at(deadline, exchange).await {
-        Err(_) => return Err(Failure::MaybeSent(Error::timeout(CLIENT_ID, format!("call to {address} timed out")))),
+        Err(_) => {
+            return Err(Failure::MaybeSent(Error::timeout(
+                CLIENT_ID,
+                format!("call to {address} timed out"),
+            )));
+        }
         Ok(Err(e)) => return Err(Failure::MaybeSent(transport_error(address, &e))),
-        Ok(Ok(None)) => return Err(Failure::MaybeSent(transport_error(address, "connection closed before the reply"))),
+        Ok(Ok(None)) => {
+            return Err(Failure::MaybeSent(transport_error(
+                address,
+                "connection closed before the reply",
+            )));
+        }
         Ok(Ok(Some(frame))) => frame,
     };
     let reply = read_reply(frame);

@@ -24,7 +24,10 @@ use bytes::Bytes;
 
 pub use options::CallOptions;
 pub use service_client::ServiceClient;
-pub use stream::{BidiStream, ClientStreaming, ResponseStream, StreamSender, forward_bidi_stream, forward_client_stream, forward_server_stream};
+pub use stream::{
+    BidiStream, ClientStreaming, ResponseStream, StreamSender, forward_bidi_stream,
+    forward_client_stream, forward_server_stream,
+};
 
 use self::pool::Pool;
 use crate::codec::ContentType;
@@ -100,7 +103,11 @@ impl Client {
     }
 
     /// A client with the given options and wrappers (outermost first).
-    pub fn with_options(registry: Arc<dyn Registry>, options: ClientOptions, wrappers: Vec<Arc<dyn Wrapper>>) -> Self {
+    pub fn with_options(
+        registry: Arc<dyn Registry>,
+        options: ClientOptions,
+        wrappers: Vec<Arc<dyn Wrapper>>,
+    ) -> Self {
         Self {
             inner: Arc::new(Inner {
                 selector: Selector::new(registry, options.strategy),
@@ -136,6 +143,9 @@ impl Client {
 
     /// A request id: go-micro sends a per-process sequence number.
     fn next_id(&self) -> String {
-        self.inner.next_id.fetch_add(1, Ordering::Relaxed).to_string()
+        self.inner
+            .next_id
+            .fetch_add(1, Ordering::Relaxed)
+            .to_string()
     }
 }

@@ -22,10 +22,19 @@ pub(crate) struct Conn {
 
 impl Conn {
     /// Dials `address` within `timeout`.
-    pub(crate) async fn dial(address: &str, timeout: Duration, limits: &Limits) -> std::io::Result<Conn> {
+    pub(crate) async fn dial(
+        address: &str,
+        timeout: Duration,
+        limits: &Limits,
+    ) -> std::io::Result<Conn> {
         let socket = tokio::time::timeout(timeout, TcpStream::connect(address))
             .await
-            .map_err(|_| std::io::Error::new(std::io::ErrorKind::TimedOut, format!("dial timeout after {timeout:?}")))??;
+            .map_err(|_| {
+                std::io::Error::new(
+                    std::io::ErrorKind::TimedOut,
+                    format!("dial timeout after {timeout:?}"),
+                )
+            })??;
         socket.set_nodelay(true)?;
         let (read, write) = socket.into_split();
         Ok(Conn {

@@ -41,9 +41,14 @@ impl ServiceClient {
         request: Req,
         options: CallOptions,
     ) -> Result<Rsp, Error> {
-        let content_type = options.content_type.unwrap_or(self.client.options().content_type);
+        let content_type = options
+            .content_type
+            .unwrap_or(self.client.options().content_type);
         let body = content_type.encode(&request)?;
-        let reply = self.client.call_raw(&self.service, endpoint.name, content_type, body, &options).await?;
+        let reply = self
+            .client
+            .call_raw(&self.service, endpoint.name, content_type, body, &options)
+            .await?;
         content_type.decode(reply).map_err(|mut err| {
             err.id = "go.micro.client.codec".to_string();
             err
@@ -57,7 +62,8 @@ impl ServiceClient {
         request: Req,
         options: CallOptions,
     ) -> Result<ResponseStream<Rsp>, Error> {
-        let (mut sender, receiver) = open::<Req, Rsp>(&self.client, &self.service, endpoint.name, &options).await?;
+        let (mut sender, receiver) =
+            open::<Req, Rsp>(&self.client, &self.service, endpoint.name, &options).await?;
         sender.send(request).await?;
         Ok(receiver.hold_sender(sender))
     }

@@ -56,19 +56,41 @@ pub(super) async fn open<Req: Message, Rsp: Message>(
     endpoint: &str,
     options: &CallOptions,
 ) -> Result<(StreamSender<Req>, ResponseStream<Rsp>), Error> {
-    let content_type = options.content_type.unwrap_or(client.inner.options.content_type);
+    let content_type = options
+        .content_type
+        .unwrap_or(client.inner.options.content_type);
     let deadline = options.stream_deadline();
     let retries = options.retries.unwrap_or(client.inner.options.retries);
     let mut last = None;
-    for node in nodes(client, service, options).await?.into_iter().take(retries as usize + 1) {
-        let conn = match Conn::dial(&node.address, client.inner.options.dial_timeout, &client.inner.options.limits).await {
+    for node in nodes(client, service, options)
+        .await?
+        .into_iter()
+        .take(retries as usize + 1)
+    {
+        let conn = match Conn::dial(
+            &node.address,
+            client.inner.options.dial_timeout,
+            &client.inner.options.limits,
+        )
+        .await
+        {
             Ok(conn) => conn,
             Err(e) => {
-                last = Some(Error::internal_server_error(CLIENT_ID, format!("connection error: {}: {e}", node.address)));
+                last = Some(Error::internal_server_error(
+                    CLIENT_ID,
+                    format!("connection error: {}: {e}", node.address),
+                ));
                 continue;
             }
         };
-        let mut headers = request_headers(client, service, endpoint, content_type, &options.metadata, deadline)?;
+        let mut headers = request_headers(
+            client,
+            service,
+            endpoint,
+            content_type,
+            &options.metadata,
+            deadline,
+        )?;
         let id = headers.get("Micro-Id").unwrap_or("0").to_string();
         headers.insert("Micro-Stream", id);
         let mut sender = StreamSender {
@@ -79,7 +101,9 @@ pub(super) async fn open<Req: Message, Rsp: Message>(
             closed: false,
             _message: PhantomData,
         };
-        sender.writer.queue_request(&sender.host, &sender.headers, b"");
+        sender
+            .writer
+            .queue_request(&sender.host, &sender.headers, b"");
         sender.flush().await?;
         // Later frames need no deadline: the server took it from the init frame.
         sender.headers.remove("Timeout");
@@ -92,7 +116,12 @@ pub(super) async fn open<Req: Message, Rsp: Message>(
         };
         return Ok((sender, receiver));
     }
-    Err(last.unwrap_or_else(|| Error::unavailable(CLIENT_ID, format!("error selecting {service} node: none available"))))
+    Err(last.unwrap_or_else(|| {
+        Error::unavailable(
+            CLIENT_ID,
+            format!("error selecting {service} node: none available"),
+        )
+    }))
 }
 
 impl<T: Message> StreamSender<T> {
@@ -121,7 +150,10 @@ impl<T: Message> StreamSender<T> {
 
     async fn flush(&mut self) -> Result<(), Error> {
         self.writer.flush().await.map_err(|e| {
-            Error::internal_server_error("go.micro.client.transport", format!("stream to {} broke: {e}", self.host))
+            Error::internal_server_error(
+                "go.micro.client.transport",
+                format!("stream to {} broke: {e}", self.host),
+            )
         })
     }
 }
@@ -144,7 +176,10 @@ impl<T: Message> ResponseStream<T> {
             }
             Err(e) => {
                 self.done = true;
-                return Err(Error::internal_server_error("go.micro.client.transport", format!("broken stream: {e}")));
+                return Err(Error::internal_server_error(
+                    "go.micro.client.transport",
+                    format!("broken stream: {e}"),
+                ));
             }
         };
         if frame.headers.get_micro("Micro-Error") == Some("EOS") {
@@ -152,7 +187,11 @@ impl<T: Message> ResponseStream<T> {
             return Ok(None);
         }
         match read_reply(frame) {
-            Ok(body) => self.content_type.decode(body).map(Some).map_err(client_codec),
+            Ok(body) => self
+                .content_type
+                .decode(body)
+                .map(Some)
+                .map_err(client_codec),
             Err(err) => {
                 self.done = true;
                 Err(err)
@@ -222,7 +261,10 @@ impl<T> ResponseStream<T> {
 }
 
 /// Relays a remote server stream into a handler's sender (a client standing in for a handler).
-pub async fn forward_server_stream<T: Message>(mut from: ResponseStream<T>, to: Sender<T>) -> Result<(), Error> {
+pub async fn forward_server_stream<T: Message>(
+    mut from: ResponseStream<T>,
+    to: Sender<T>,
+) -> Result<(), Error> {
     while let Some(message) = from.recv().await? {
         to.send(message).await?;
     }

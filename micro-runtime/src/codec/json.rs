@@ -6,9 +6,8 @@ use super::Message;
 use crate::error::{Error, SERVER_ID};
 
 pub(super) fn encode<M: Message>(message: &M) -> Result<Bytes, Error> {
-    let mut out = serde_json::to_vec(message).map_err(|e| {
-        Error::internal_server_error(SERVER_ID, format!("cannot encode JSON: {e}"))
-    })?;
+    let mut out = serde_json::to_vec(message)
+        .map_err(|e| Error::internal_server_error(SERVER_ID, format!("cannot encode JSON: {e}")))?;
     // go-micro's JSON codec writes through json.Encoder, which ends every value with a newline.
     out.push(b'\n');
     Ok(Bytes::from(out))

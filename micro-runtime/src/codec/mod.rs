@@ -112,7 +112,10 @@ mod tests {
 
     #[test]
     fn reads_content_types() {
-        assert_eq!(ContentType::from_header(None).unwrap(), ContentType::Protobuf);
+        assert_eq!(
+            ContentType::from_header(None).unwrap(),
+            ContentType::Protobuf
+        );
         assert_eq!(
             ContentType::from_header(Some("application/json; charset=utf-8")).unwrap(),
             ContentType::Json

@@ -18,12 +18,12 @@ use tokio::time::Instant;
 
 use super::router::{Route, Router, UnaryRoute};
 use super::stream::StreamIo;
-use crate::wrapper::{Next, Wrapper, run_wrapped};
 use crate::codec::ContentType;
 use crate::context::Context;
 use crate::error::{Error, SERVER_ID};
 use crate::metadata::{Metadata, is_reserved};
 use crate::transport::{CONTINUE, Frame, FrameError, FrameReader, FrameWriter, Headers, Limits};
+use crate::wrapper::{Next, Wrapper, run_wrapped};
 
 /// What every connection of one server shares.
 pub(crate) struct Shared {
@@ -42,7 +42,7 @@ pub(crate) async fn serve(
 ) {
     let _ = socket.set_nodelay(true);
     let (read, write) = socket.into_split();
-    let mut reader = FrameReader::new(read, shared.limits.clone());
+    let mut reader = FrameReader::new(read, shared.limits.clone()).with_first_frame_timeout();
     let mut writer = FrameWriter::new(write);
     loop {
         let head = tokio::select! {
@@ -82,7 +82,15 @@ pub(crate) async fn serve(
         match call.route.clone() {
             Route::Unary(route) => {
                 let mut headers = call.reply_headers;
-                match serve_unary(&shared.wrappers, route, call.ctx, call.content_type, frame.body).await {
+                match serve_unary(
+                    &shared.wrappers,
+                    route,
+                    call.ctx,
+                    call.content_type,
+                    frame.body,
+                )
+                .await
+                {
                     Ok(body) => writer.queue_response(200, &headers, &body),
                     Err(err) => {
                         headers.remove("Content-Type");
@@ -133,7 +141,10 @@ impl Call {
             reply.insert("Micro-Stream", stream_id);
         }
         // go-micro copies Endpoint and Method into each other when one is missing.
-        let Some(endpoint) = h.get_micro("Micro-Endpoint").or_else(|| h.get_micro("Micro-Method")) else {
+        let Some(endpoint) = h
+            .get_micro("Micro-Endpoint")
+            .or_else(|| h.get_micro("Micro-Method"))
+        else {
             let detail = "missing Micro-Endpoint header: say which endpoint to call, e.g. -H 'Micro-Endpoint: Greeter.Hello'";
             return Err((Error::bad_request(SERVER_ID, detail), reply));
         };
@@ -145,7 +156,8 @@ impl Call {
         let Some(route) = router.route(endpoint) else {
             return Err((unknown_endpoint(router, endpoint), reply));
         };
-        let content_type = ContentType::from_header(h.get("Content-Type")).map_err(|e| (e, reply.clone()))?;
+        let content_type =
+            ContentType::from_header(h.get("Content-Type")).map_err(|e| (e, reply.clone()))?;
         reply.insert("Content-Type", content_type.as_str());
         let deadline = match h.get("Timeout").map(parse_timeout) {
             Some(Ok(timeout)) => Some(Instant::now() + timeout),
@@ -153,7 +165,14 @@ impl Call {
             None => None,
         };
         let metadata: Metadata = h.iter().filter(|(name, _)| !is_reserved(name)).collect();
-        let ctx = Context::for_call(service, endpoint.to_string(), id, Some(remote), metadata, deadline);
+        let ctx = Context::for_call(
+            service,
+            endpoint.to_string(),
+            id,
+            Some(remote),
+            metadata,
+            deadline,
+        );
         Ok(Call {
             route: route.clone(),
             ctx,
@@ -167,16 +186,23 @@ impl Call {
 /// go-micro's router errors, as JSON errors with a 404 code so callers can tell them apart.
 fn unknown_endpoint(router: &Router, endpoint: &str) -> Error {
     match endpoint.split_once('.') {
-        Some((service, method)) if !service.is_empty() && !method.is_empty() && !method.contains('.') => {
+        Some((service, method))
+            if !service.is_empty() && !method.is_empty() && !method.contains('.') =>
+        {
             if router.knows_service(service) {
-                Error::not_found(SERVER_ID, format!("rpc: can't find method {method} of service {service}"))
+                Error::not_found(
+                    SERVER_ID,
+                    format!("rpc: can't find method {method} of service {service}"),
+                )
             } else {
                 Error::not_found(SERVER_ID, format!("rpc: can't find service {service}"))
             }
         }
         _ => Error::bad_request(
             SERVER_ID,
-            format!("rpc: service/endpoint request ill-formed: {endpoint:?} (expected Service.Method)"),
+            format!(
+                "rpc: service/endpoint request ill-formed: {endpoint:?} (expected Service.Method)"
+            ),
         ),
     }
 }
@@ -187,7 +213,12 @@ fn parse_timeout(value: &str) -> Result<Duration, Error> {
         .trim()
         .parse::<u64>()
         .map(Duration::from_nanos)
-        .map_err(|_| Error::bad_request(SERVER_ID, format!("invalid Timeout header {value:?}: expected nanoseconds")))
+        .map_err(|_| {
+            Error::bad_request(
+                SERVER_ID,
+                format!("invalid Timeout header {value:?}: expected nanoseconds"),
+            )
+        })
 }
 
 fn error_headers(mut headers: Headers, err: &Error) -> Headers {
@@ -196,7 +227,11 @@ fn error_headers(mut headers: Headers, err: &Error) -> Headers {
 }
 
 /// Answers a frame that broke the protocol with an HTTP error, then the connection closes.
-async fn refuse(writer: &mut FrameWriter<tokio::net::tcp::OwnedWriteHalf>, err: FrameError, remote: SocketAddr) {
+async fn refuse(
+    writer: &mut FrameWriter<tokio::net::tcp::OwnedWriteHalf>,
+    err: FrameError,
+    remote: SocketAddr,
+) {
     match &err {
         FrameError::Io(_) | FrameError::UnexpectedEof => {
             tracing::debug!(%remote, error = %err, "connection dropped");
@@ -215,16 +250,29 @@ async fn refuse(writer: &mut FrameWriter<tokio::net::tcp::OwnedWriteHalf>, err: 
 }
 
 /// Bounds a call by its deadline and turns a handler panic into a 500 error.
-async fn guarded<T>(deadline: Option<Instant>, call: impl Future<Output = Result<T, Error>>) -> Result<T, Error> {
+async fn guarded<T>(
+    deadline: Option<Instant>,
+    call: impl Future<Output = Result<T, Error>>,
+) -> Result<T, Error> {
     let call = AssertUnwindSafe(call).catch_unwind();
     let outcome = match deadline {
         Some(deadline) => match tokio::time::timeout_at(deadline, call).await {
             Ok(outcome) => outcome,
-            Err(_) => return Err(Error::timeout(SERVER_ID, "deadline exceeded before the handler finished")),
+            Err(_) => {
+                return Err(Error::timeout(
+                    SERVER_ID,
+                    "deadline exceeded before the handler finished",
+                ));
+            }
         },
         None => call.await,
     };
-    outcome.unwrap_or_else(|_| Err(Error::internal_server_error(SERVER_ID, "the handler panicked")))
+    outcome.unwrap_or_else(|_| {
+        Err(Error::internal_server_error(
+            SERVER_ID,
+            "the handler panicked",
+        ))
+    })
 }
 
 async fn serve_unary(
@@ -249,7 +297,12 @@ async fn serve_unary(
     });
     guarded(deadline, run_wrapped(wrappers, ctx, inner)).await?;
     let body = reply.lock().unwrap_or_else(|e| e.into_inner()).take();
-    body.ok_or_else(|| Error::internal_server_error(SERVER_ID, "a handler wrapper returned Ok without calling the handler"))
+    body.ok_or_else(|| {
+        Error::internal_server_error(
+            SERVER_ID,
+            "a handler wrapper returned Ok without calling the handler",
+        )
+    })
 }
 
 async fn serve_stream(
@@ -266,7 +319,10 @@ async fn serve_stream(
         Box::pin(async move {
             let io = inner_slot.lock().unwrap_or_else(|e| e.into_inner()).take();
             let Some(io) = io else {
-                return Err(Error::internal_server_error(SERVER_ID, "stream handler called twice"));
+                return Err(Error::internal_server_error(
+                    SERVER_ID,
+                    "stream handler called twice",
+                ));
             };
             let (result, io) = route.call(ctx, io).await;
             *inner_slot.lock().unwrap_or_else(|e| e.into_inner()) = Some(io);

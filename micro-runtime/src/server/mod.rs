@@ -190,7 +190,8 @@ impl Server {
             ));
         }
         let local_addr = listener.local_addr().map_err(|e| {
-            LocalError::new(LocalErrorKind::Bind, "cannot read the listener's address").with_source(e)
+            LocalError::new(LocalErrorKind::Bind, "cannot read the listener's address")
+                .with_source(e)
         })?;
         let address = listener::advertise_address(local_addr, self.advertise.as_deref())?;
         let registrar = Registrar::new(&self, address);
@@ -204,7 +205,13 @@ impl Server {
             limits: self.limits,
         });
         let (stop_tx, stop_rx) = watch::channel(false);
-        let task = tokio::spawn(run(listener, shared, registrar, stop_rx, self.drain_timeout));
+        let task = tokio::spawn(run(
+            listener,
+            shared,
+            registrar,
+            stop_rx,
+            self.drain_timeout,
+        ));
         Ok(RunningServer {
             local_addr,
             node,
@@ -299,7 +306,12 @@ async fn run(
     })
     .await;
     if drained.is_err() {
-        tracing::warn!(left = connections.len(), of = in_flight, ?drain_timeout, "drain timeout: closing connections still busy");
+        tracing::warn!(
+            left = connections.len(),
+            of = in_flight,
+            ?drain_timeout,
+            "drain timeout: closing connections still busy"
+        );
         connections.shutdown().await;
     }
     tracing::info!("server stopped");

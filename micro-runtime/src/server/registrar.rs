@@ -77,15 +77,23 @@ impl Registrar {
         let err = last.expect("three attempts were made");
         Err(LocalError::new(
             LocalErrorKind::Registry,
-            format!("cannot register {} in the {} registry", self.record.name, self.registry.name()),
+            format!(
+                "cannot register {} in the {} registry",
+                self.record.name,
+                self.registry.name()
+            ),
         )
         .with_source(err))
     }
 
     /// Re-registers every interval until aborted, so the TTL never runs out while the node lives.
     pub(super) fn spawn_reregister(&self) -> tokio::task::JoinHandle<()> {
-        let (registry, record, ttl, interval) =
-            (Arc::clone(&self.registry), self.record.clone(), self.ttl(), self.interval);
+        let (registry, record, ttl, interval) = (
+            Arc::clone(&self.registry),
+            self.record.clone(),
+            self.ttl(),
+            self.interval,
+        );
         tokio::spawn(async move {
             if interval.is_zero() {
                 return;

@@ -25,12 +25,18 @@ pub trait Handler: Send + 'static {
 
 /// A unary endpoint with the types erased: bytes in, bytes out.
 pub(crate) trait UnaryRoute: Send + Sync {
-    fn call(&self, ctx: Context, ct: ContentType, body: Bytes) -> BoxFuture<'static, Result<Bytes, Error>>;
+    fn call(
+        &self,
+        ctx: Context,
+        ct: ContentType,
+        body: Bytes,
+    ) -> BoxFuture<'static, Result<Bytes, Error>>;
 }
 
 /// A streaming endpoint with the types erased: it drives the connection itself.
 pub(crate) trait StreamRoute: Send + Sync {
-    fn call(&self, ctx: Context, io: StreamIo) -> BoxFuture<'static, (Result<(), Error>, StreamIo)>;
+    fn call(&self, ctx: Context, io: StreamIo)
+    -> BoxFuture<'static, (Result<(), Error>, StreamIo)>;
 }
 
 /// A registered endpoint.
@@ -82,51 +88,83 @@ impl Router {
         Fut: Future<Output = Result<Rsp, Error>> + Send + 'static,
     {
         debug_assert_eq!(endpoint.kind, EndpointKind::Unary);
-        self.add(endpoint, Route::Unary(Arc::new(Unary(handler, std::marker::PhantomData))), true);
+        self.add(
+            endpoint,
+            Route::Unary(Arc::new(Unary(handler, std::marker::PhantomData))),
+            true,
+        );
     }
 
     /// Adds a unary endpoint that is served but not advertised in the registry (like `Debug.Health`).
-    pub(crate) fn unary_hidden<Req, Rsp, F, Fut>(&mut self, endpoint: &'static EndpointDescriptor, handler: F)
-    where
+    pub(crate) fn unary_hidden<Req, Rsp, F, Fut>(
+        &mut self,
+        endpoint: &'static EndpointDescriptor,
+        handler: F,
+    ) where
         Req: Message,
         Rsp: Message,
         F: Fn(Context, Req) -> Fut + Send + Sync + 'static,
         Fut: Future<Output = Result<Rsp, Error>> + Send + 'static,
     {
-        self.add(endpoint, Route::Unary(Arc::new(Unary(handler, std::marker::PhantomData))), false);
+        self.add(
+            endpoint,
+            Route::Unary(Arc::new(Unary(handler, std::marker::PhantomData))),
+            false,
+        );
     }
 
     /// Adds a server-streaming endpoint: one request, a stream of responses.
-    pub fn server_stream<Req, Rsp, F, Fut>(&mut self, endpoint: &'static EndpointDescriptor, handler: F)
-    where
+    pub fn server_stream<Req, Rsp, F, Fut>(
+        &mut self,
+        endpoint: &'static EndpointDescriptor,
+        handler: F,
+    ) where
         Req: Message,
         Rsp: Message,
         F: Fn(Context, Req, Sender<Rsp>) -> Fut + Send + Sync + 'static,
         Fut: Future<Output = Result<(), Error>> + Send + 'static,
     {
-        self.add(endpoint, Route::Stream(Arc::new(server_stream::<Req, Rsp, F, Fut>(handler))), true);
+        self.add(
+            endpoint,
+            Route::Stream(Arc::new(server_stream::<Req, Rsp, F>(handler))),
+            true,
+        );
     }
 
     /// Adds a client-streaming endpoint: a stream of requests, one response.
-    pub fn client_stream<Req, Rsp, F, Fut>(&mut self, endpoint: &'static EndpointDescriptor, handler: F)
-    where
+    pub fn client_stream<Req, Rsp, F, Fut>(
+        &mut self,
+        endpoint: &'static EndpointDescriptor,
+        handler: F,
+    ) where
         Req: Message,
         Rsp: Message,
         F: Fn(Context, Receiver<Req>) -> Fut + Send + Sync + 'static,
         Fut: Future<Output = Result<Rsp, Error>> + Send + 'static,
     {
-        self.add(endpoint, Route::Stream(Arc::new(client_stream::<Req, Rsp, F, Fut>(handler))), true);
+        self.add(
+            endpoint,
+            Route::Stream(Arc::new(client_stream::<Req, Rsp, F>(handler))),
+            true,
+        );
     }
 
     /// Adds a bidirectional-streaming endpoint.
-    pub fn bidi_stream<Req, Rsp, F, Fut>(&mut self, endpoint: &'static EndpointDescriptor, handler: F)
-    where
+    pub fn bidi_stream<Req, Rsp, F, Fut>(
+        &mut self,
+        endpoint: &'static EndpointDescriptor,
+        handler: F,
+    ) where
         Req: Message,
         Rsp: Message,
         F: Fn(Context, Receiver<Req>, Sender<Rsp>) -> Fut + Send + Sync + 'static,
         Fut: Future<Output = Result<(), Error>> + Send + 'static,
     {
-        self.add(endpoint, Route::Stream(Arc::new(bidi::<Req, Rsp, F, Fut>(handler))), true);
+        self.add(
+            endpoint,
+            Route::Stream(Arc::new(bidi::<Req, Rsp, F>(handler))),
+            true,
+        );
     }
 
     /// The handler of an endpoint.
@@ -164,7 +202,12 @@ where
     F: Fn(Context, Req) -> Fut + Send + Sync + 'static,
     Fut: Future<Output = Result<Rsp, Error>> + Send + 'static,
 {
-    fn call(&self, ctx: Context, ct: ContentType, body: Bytes) -> BoxFuture<'static, Result<Bytes, Error>> {
+    fn call(
+        &self,
+        ctx: Context,
+        ct: ContentType,
+        body: Bytes,
+    ) -> BoxFuture<'static, Result<Bytes, Error>> {
         let request = ct.decode::<Req>(body);
         let response = request.map(|req| (self.0)(ctx, req));
         Box::pin(async move { ct.encode(&response?.await?) })

@@ -51,22 +51,32 @@ enum ReadEnd {
 }
 
 /// Reads the caller's frames into `tx` until it sends EOS or goes away.
-async fn read_messages<Req: Message>(io: &mut StreamIoReader<'_>, tx: Option<Sender<Req>>) -> ReadEnd {
+async fn read_messages<Req: Message>(
+    io: &mut StreamIoReader<'_>,
+    tx: Option<Sender<Req>>,
+) -> ReadEnd {
     loop {
         let frame = match io.reader.read_request().await {
             Ok(Some(frame)) => frame,
             Ok(None) => return ReadEnd::Gone,
             Err(err) => {
                 if let Some(tx) = &tx {
-                    tx.fail(Error::bad_request(SERVER_ID, format!("broken stream: {err}")))
-                        .await;
+                    tx.fail(Error::bad_request(
+                        SERVER_ID,
+                        format!("broken stream: {err}"),
+                    ))
+                    .await;
                 }
                 return ReadEnd::Gone;
             }
         };
         if let Some(end) = frame.headers.get_micro("Micro-Error") {
             // EOS is the caller's half-close; any other error text means it gave up.
-            return if end == "EOS" { ReadEnd::Closed } else { ReadEnd::Gone };
+            return if end == "EOS" {
+                ReadEnd::Closed
+            } else {
+                ReadEnd::Gone
+            };
         }
         if let Some(tx) = &tx {
             match io.content_type.decode::<Req>(frame.body) {
@@ -92,11 +102,10 @@ async fn write_messages<Rsp: Message>(
             .queue_response(200, io.headers, &io.content_type.encode(&message)?);
         while io.writer.buffered() < WRITE_BATCH_BYTES {
             match rx.try_recv() {
-                Some(message) => io.writer.queue_response(
-                    200,
-                    io.headers,
-                    &io.content_type.encode(&message?)?,
-                ),
+                Some(message) => {
+                    io.writer
+                        .queue_response(200, io.headers, &io.content_type.encode(&message?)?)
+                }
                 None => break,
             }
         }
@@ -152,7 +161,10 @@ impl StreamIo {
             Ok(Some(frame)) if frame.headers.get_micro("Micro-Error").is_some() => Err(ended()),
             Ok(Some(frame)) => self.content_type.decode(frame.body),
             Ok(None) => Err(ended()),
-            Err(err) => Err(Error::bad_request(SERVER_ID, format!("broken stream: {err}"))),
+            Err(err) => Err(Error::bad_request(
+                SERVER_ID,
+                format!("broken stream: {err}"),
+            )),
         }
     }
 
@@ -203,7 +215,7 @@ macro_rules! stream_route {
         $(#[$doc])*
         pub(crate) struct $name<F, Req, Rsp>(Arc<F>, PhantomData<fn(Req) -> Rsp>);
 
-        pub(crate) fn $ctor<Req, Rsp, F, Fut>(handler: F) -> $name<F, Req, Rsp> {
+        pub(crate) fn $ctor<Req, Rsp, F>(handler: F) -> $name<F, Req, Rsp> {
             $name(Arc::new(handler), PhantomData)
         }
 
@@ -238,7 +250,11 @@ stream_route!(
     Bidi, bidi, serve_bidi, Fn(Context, Receiver<Req>, Sender<Rsp>) -> ()
 );
 
-async fn serve_server_stream<Req, Rsp, F, Fut>(handler: &F, ctx: Context, io: &mut StreamIo) -> Result<(), Error>
+async fn serve_server_stream<Req, Rsp, F, Fut>(
+    handler: &F,
+    ctx: Context,
+    io: &mut StreamIo,
+) -> Result<(), Error>
 where
     Req: Message,
     Rsp: Message,
@@ -250,14 +266,19 @@ where
     let deadline = io.deadline;
     let (mut reader, mut writer) = io.split();
     let work = async {
-        let (handled, written) = tokio::join!(handler(ctx, req, tx), write_messages(&mut writer, rx));
+        let (handled, written) =
+            tokio::join!(handler(ctx, req, tx), write_messages(&mut writer, rx));
         handled.and(written)
     };
     // The caller sends nothing more but EOS; reading still tells us when it hangs up.
     run_with_reader::<Req, ()>(&mut reader, None, work, deadline).await
 }
 
-async fn serve_client_stream<Req, Rsp, F, Fut>(handler: &F, ctx: Context, io: &mut StreamIo) -> Result<(), Error>
+async fn serve_client_stream<Req, Rsp, F, Fut>(
+    handler: &F,
+    ctx: Context,
+    io: &mut StreamIo,
+) -> Result<(), Error>
 where
     Req: Message,
     Rsp: Message,
@@ -273,7 +294,11 @@ where
     io.send_reply(&reply).await
 }
 
-async fn serve_bidi<Req, Rsp, F, Fut>(handler: &F, ctx: Context, io: &mut StreamIo) -> Result<(), Error>
+async fn serve_bidi<Req, Rsp, F, Fut>(
+    handler: &F,
+    ctx: Context,
+    io: &mut StreamIo,
+) -> Result<(), Error>
 where
     Req: Message,
     Rsp: Message,
@@ -286,8 +311,10 @@ where
     let deadline = io.deadline;
     let (mut reader, mut writer) = io.split();
     let work = async {
-        let (handled, written) =
-            tokio::join!(handler(ctx, in_rx, out_tx), write_messages(&mut writer, out_rx));
+        let (handled, written) = tokio::join!(
+            handler(ctx, in_rx, out_tx),
+            write_messages(&mut writer, out_rx)
+        );
         handled.and(written)
     };
     run_with_reader(&mut reader, Some(in_tx), work, deadline).await

@@ -1,0 +1,40 @@
+//! The greeter service, for a second terminal or curl.
+//!
+//! ```text
+//! cargo run -p examples --bin greeter-server                  # listens on 127.0.0.1:8080
+//! cargo run -p examples --bin greeter-client -- --address 127.0.0.1:8080
+//! curl -XPOST -H 'Content-Type: application/json' -H 'Micro-Endpoint: Greeter.Hello' \
+//!      -d '{"name":"John"}' http://127.0.0.1:8080
+//! ```
+//! Stop it with Ctrl-C: it deregisters, finishes calls in flight and exits. `MICRO_SERVER_ADDRESS`
+//! and the other go-micro variables override the flags.
+
+use clap::{Arg, Command};
+use examples::Greeter;
+use examples::greeter::GreeterServer;
+use micro_runtime::Service;
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    examples::init_logging();
+    let args = Command::new("greeter-server")
+        .about("Serves the greeter service")
+        .arg(
+            Arg::new("address")
+                .long("address")
+                .default_value("127.0.0.1:8080")
+                .help(
+                    "Listen address: host:port, or host:min-max for the first free port of a range",
+                ),
+        )
+        .get_matches();
+    let address = args.get_one::<String>("address").expect("has a default");
+
+    Service::builder("greeter")
+        .address(address)
+        .build()?
+        .handle(GreeterServer::new(Greeter))
+        .run()
+        .await?;
+    Ok(())
+}
