@@ -140,9 +140,10 @@ impl StreamIo {
         )
     }
 
-    /// Pushes the init frame's message, if the caller sent one there.
+    /// Pushes the init frame's message, if the caller sent one there. An empty init body carries
+    /// no message (go-micro's codec skips empty bodies the same way).
     async fn deliver_initial<Req: Message>(&mut self, tx: &Sender<Req>) -> Result<(), Error> {
-        if let Some(body) = self.initial.take() {
+        if let Some(body) = self.initial.take().filter(|body| !body.is_empty()) {
             let _ = tx.send(self.content_type.decode(body)?).await;
         }
         Ok(())
