@@ -1,6 +1,6 @@
 //! Generates code for every proto the tests use, through micro-build as a user's build.rs would.
 
-fn main() -> std::io::Result<()> {
+fn main() -> Result<(), micro_build::Error> {
     micro_build::compile_protos(
         &[
             "../proto/greeter.proto",

@@ -94,7 +94,7 @@ impl Builder {
         &self,
         protos: &[impl AsRef<Path>],
         includes: &[impl AsRef<Path>],
-    ) -> std::io::Result<()> {
+    ) -> Result<(), Error> {
         let out_dir = match &self.out_dir {
             Some(dir) => dir.clone(),
             None => std::env::var_os("OUT_DIR")

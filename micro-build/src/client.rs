@@ -137,10 +137,12 @@ pub fn client(service: &Service) -> TokenStream {
     quote! {
         #[doc = #doc]
         #[derive(::core::clone::Clone, ::core::fmt::Debug)]
+        #[allow(dead_code)] // a binary may only serve this service, never call it
         pub struct #client {
             inner: ::micro_runtime::codegen::ServiceClient,
         }
 
+        #[allow(dead_code)]
         impl #client {
             #[doc = #new_doc]
             pub fn new(

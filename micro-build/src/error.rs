@@ -7,7 +7,7 @@ use std::fmt;
 ///
 /// The message is meant to be shown to a person as is: build scripts print it when the
 /// build fails and the protoc plugin puts it in the response's `error` field.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Clone, PartialEq, Eq)]
 pub struct Error {
     message: String,
 }
@@ -32,10 +32,18 @@ impl fmt::Display for Error {
     }
 }
 
+impl fmt::Debug for Error {
+    /// The message as written, not escaped: a build script whose `main` returns this error (or a
+    /// `Box<dyn Error>` holding it) prints `Error: proto/x.proto:4:40: Expected ";".` readably.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.message)
+    }
+}
+
 impl std::error::Error for Error {}
 
 impl From<Error> for std::io::Error {
-    /// Build scripts return `std::io::Result`, like prost-build's, so `?` works in `main`.
+    /// For build scripts whose `main` returns `std::io::Result`, as prost-build's do.
     fn from(error: Error) -> Self {
         std::io::Error::other(error.message)
     }

@@ -8,7 +8,7 @@
 //!
 //! ```no_run
 //! // build.rs
-//! fn main() -> std::io::Result<()> {
+//! fn main() -> Result<(), micro_build::Error> {
 //!     micro_build::compile_protos(&["proto/greeter.proto"], &["proto"])
 //! }
 //! ```
@@ -76,7 +76,7 @@ use std::path::Path;
 pub fn compile_protos(
     protos: &[impl AsRef<Path>],
     includes: &[impl AsRef<Path>],
-) -> std::io::Result<()> {
+) -> Result<(), Error> {
     configure().compile_protos(protos, includes)
 }
 

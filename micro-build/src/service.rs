@@ -212,10 +212,12 @@ fn server(service: &Service) -> TokenStream {
     quote! {
         #[doc = #doc]
         #[derive(::core::fmt::Debug)]
+        #[allow(dead_code)] // a binary may only call this service, never serve it
         pub struct #server<H> {
             handler: ::std::sync::Arc<H>,
         }
 
+        #[allow(dead_code)]
         impl<H: #trait_name> #server<H> {
             /// Wraps a handler.
             pub fn new(handler: H) -> Self {

@@ -106,12 +106,35 @@ impl Error {
     /// sends plain strings such as `rpc: can't find method Foo`) becomes the detail, with code 0.
     pub fn parse(text: &str) -> Self {
         match serde_json::from_str::<Error>(text) {
-            Ok(err) if err.code != 0 || !err.id.is_empty() || !err.detail.is_empty() => err,
-            _ => Self {
+            Ok(err) => err,
+            Err(_) => Self {
                 detail: text.to_string(),
                 ..Self::default()
             },
         }
+    }
+
+    /// The form that goes in a `Micro-Error` header: the JSON, with a detail longer than 8 KiB cut
+    /// short so the header stays well inside every peer's header limit (micro's is 16 KiB).
+    pub fn to_header_value(&self) -> String {
+        const MAX_DETAIL: usize = 8 * 1024;
+        if self.detail.len() <= MAX_DETAIL {
+            return self.to_json();
+        }
+        let mut cut = MAX_DETAIL;
+        while !self.detail.is_char_boundary(cut) {
+            cut -= 1;
+        }
+        let detail = format!(
+            "{}... ({} bytes cut)",
+            &self.detail[..cut],
+            self.detail.len() - cut
+        );
+        Error {
+            detail,
+            ..self.clone()
+        }
+        .to_json()
     }
 
     /// The wire form: compact JSON with go-micro's field names.
@@ -241,6 +264,25 @@ mod tests {
         let plain = Error::parse("rpc: can't find method Foo");
         assert_eq!(plain.code, 0);
         assert_eq!(plain.detail, "rpc: can't find method Foo");
+    }
+
+    #[test]
+    fn an_empty_error_round_trips() {
+        assert_eq!(Error::parse(&Error::default().to_json()), Error::default());
+    }
+
+    #[test]
+    fn long_details_are_cut_for_headers() {
+        let err = Error::internal_server_error("svc", "é".repeat(10_000));
+        let header = err.to_header_value();
+        assert!(header.len() < 9 * 1024, "{}", header.len());
+        let back = Error::parse(&header);
+        assert_eq!((back.code, back.id.as_str()), (500, "svc"));
+        assert!(
+            back.detail.ends_with("bytes cut)"),
+            "{}",
+            &back.detail[back.detail.len() - 30..]
+        );
     }
 
     #[test]

@@ -63,6 +63,30 @@ async fn a_handler_error_reaches_the_caller_unchanged() {
 }
 
 #[tokio::test]
+async fn a_huge_error_detail_is_cut_short_but_still_arrives() {
+    use micro_runtime::server::Server;
+    use micro_runtime::wrapper::Next;
+    let registry = support::registry();
+    let server = Server::new("greeter")
+        .registry(registry.clone())
+        .wrap(|_ctx: Context, _next: Next| async {
+            Err(micro_runtime::Error::internal_server_error(
+                "greeter",
+                "x".repeat(100_000),
+            ))
+        })
+        .handle(GreeterServer::new(Greeter::default()))
+        .start()
+        .await
+        .unwrap();
+    let client = GreeterClient::new("greeter", support::client(&registry));
+    let err = client.hello(hello("x")).await.unwrap_err();
+    assert_eq!((err.id.as_str(), err.code), ("greeter", 500), "{err}");
+    assert!(err.detail.starts_with("xxxx") && err.detail.ends_with("bytes cut)"));
+    server.stop().await.unwrap();
+}
+
+#[tokio::test]
 async fn metadata_travels_as_headers() {
     let registry = support::registry();
     let server = support::start("greeter", &registry, GreeterServer::new(Greeter::default())).await;

@@ -1089,9 +1089,11 @@ pub static STREAMER_SERVICE: ::micro_runtime::codegen::ServiceDescriptor = ::mic
 };
 /// Client for the `Streamer` service: cheap to clone; calls go through the given client's selector, pool and retries.
 #[derive(::core::clone::Clone, ::core::fmt::Debug)]
+#[allow(dead_code)]
 pub struct StreamerClient {
     inner: ::micro_runtime::codegen::ServiceClient,
 }
+#[allow(dead_code)]
 impl StreamerClient {
     /// Creates a client calling the service registered as `service` (e.g. "streaming") through `client`.
     pub fn new(

@@ -284,9 +284,11 @@ pub static GREETER_SERVICE: ::micro_runtime::codegen::ServiceDescriptor = ::micr
 };
 /// Client for the `Greeter` service: cheap to clone; calls go through the given client's selector, pool and retries.
 #[derive(::core::clone::Clone, ::core::fmt::Debug)]
+#[allow(dead_code)]
 pub struct GreeterClient {
     inner: ::micro_runtime::codegen::ServiceClient,
 }
+#[allow(dead_code)]
 impl GreeterClient {
     /// Creates a client calling the service registered as `service` (e.g. "greeter") through `client`.
     pub fn new(
@@ -329,9 +331,11 @@ impl GreeterHandler for GreeterClient {
 }
 /// Serves a [`GreeterHandler`]: `server.handle(GreeterServer::new(handler))` registers every endpoint of `Greeter`.
 #[derive(::core::fmt::Debug)]
+#[allow(dead_code)]
 pub struct GreeterServer<H> {
     handler: ::std::sync::Arc<H>,
 }
+#[allow(dead_code)]
 impl<H: GreeterHandler> GreeterServer<H> {
     /// Wraps a handler.
     pub fn new(handler: H) -> Self {

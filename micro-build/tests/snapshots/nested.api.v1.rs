@@ -329,9 +329,11 @@ pub static CATALOG_SERVICE: ::micro_runtime::codegen::ServiceDescriptor = ::micr
 };
 /// Client for the `Catalog` service: cheap to clone; calls go through the given client's selector, pool and retries.
 #[derive(::core::clone::Clone, ::core::fmt::Debug)]
+#[allow(dead_code)]
 pub struct CatalogClient {
     inner: ::micro_runtime::codegen::ServiceClient,
 }
+#[allow(dead_code)]
 impl CatalogClient {
     /// Creates a client calling the service registered as `service` (e.g. "nested.api.v1") through `client`.
     pub fn new(
@@ -460,9 +462,11 @@ impl CatalogHandler for CatalogClient {
 }
 /// Serves a [`CatalogHandler`]: `server.handle(CatalogServer::new(handler))` registers every endpoint of `Catalog`.
 #[derive(::core::fmt::Debug)]
+#[allow(dead_code)]
 pub struct CatalogServer<H> {
     handler: ::std::sync::Arc<H>,
 }
+#[allow(dead_code)]
 impl<H: CatalogHandler> CatalogServer<H> {
     /// Wraps a handler.
     pub fn new(handler: H) -> Self {

@@ -1089,9 +1089,11 @@ pub static STREAMER_SERVICE: ::micro_runtime::codegen::ServiceDescriptor = ::mic
 };
 /// Serves a [`StreamerHandler`]: `server.handle(StreamerServer::new(handler))` registers every endpoint of `Streamer`.
 #[derive(::core::fmt::Debug)]
+#[allow(dead_code)]
 pub struct StreamerServer<H> {
     handler: ::std::sync::Arc<H>,
 }
+#[allow(dead_code)]
 impl<H: StreamerHandler> StreamerServer<H> {
     /// Wraps a handler.
     pub fn new(handler: H) -> Self {

@@ -222,7 +222,7 @@ fn parse_timeout(value: &str) -> Result<Duration, Error> {
 }
 
 fn error_headers(mut headers: Headers, err: &Error) -> Headers {
-    headers.insert("Micro-Error", err.to_json());
+    headers.insert("Micro-Error", err.to_header_value());
     headers
 }
 
@@ -244,7 +244,7 @@ async fn refuse(
     let mut headers = Headers::with_capacity(3);
     headers.insert("Connection", "close");
     headers.insert("Content-Type", "application/json");
-    headers.insert("Micro-Error", error.to_json());
+    headers.insert("Micro-Error", error.to_header_value());
     writer.queue_response(status, &headers, error.to_json().as_bytes());
     let _ = writer.flush().await;
 }
@@ -339,7 +339,7 @@ async fn serve_stream(
     headers.remove("Content-Type");
     let end = match &result {
         Ok(()) => "EOS".to_string(),
-        Err(err) => err.to_json(),
+        Err(err) => err.to_header_value(),
     };
     headers.insert("Micro-Error", end);
     io.writer.queue_response(200, &headers, b"");
