@@ -26,7 +26,7 @@
 //! ```
 
 use std::future::Future;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
 use crate::context::Context;
 use crate::error::Error;
@@ -86,4 +86,34 @@ pub(crate) async fn run_wrapped(
         next = Next::new(move |ctx| wrapper.call(ctx, inner));
     }
     next.run(ctx).await
+}
+
+/// Runs `call` inside every wrapper and returns what it produced.
+///
+/// Wrappers only pass a `Result<(), Error>` along, so the value travels beside the chain. A wrapper
+/// that returns `Ok` without calling `next` is a bug in the wrapper, reported as a 500 from `id`.
+pub(crate) async fn run_wrapped_returning<T, F>(
+    id: &'static str,
+    wrappers: &[Arc<dyn Wrapper>],
+    ctx: Context,
+    call: F,
+) -> Result<T, Error>
+where
+    T: Send + 'static,
+    F: FnOnce(Context) -> BoxFuture<'static, Result<T, Error>> + Send + 'static,
+{
+    let output = Arc::new(Mutex::new(None));
+    let slot = Arc::clone(&output);
+    let inner = Next::new(move |ctx| {
+        Box::pin(async move {
+            let value = call(ctx).await?;
+            *slot.lock().unwrap_or_else(|e| e.into_inner()) = Some(value);
+            Ok(())
+        })
+    });
+    run_wrapped(wrappers, ctx, inner).await?;
+    let value = output.lock().unwrap_or_else(|e| e.into_inner()).take();
+    value.ok_or_else(|| {
+        Error::internal_server_error(id, "a wrapper returned Ok without calling next")
+    })
 }

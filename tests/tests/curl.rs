@@ -27,10 +27,14 @@ async fn curl(addr: std::net::SocketAddr, args: &[&str]) -> (String, String) {
     )
 }
 
+async fn start() -> micro_runtime::server::RunningServer {
+    let registry = support::registry();
+    support::start("greeter", &registry, GreeterServer::new(Greeter::default())).await
+}
+
 #[tokio::test]
 async fn curl_gets_the_greeting_as_json() {
-    let registry = support::registry();
-    let server = support::start("greeter", &registry, GreeterServer::new(Greeter::default())).await;
+    let server = start().await;
     let (body, _) = curl(
         server.local_addr(),
         &[
@@ -49,8 +53,7 @@ async fn curl_gets_the_greeting_as_json() {
 
 #[tokio::test]
 async fn curl_with_the_x_micro_alias_and_a_large_body_works() {
-    let registry = support::registry();
-    let server = support::start("greeter", &registry, GreeterServer::new(Greeter::default())).await;
+    let server = start().await;
     // Clients (older curl, .NET) send `Expect: 100-continue` for large bodies and wait for the
     // server's go-ahead; ask for it explicitly, since curl 8 only does so past 1 MiB.
     let name = "n".repeat(3000);
@@ -76,8 +79,7 @@ async fn curl_with_the_x_micro_alias_and_a_large_body_works() {
 
 #[tokio::test]
 async fn curl_sees_errors_in_the_micro_error_header() {
-    let registry = support::registry();
-    let server = support::start("greeter", &registry, GreeterServer::new(Greeter::default())).await;
+    let server = start().await;
     let (_, verbose) = curl(
         server.local_addr(),
         &[
@@ -99,8 +101,7 @@ async fn curl_sees_errors_in_the_micro_error_header() {
 
 #[tokio::test]
 async fn every_server_answers_debug_health() {
-    let registry = support::registry();
-    let server = support::start("greeter", &registry, GreeterServer::new(Greeter::default())).await;
+    let server = start().await;
     let (body, _) = curl(
         server.local_addr(),
         &[

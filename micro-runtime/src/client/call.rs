@@ -11,7 +11,7 @@ use crate::error::{CLIENT_ID, Error};
 use crate::metadata::{Metadata, is_reserved, valid_header};
 use crate::registry::Node;
 use crate::transport::{Frame, Headers, StartLine};
-use crate::wrapper::{Next, run_wrapped};
+use crate::wrapper::run_wrapped_returning;
 
 /// Why one attempt failed, which decides whether another node may be tried.
 pub(super) enum Failure {
@@ -54,40 +54,30 @@ pub(super) async fn unary(
         options.metadata.clone(),
         Some(deadline),
     );
-    let reply = std::sync::Arc::new(std::sync::Mutex::new(None));
-    let slot = std::sync::Arc::clone(&reply);
-    let (client2, service2, endpoint2, options2) = (
+    let wrappers = &client.inner.wrappers;
+    let (client, service, endpoint, options) = (
         client.clone(),
         service.to_string(),
         endpoint.to_string(),
         options.clone(),
     );
-    let inner = Next::new(move |ctx: Context| {
+    let call = move |ctx: Context| -> crate::registry::BoxFuture<'static, Result<Bytes, Error>> {
         Box::pin(async move {
             let metadata = ctx.metadata().clone();
-            let body = attempts(
-                &client2,
-                &service2,
-                &endpoint2,
+            attempts(
+                &client,
+                &service,
+                &endpoint,
                 content_type,
                 body,
                 metadata,
-                &options2,
+                &options,
                 deadline,
             )
-            .await?;
-            *slot.lock().unwrap_or_else(|e| e.into_inner()) = Some(body);
-            Ok(())
+            .await
         })
-    });
-    run_wrapped(&client.inner.wrappers, ctx, inner).await?;
-    let body = reply.lock().unwrap_or_else(|e| e.into_inner()).take();
-    body.ok_or_else(|| {
-        Error::internal_server_error(
-            CLIENT_ID,
-            "a call wrapper returned Ok without making the call",
-        )
-    })
+    };
+    run_wrapped_returning(CLIENT_ID, wrappers, ctx, call).await
 }
 
 #[allow(clippy::too_many_arguments)]

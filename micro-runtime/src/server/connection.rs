@@ -23,7 +23,7 @@ use crate::context::Context;
 use crate::error::{Error, SERVER_ID};
 use crate::metadata::{Metadata, is_reserved};
 use crate::transport::{CONTINUE, Frame, FrameError, FrameReader, FrameWriter, Headers, Limits};
-use crate::wrapper::{Next, Wrapper, run_wrapped};
+use crate::wrapper::{Next, Wrapper, run_wrapped, run_wrapped_returning};
 
 /// What every connection of one server shares.
 pub(crate) struct Shared {
@@ -286,23 +286,12 @@ async fn serve_unary(
     if wrappers.is_empty() {
         return guarded(deadline, route.call(ctx, content_type, body)).await;
     }
-    let reply = Arc::new(Mutex::new(None));
-    let slot = Arc::clone(&reply);
-    let inner = Next::new(move |ctx| {
-        Box::pin(async move {
-            let body = route.call(ctx, content_type, body).await?;
-            *slot.lock().unwrap_or_else(|e| e.into_inner()) = Some(body);
-            Ok(())
-        })
-    });
-    guarded(deadline, run_wrapped(wrappers, ctx, inner)).await?;
-    let body = reply.lock().unwrap_or_else(|e| e.into_inner()).take();
-    body.ok_or_else(|| {
-        Error::internal_server_error(
-            SERVER_ID,
-            "a handler wrapper returned Ok without calling the handler",
-        )
-    })
+    let call = move |ctx| route.call(ctx, content_type, body);
+    guarded(
+        deadline,
+        run_wrapped_returning(SERVER_ID, wrappers, ctx, call),
+    )
+    .await
 }
 
 async fn serve_stream(
