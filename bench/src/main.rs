@@ -1,0 +1,194 @@
+//! `micro-bench`: micro against tonic and a raw TCP echo, side by side in one run.
+//!
+//! ```text
+//! cargo run --release -p micro-bench -- [--quick] [--only unary] [--reps N] [--out FILE]
+//! ```
+//! The parent process runs every scenario, starting a fresh server process and a separate load
+//! process for each measurement (the hidden `serve` and `load` subcommands of this binary), and
+//! writes `bench/results/latest.json`, a Markdown table and an SVG chart beside it.
+//! See BENCHMARKS.md at the repository root.
+
+mod chart;
+mod codegen;
+mod load;
+mod orchestrate;
+mod procstat;
+mod proto;
+mod record;
+mod report;
+mod systems;
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use anyhow::Context as _;
+use clap::{Arg, ArgAction, ArgMatches, Command};
+
+use crate::orchestrate::Plan;
+use crate::record::Record;
+use crate::systems::{System, micro, raw, tonic};
+
+/// Every scenario, in the order they run.
+const SCENARIOS: [&str; 6] = [
+    "unary",
+    "server_stream",
+    "bidi",
+    "idle_conns",
+    "codegen_plugin",
+    "codegen_build",
+];
+
+fn cli() -> Command {
+    let system = Arg::new("system").long("system").required(true);
+    Command::new("micro-bench")
+        .about("Benchmarks micro against tonic and a raw TCP echo")
+        .arg(
+            Arg::new("quick")
+                .long("quick")
+                .action(ArgAction::SetTrue)
+                .help("Every scenario for a second or two: a smoke test, not a measurement"),
+        )
+        .arg(
+            Arg::new("only")
+                .long("only")
+                .value_parser(SCENARIOS)
+                .help("Run one scenario"),
+        )
+        .arg(
+            Arg::new("reps")
+                .long("reps")
+                .value_parser(clap::value_parser!(usize))
+                .help("Repetitions of each measurement (default 5, or 1 with --quick)"),
+        )
+        .arg(
+            Arg::new("out")
+                .long("out")
+                .value_parser(clap::value_parser!(PathBuf))
+                .help("Where to write the JSON (default bench/results/latest.json); the table and chart go beside it"),
+        )
+        .subcommand(
+            Command::new("serve")
+                .hide(true)
+                .about("Serves one system on a loopback port, printing READY <addr>")
+                .arg(system.clone()),
+        )
+        .subcommand(
+            Command::new("load")
+                .hide(true)
+                .about("Drives one scenario and prints a JSON report")
+                .arg(system)
+                .arg(Arg::new("addr").long("addr").required(true))
+                .arg(Arg::new("scenario").long("scenario").required(true))
+                .arg(number("concurrency", "1"))
+                .arg(number("warmup-ms", "1000"))
+                .arg(number("seconds-ms", "4000"))
+                .arg(number("messages", "1000000")),
+        )
+}
+
+fn number(name: &'static str, default: &'static str) -> Arg {
+    Arg::new(name)
+        .long(name)
+        .default_value(default)
+        .value_parser(clap::value_parser!(u64))
+}
+
+fn get<'a>(args: &'a ArgMatches, name: &str) -> &'a String {
+    args.get_one::<String>(name).expect("required argument")
+}
+
+fn get_u64(args: &ArgMatches, name: &str) -> u64 {
+    *args.get_one::<u64>(name).expect("has a default")
+}
+
+fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
+    Ok(tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?)
+}
+
+fn serve(args: &ArgMatches) -> anyhow::Result<()> {
+    let system = System::parse(get(args, "system"))?;
+    runtime()?.block_on(async {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+        println!("READY {}", listener.local_addr()?);
+        match system {
+            System::Micro => micro::serve(listener).await,
+            System::Tonic => tonic::serve(listener).await,
+            System::RawTcp => raw::serve(listener).await,
+        }
+    })
+}
+
+fn run_load(args: &ArgMatches) -> anyhow::Result<()> {
+    let system = System::parse(get(args, "system"))?;
+    let addr: SocketAddr = get(args, "addr").parse()?;
+    let concurrency = usize::try_from(get_u64(args, "concurrency"))?;
+    let messages = u32::try_from(get_u64(args, "messages"))?;
+    let report = runtime()?.block_on(async {
+        match get(args, "scenario").as_str() {
+            "unary" => {
+                let warmup = Duration::from_millis(get_u64(args, "warmup-ms"));
+                let seconds = Duration::from_millis(get_u64(args, "seconds-ms"));
+                load::unary(system, addr, concurrency, warmup, seconds).await
+            }
+            "server_stream" => load::stream(system, addr, false, messages).await,
+            "bidi" => load::stream(system, addr, true, messages).await,
+            "idle" => {
+                load::idle(system, addr, concurrency).await?;
+                std::process::exit(0);
+            }
+            other => anyhow::bail!("unknown scenario {other}"),
+        }
+    })?;
+    println!("{}", serde_json::to_string(&report)?);
+    Ok(())
+}
+
+fn main() -> anyhow::Result<()> {
+    let args = cli().get_matches();
+    match args.subcommand() {
+        Some(("serve", sub)) => return serve(sub),
+        Some(("load", sub)) => return run_load(sub),
+        _ => {}
+    }
+    let quick = args.get_flag("quick");
+    let mut plan = Plan::new(quick);
+    if let Some(reps) = args.get_one::<usize>("reps") {
+        plan.reps = (*reps).max(1);
+    }
+    let only = args.get_one::<String>("only").map(String::as_str);
+    let results = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("results");
+    let out = args
+        .get_one::<PathBuf>("out")
+        .cloned()
+        .unwrap_or_else(|| results.join("latest.json"));
+    let codegen = codegen::CodegenOptions {
+        quick,
+        reps: plan.reps.min(3),
+        workspace_root: PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+            .parent()
+            .context("bench/ has a parent")?
+            .to_owned(),
+        work_dir: std::env::temp_dir().join("micro-bench"),
+    };
+
+    let mut records: Vec<Record> = Vec::new();
+    for scenario in SCENARIOS {
+        if only.is_some_and(|only| only != scenario) {
+            continue;
+        }
+        eprintln!("== {scenario}");
+        records.extend(match scenario {
+            "unary" => orchestrate::unary(&plan)?,
+            "server_stream" => orchestrate::stream(&plan, false)?,
+            "bidi" => orchestrate::stream(&plan, true)?,
+            "idle_conns" => orchestrate::idle(&plan)?,
+            "codegen_plugin" => codegen::plugin(&codegen)?,
+            _ => codegen::build(&codegen)?,
+        });
+    }
+    report::write(&out, &records, &plan)?;
+    Ok(())
+}

@@ -1,0 +1,62 @@
+//! One measured figure, as written to `bench/results/latest.json`.
+
+use serde::Serialize;
+
+/// A benchmark result: one scenario, one system, one concurrency, the median of its repetitions.
+/// Fields that do not apply to the scenario are left out of the JSON.
+#[derive(Clone, Debug, Default, Serialize)]
+pub struct Record {
+    /// `unary`, `server_stream`, `bidi`, `idle_conns`, `codegen_plugin` or `codegen_build`.
+    pub scenario: String,
+    /// `micro`, `tonic` or `raw_tcp`.
+    pub system: String,
+    /// Calls (or connections) in flight.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub concurrency: Option<u32>,
+    /// Requests per second.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub rps: Option<f64>,
+    /// Median latency, microseconds.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub p50_us: Option<f64>,
+    /// 99th percentile latency, microseconds.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub p99_us: Option<f64>,
+    /// CPU seconds (user + system, client and server together) per 100,000 requests.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cpu_s_per_100k: Option<f64>,
+    /// Server memory: peak RSS for load scenarios, RSS per idle connection for `idle_conns`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub rss_bytes: Option<f64>,
+    /// Stream messages per second.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub msgs_per_s: Option<f64>,
+    /// Wall time of a codegen run.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub seconds: Option<f64>,
+}
+
+impl Record {
+    /// An empty record for `scenario` and `system`.
+    pub fn new(scenario: &str, system: &str) -> Self {
+        Self {
+            scenario: scenario.to_owned(),
+            system: system.to_owned(),
+            ..Self::default()
+        }
+    }
+}
+
+/// The median of `values` (the mean of the middle two for an even count); `None` when empty.
+pub fn median(values: &mut [f64]) -> Option<f64> {
+    if values.is_empty() {
+        return None;
+    }
+    values.sort_by(f64::total_cmp);
+    let mid = values.len() / 2;
+    Some(if values.len().is_multiple_of(2) {
+        (values[mid - 1] + values[mid]) / 2.0
+    } else {
+        values[mid]
+    })
+}
