@@ -13,6 +13,7 @@
 mod call;
 mod options;
 mod pool;
+mod sender;
 mod service_client;
 mod stream;
 

@@ -64,7 +64,7 @@ impl ServiceClient {
     ) -> Result<ResponseStream<Rsp>, Error> {
         let (mut sender, receiver) =
             open::<Req, Rsp>(&self.client, &self.service, endpoint.name, &options).await?;
-        sender.send(request).await?;
+        sender.send_now(&request).await?;
         Ok(receiver.hold_sender(sender))
     }
 

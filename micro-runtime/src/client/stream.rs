@@ -7,25 +7,17 @@
 
 use std::marker::PhantomData;
 
-use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
+use tokio::net::tcp::OwnedReadHalf;
 
-use super::call::{nodes, read_reply, request_headers};
+use super::call::{nodes, request_headers};
 use super::pool::Conn;
+pub use super::sender::StreamSender;
+use super::sender::Frames;
 use super::{CallOptions, Client};
 use crate::codec::{ContentType, Message};
 use crate::error::{CLIENT_ID, Error};
 use crate::stream::{Receiver, Sender};
-use crate::transport::{FrameReader, FrameWriter, Headers};
-
-/// Sends the caller's messages of a stream.
-pub struct StreamSender<T> {
-    writer: FrameWriter<OwnedWriteHalf>,
-    headers: Headers,
-    host: String,
-    content_type: ContentType,
-    closed: bool,
-    _message: PhantomData<fn(T)>,
-}
+use crate::transport::{FrameReader, FrameTemplate};
 
 /// Receives the server's messages of a stream.
 pub struct ResponseStream<T> {
@@ -33,7 +25,7 @@ pub struct ResponseStream<T> {
     content_type: ContentType,
     done: bool,
     /// Keeps our direction open: dropping the write half would tell the server we hung up.
-    _writer: Option<FrameWriter<OwnedWriteHalf>>,
+    _sender: Option<Box<dyn std::any::Any + Send>>,
     _message: PhantomData<fn() -> T>,
 }
 
@@ -93,25 +85,31 @@ pub(super) async fn open<Req: Message, Rsp: Message>(
         )?;
         let id = headers.get("Micro-Id").unwrap_or("0").to_string();
         headers.insert("Micro-Stream", id);
-        let mut sender = StreamSender {
-            writer: conn.writer,
-            host: node.address.clone(),
-            headers,
-            content_type,
-            closed: false,
-            _message: PhantomData,
-        };
-        sender
-            .writer
-            .queue_request(&sender.host, &sender.headers, b"");
-        sender.flush().await?;
+        let mut writer = conn.writer;
+        writer.queue_request(&node.address, &headers, b"");
+        if let Err(e) = writer.flush().await {
+            last = Some(Error::internal_server_error(
+                "go.micro.client.transport",
+                format!("stream to {} broke: {e}", node.address),
+            ));
+            continue;
+        }
         // Later frames need no deadline: the server took it from the init frame.
-        sender.headers.remove("Timeout");
+        headers.remove("Timeout");
+        let message = FrameTemplate::request(&node.address, &headers);
+        headers.remove("Content-Type");
+        headers.insert("Micro-Error", "EOS");
+        let frames = Frames {
+            message,
+            eos: FrameTemplate::request(&node.address, &headers),
+            content_type,
+        };
+        let sender = StreamSender::new(writer, node.address.clone(), frames);
         let receiver = ResponseStream {
             reader: conn.reader,
             content_type,
             done: false,
-            _writer: None,
+            _sender: None,
             _message: PhantomData,
         };
         return Ok((sender, receiver));
@@ -124,40 +122,6 @@ pub(super) async fn open<Req: Message, Rsp: Message>(
     }))
 }
 
-impl<T: Message> StreamSender<T> {
-    /// Sends one message.
-    pub async fn send(&mut self, message: T) -> Result<(), Error> {
-        if self.closed {
-            return Err(Error::bad_request(CLIENT_ID, "send after close"));
-        }
-        let body = self.content_type.encode(&message)?;
-        self.writer.queue_request(&self.host, &self.headers, &body);
-        self.flush().await
-    }
-
-    /// Ends this direction of the stream (go-micro's `EOS` frame); the server's messages can still
-    /// be read. Closing twice does nothing.
-    pub async fn close(&mut self) -> Result<(), Error> {
-        if std::mem::replace(&mut self.closed, true) {
-            return Ok(());
-        }
-        let mut headers = self.headers.clone();
-        headers.remove("Content-Type");
-        headers.insert("Micro-Error", "EOS");
-        self.writer.queue_request(&self.host, &headers, b"");
-        self.flush().await
-    }
-
-    async fn flush(&mut self) -> Result<(), Error> {
-        self.writer.flush().await.map_err(|e| {
-            Error::internal_server_error(
-                "go.micro.client.transport",
-                format!("stream to {} broke: {e}", self.host),
-            )
-        })
-    }
-}
-
 impl<T: Message> ResponseStream<T> {
     /// The next message; `Ok(None)` once the server has ended the stream successfully, an error if
     /// it ended with one.
@@ -165,7 +129,7 @@ impl<T: Message> ResponseStream<T> {
         if self.done {
             return Ok(None);
         }
-        let frame = match self.reader.read_response().await {
+        let frame = match self.reader.read_stream_frame(false).await {
             Ok(Some(frame)) => frame,
             Ok(None) => {
                 self.done = true;
@@ -182,21 +146,24 @@ impl<T: Message> ResponseStream<T> {
                 ));
             }
         };
-        if frame.headers.get_micro("Micro-Error") == Some("EOS") {
+        if let Some(error) = frame.error {
             self.done = true;
-            return Ok(None);
+            return match error.as_str() {
+                "EOS" => Ok(None),
+                _ => Err(Error::parse(&error)),
+            };
         }
-        match read_reply(frame) {
-            Ok(body) => self
-                .content_type
-                .decode(body)
-                .map(Some)
-                .map_err(client_codec),
-            Err(err) => {
-                self.done = true;
-                Err(err)
-            }
+        if frame.status != 200 {
+            self.done = true;
+            return Err(Error::internal_server_error(
+                "go.micro.client.transport",
+                format!("{}: {}", frame.status, String::from_utf8_lossy(&frame.body)),
+            ));
         }
+        self.content_type
+            .decode(frame.body)
+            .map(Some)
+            .map_err(client_codec)
     }
 }
 
@@ -254,8 +221,8 @@ impl<Req: Message, Rsp: Message> BidiStream<Req, Rsp> {
 impl<T> ResponseStream<T> {
     /// Keeps the caller's direction open for as long as this stream lives (server streaming, where
     /// the caller sends nothing after its request).
-    pub(super) fn hold_sender<U>(mut self, sender: StreamSender<U>) -> Self {
-        self._writer = Some(sender.writer);
+    pub(super) fn hold_sender<U: Message>(mut self, sender: StreamSender<U>) -> Self {
+        self._sender = Some(Box::new(sender));
         self
     }
 }

@@ -15,6 +15,7 @@ mod proto;
 use bytes::Bytes;
 
 use crate::error::{Error, SERVER_ID};
+use crate::transport::{FrameTemplate, FrameWriter};
 
 /// A protobuf message that micro can send in every supported encoding.
 ///
@@ -89,6 +90,29 @@ impl ContentType {
             ContentType::Protobuf | ContentType::OctetStream => Ok(proto::encode(message)),
             ContentType::Json => json::encode(message),
         }
+    }
+
+    /// Queues `message` as one frame of a stream, encoding protobuf straight into the writer's
+    /// buffer: a stream of small messages allocates nothing per message.
+    pub(crate) fn queue_frame<M: Message, W: tokio::io::AsyncWrite + Unpin>(
+        self,
+        writer: &mut FrameWriter<W>,
+        template: &FrameTemplate,
+        message: &M,
+    ) -> Result<(), Error> {
+        match self {
+            ContentType::Protobuf | ContentType::OctetStream => {
+                writer.queue_templated(template, message.encoded_len(), |buf| {
+                    // `encode` only fails for want of room, and a BytesMut grows.
+                    let _ = message.encode(buf);
+                });
+            }
+            ContentType::Json => {
+                let body = json::encode(message)?;
+                writer.queue_templated(template, body.len(), |buf| buf.extend_from_slice(&body));
+            }
+        }
+        Ok(())
     }
 
     /// Decodes a message; a body that does not parse is a 400 error saying why.

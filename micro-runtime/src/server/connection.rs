@@ -22,7 +22,9 @@ use crate::codec::ContentType;
 use crate::context::Context;
 use crate::error::{Error, SERVER_ID};
 use crate::metadata::{Metadata, is_reserved};
-use crate::transport::{CONTINUE, Frame, FrameError, FrameReader, FrameWriter, Headers, Limits};
+use crate::transport::{
+    CONTINUE, Frame, FrameError, FrameReader, FrameTemplate, FrameWriter, Headers, Limits,
+};
 use crate::wrapper::{Next, Wrapper, run_wrapped, run_wrapped_returning};
 
 /// What every connection of one server shares.
@@ -106,6 +108,7 @@ pub(crate) async fn serve(
                     reader,
                     writer,
                     content_type: call.content_type,
+                    template: FrameTemplate::response(200, &call.reply_headers),
                     headers: call.reply_headers,
                     // go-micro's clients send `Micro-Stream` and an init frame whose body is only a
                     // placeholder; other callers (curl) put the first message in it.

@@ -21,7 +21,7 @@ use crate::context::Context;
 use crate::error::{Error, SERVER_ID};
 use crate::registry::BoxFuture;
 use crate::stream::{self, Receiver, Sender};
-use crate::transport::{FrameReader, FrameWriter, Headers};
+use crate::transport::{FrameReader, FrameTemplate, FrameWriter, Headers};
 
 /// How many decoded messages wait between the connection and a handler before the connection stops
 /// reading (and TCP pushes back on the caller).
@@ -36,6 +36,8 @@ pub(crate) struct StreamIo {
     pub(crate) content_type: ContentType,
     /// Headers of every frame the server sends (Content-Type, Micro-Id, Micro-Stream, ...).
     pub(crate) headers: Headers,
+    /// Those headers rendered once, for the message frames.
+    pub(crate) template: FrameTemplate,
     /// The first message, when the caller put it in the init frame (a client that is not
     /// go-micro's, so sent no `Micro-Stream`); go-micro clients send an empty init frame.
     pub(crate) initial: Option<Bytes>,
@@ -56,7 +58,7 @@ async fn read_messages<Req: Message>(
     tx: Option<Sender<Req>>,
 ) -> ReadEnd {
     loop {
-        let frame = match io.reader.read_request().await {
+        let frame = match io.reader.read_stream_frame(true).await {
             Ok(Some(frame)) => frame,
             Ok(None) => return ReadEnd::Gone,
             Err(err) => {
@@ -70,7 +72,7 @@ async fn read_messages<Req: Message>(
                 return ReadEnd::Gone;
             }
         };
-        if let Some(end) = frame.headers.get_micro("Micro-Error") {
+        if let Some(end) = frame.error {
             // EOS is the caller's half-close; any other error text means it gave up.
             return if end == "EOS" {
                 ReadEnd::Closed
@@ -98,14 +100,11 @@ async fn write_messages<Rsp: Message>(
 ) -> Result<(), Error> {
     let gone = |e: std::io::Error| Error::new(SERVER_ID, format!("the caller went away: {e}"), 499);
     while let Some(message) = rx.recv().await? {
-        io.writer
-            .queue_response(200, io.headers, &io.content_type.encode(&message)?);
+        let ct = io.content_type;
+        ct.queue_frame(io.writer, io.template, &message)?;
         while io.writer.buffered() < WRITE_BATCH_BYTES {
             match rx.try_recv() {
-                Some(message) => {
-                    io.writer
-                        .queue_response(200, io.headers, &io.content_type.encode(&message?)?)
-                }
+                Some(message) => ct.queue_frame(io.writer, io.template, &message?)?,
                 None => break,
             }
         }
@@ -121,7 +120,7 @@ struct StreamIoReader<'a> {
 
 struct StreamIoWriter<'a> {
     writer: &'a mut FrameWriter<OwnedWriteHalf>,
-    headers: &'a Headers,
+    template: &'a FrameTemplate,
     content_type: ContentType,
 }
 
@@ -134,7 +133,7 @@ impl StreamIo {
             },
             StreamIoWriter {
                 writer: &mut self.writer,
-                headers: &self.headers,
+                template: &self.template,
                 content_type: self.content_type,
             },
         )
@@ -171,8 +170,8 @@ impl StreamIo {
 
     /// Sends one message outside the handler's stream (a client-streaming call's reply).
     async fn send_reply<Rsp: Message>(&mut self, reply: &Rsp) -> Result<(), Error> {
-        let body = self.content_type.encode(reply)?;
-        self.writer.queue_response(200, &self.headers, &body);
+        let ct = self.content_type;
+        ct.queue_frame(&mut self.writer, &self.template, reply)?;
         self.writer
             .flush()
             .await

@@ -32,14 +32,13 @@ use tokio::io::{AsyncRead, AsyncReadExt};
 use tokio::time::Instant;
 
 // Re-exported so `frame::*` names everything a frame user needs.
+pub use super::encode::{encode_request, encode_response};
 pub use super::{FrameError, Headers};
+use super::parse::{self, Kind};
 
 /// The interim response a server writes before reading a body the client holds back with
 /// `Expect: 100-continue` (curl does this for bodies over 1 KiB).
 pub const CONTINUE: &[u8] = b"HTTP/1.1 100 Continue\r\n\r\n";
-
-// Headers are parsed into a stack array of this size; more is `TooManyHeaders` (431).
-const MAX_HEADERS: usize = 64;
 
 /// Size and time limits for reading frames.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -123,6 +122,17 @@ pub struct Frame {
     pub body: Bytes,
 }
 
+/// A message frame of a stream, as [`FrameReader::read_stream_frame`] returns it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct StreamFrame {
+    /// The status of a response frame (go-micro answers 200 even for errors); 200 for requests.
+    pub status: u16,
+    /// The `Micro-Error` (or `X-Micro-Error`) header: `EOS` ends the stream, other text is an error.
+    pub error: Option<String>,
+    /// The body, split off the read buffer without copying.
+    pub body: Bytes,
+}
+
 /// Reads frames from a byte stream, one HTTP/1.1 message at a time.
 ///
 /// Buffers reads in one `BytesMut` that is reused across frames (mini-redis's `Connection`), so
@@ -140,11 +150,6 @@ pub struct FrameReader<R> {
     timeout_from_start: bool,
 }
 
-#[derive(Clone, Copy)]
-enum Kind {
-    Request,
-    Response,
-}
 
 impl<R: AsyncRead + Unpin> FrameReader<R> {
     /// A reader over `io` with the given limits.
@@ -200,7 +205,16 @@ impl<R: AsyncRead + Unpin> FrameReader<R> {
 
     /// Reads exactly `head.content_length` body bytes (some may already be buffered).
     pub async fn read_body(&mut self, head: FrameHead) -> Result<Frame, FrameError> {
-        let n = head.content_length;
+        let body = self.read_exact(head.content_length).await?;
+        Ok(Frame {
+            start: head.start,
+            headers: head.headers,
+            body,
+        })
+    }
+
+    // The next `n` bytes, split off the buffer without copying.
+    async fn read_exact(&mut self, n: usize) -> Result<Bytes, FrameError> {
         if self.buf.len() < n {
             self.buf.reserve(n - self.buf.len());
         }
@@ -209,11 +223,37 @@ impl<R: AsyncRead + Unpin> FrameReader<R> {
                 return Err(FrameError::UnexpectedEof);
             }
         }
-        Ok(Frame {
-            start: head.start,
-            headers: head.headers,
-            body: self.buf.split_to(n).freeze(),
-        })
+        Ok(self.buf.split_to(n).freeze())
+    }
+
+    /// Reads the next message frame of a stream: its status, `Micro-Error` and body only.
+    ///
+    /// A stream's data frames carry nothing else a receiver uses, so their headers are checked and
+    /// skipped rather than collected: no allocation per header, which is most of the cost of a
+    /// small message. Reads requests when `requests`, else final responses (interim `1xx` ones are
+    /// skipped). `Ok(None)` is a clean end of stream between frames.
+    pub async fn read_stream_frame(
+        &mut self,
+        requests: bool,
+    ) -> Result<Option<StreamFrame>, FrameError> {
+        let kind = if requests { Kind::Request } else { Kind::Response };
+        loop {
+            let head = self.read_until(|buf, limits| {
+                parse::lean(buf, kind, limits.max_header_bytes, limits.max_message_bytes)
+            });
+            let Some(head) = head.await? else {
+                return Ok(None);
+            };
+            if (100..200).contains(&head.status) {
+                continue;
+            }
+            let body = self.read_exact(head.length).await?;
+            return Ok(Some(StreamFrame {
+                status: head.status,
+                error: head.error,
+                body,
+            }));
+        }
     }
 
     /// Reads the next complete request frame. `Ok(None)` is a clean end of stream between frames.
@@ -260,16 +300,30 @@ impl<R: AsyncRead + Unpin> FrameReader<R> {
     }
 
     async fn read_head(&mut self, kind: Kind) -> Result<Option<FrameHead>, FrameError> {
+        self.read_until(|buf, limits| {
+            parse::head(buf, kind, limits.max_header_bytes, limits.max_message_bytes)
+        })
+        .await
+    }
+
+    // Reads until `parse` finds a complete head at the front of the buffer, enforcing the header
+    // size and time limits. Ok(None) is a clean end of stream between frames.
+    async fn read_until<T>(
+        &mut self,
+        mut parse: impl FnMut(&[u8], &Limits) -> Result<Option<(T, usize)>, FrameError>,
+    ) -> Result<Option<T>, FrameError> {
         let timeout = self.limits.header_read_timeout;
         let mut deadline =
             std::mem::take(&mut self.timeout_from_start).then(|| Instant::now() + timeout);
         loop {
+            if let Some((head, len)) = parse(&self.buf, &self.limits)? {
+                self.buf.advance(len);
+                return Ok(Some(head));
+            }
             // The clock starts with the frame's first byte (possibly left over from the last read).
+            // It is read only when we must wait: a frame already buffered costs no clock call.
             if deadline.is_none() && !self.buf.is_empty() {
                 deadline = Some(Instant::now() + timeout);
-            }
-            if let Some(head) = self.parse_head(kind)? {
-                return Ok(Some(head));
             }
             if self.buf.len() > self.limits.max_header_bytes {
                 return Err(FrameError::HeaderTooLarge {
@@ -296,205 +350,4 @@ impl<R: AsyncRead + Unpin> FrameReader<R> {
             }
         }
     }
-
-    // Parses a complete head at the front of the buffer and consumes it; Ok(None) if incomplete.
-    fn parse_head(&mut self, kind: Kind) -> Result<Option<FrameHead>, FrameError> {
-        let mut storage = [httparse::EMPTY_HEADER; MAX_HEADERS];
-        let (start, raw, len) = match kind {
-            Kind::Request => {
-                let mut req = httparse::Request::new(&mut storage);
-                let httparse::Status::Complete(len) = req.parse(&self.buf).map_err(parse_error)?
-                else {
-                    return Ok(None);
-                };
-                let start = StartLine::Request {
-                    method: req.method.unwrap_or_default().to_string(),
-                    path: req.path.unwrap_or_default().to_string(),
-                };
-                (start, to_headers(req.headers), len)
-            }
-            Kind::Response => {
-                let mut res = httparse::Response::new(&mut storage);
-                let httparse::Status::Complete(len) = res.parse(&self.buf).map_err(parse_error)?
-                else {
-                    return Ok(None);
-                };
-                let start = StartLine::Response {
-                    status: res.code.unwrap_or_default(),
-                    reason: res.reason.unwrap_or_default().to_string(),
-                };
-                (start, to_headers(res.headers), len)
-            }
-        };
-        if len > self.limits.max_header_bytes {
-            return Err(FrameError::HeaderTooLarge {
-                limit: self.limits.max_header_bytes,
-            });
-        }
-        let content_length = content_length(&raw, self.limits.max_message_bytes)?;
-        self.buf.advance(len);
-        Ok(Some(FrameHead {
-            start,
-            headers: raw,
-            content_length,
-        }))
-    }
-}
-
-fn parse_error(err: httparse::Error) -> FrameError {
-    match err {
-        httparse::Error::TooManyHeaders => FrameError::TooManyHeaders,
-        other => FrameError::Malformed(format!("not an HTTP/1.x message: {other}")),
-    }
-}
-
-// Header values are Latin-1 in theory; Go passes any bytes through, so we replace what is not UTF-8
-// rather than rejecting the frame.
-fn to_headers(raw: &[httparse::Header<'_>]) -> Headers {
-    let mut headers = Headers::with_capacity(raw.len());
-    for h in raw {
-        headers.append(h.name, String::from_utf8_lossy(h.value));
-    }
-    headers
-}
-
-// The body length, refusing chunked bodies and lengths over the limit before any body is read.
-fn content_length(headers: &Headers, limit: usize) -> Result<usize, FrameError> {
-    if let Some(te) = headers.get("Transfer-Encoding")
-        && !te.trim().eq_ignore_ascii_case("identity")
-    {
-        return Err(FrameError::Unsupported(format!(
-            "Transfer-Encoding: {te}; micro's transport needs a Content-Length"
-        )));
-    }
-    let mut length: Option<u64> = None;
-    for value in headers.get_all("Content-Length") {
-        let value = value.trim();
-        let parsed = value
-            .bytes()
-            .all(|b| b.is_ascii_digit())
-            .then(|| value.parse::<u64>().ok())
-            .flatten()
-            .ok_or_else(|| FrameError::Malformed(format!("invalid Content-Length {value:?}")))?;
-        if length.is_some_and(|l| l != parsed) {
-            return Err(FrameError::Malformed(
-                "conflicting Content-Length headers".into(),
-            ));
-        }
-        length = Some(parsed);
-    }
-    let length = length.unwrap_or(0);
-    match usize::try_from(length) {
-        Ok(n) if n <= limit => Ok(n),
-        _ => Err(FrameError::BodyTooLarge { length, limit }),
-    }
-}
-
-/// Writes a request frame: `POST / HTTP/1.1`, `Host`, `Content-Length`, then `headers` in order,
-/// then `body`, as go-micro's client writes them.
-///
-/// `Host`, `Content-Length` and `Transfer-Encoding` in `headers` are skipped (the frame sets them),
-/// headers with invalid names are skipped, and CR/LF inside values become spaces, as Go's
-/// `Header.Write` does, so metadata cannot inject headers.
-pub fn encode_request(dst: &mut BytesMut, host: &str, headers: &Headers, body: &[u8]) {
-    dst.reserve(64 + host.len() + encoded_len(headers) + body.len());
-    dst.extend_from_slice(b"POST / HTTP/1.1\r\nHost: ");
-    put_value(dst, host);
-    dst.extend_from_slice(b"\r\n");
-    put_rest(dst, headers, body);
-}
-
-/// Writes a response frame: `HTTP/1.1 <status> <reason>`, `Content-Length`, then `headers` in
-/// order, then `body`. Headers are filtered as in [`encode_request`].
-pub fn encode_response(dst: &mut BytesMut, status: u16, headers: &Headers, body: &[u8]) {
-    dst.reserve(64 + encoded_len(headers) + body.len());
-    dst.extend_from_slice(b"HTTP/1.1 ");
-    // The status line allows three digits; larger values are not HTTP and are clamped.
-    put_number(dst, usize::from(status.min(999)));
-    dst.extend_from_slice(b" ");
-    match reason(status) {
-        "" => {
-            // Go's `Response.Write` writes "status code N" when it knows no phrase.
-            dst.extend_from_slice(b"status code ");
-            put_number(dst, usize::from(status));
-        }
-        phrase => dst.extend_from_slice(phrase.as_bytes()),
-    }
-    dst.extend_from_slice(b"\r\n");
-    put_rest(dst, headers, body);
-}
-
-fn reason(status: u16) -> &'static str {
-    match status {
-        100 => "Continue",
-        200 => "OK",
-        411 => "Length Required",
-        other => crate::error::status_text(i32::from(other)),
-    }
-}
-
-fn put_rest(dst: &mut BytesMut, headers: &Headers, body: &[u8]) {
-    dst.extend_from_slice(b"Content-Length: ");
-    put_number(dst, body.len());
-    dst.extend_from_slice(b"\r\n");
-    for (name, value) in headers.iter() {
-        if is_framing(name) {
-            continue;
-        }
-        if !is_token(name) {
-            tracing::warn!(header = name, "skipping a header with an invalid name");
-            continue;
-        }
-        dst.extend_from_slice(name.as_bytes());
-        dst.extend_from_slice(b": ");
-        put_value(dst, value);
-        dst.extend_from_slice(b"\r\n");
-    }
-    dst.extend_from_slice(b"\r\n");
-    dst.extend_from_slice(body);
-}
-
-fn encoded_len(headers: &Headers) -> usize {
-    headers.iter().map(|(n, v)| n.len() + v.len() + 4).sum()
-}
-
-fn is_framing(name: &str) -> bool {
-    ["Content-Length", "Transfer-Encoding", "Host"]
-        .iter()
-        .any(|f| name.eq_ignore_ascii_case(f))
-}
-
-// RFC 9110 token characters.
-fn is_token(name: &str) -> bool {
-    !name.is_empty()
-        && name
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b))
-}
-
-fn put_value(dst: &mut BytesMut, value: &str) {
-    if value.bytes().any(|b| b == b'\r' || b == b'\n') {
-        dst.extend(
-            value
-                .bytes()
-                .map(|b| if b == b'\r' || b == b'\n' { b' ' } else { b }),
-        );
-    } else {
-        dst.extend_from_slice(value.as_bytes());
-    }
-}
-
-// Decimal digits without going through `fmt` or allocating.
-fn put_number(dst: &mut BytesMut, mut n: usize) {
-    let mut digits = [0u8; 20];
-    let mut i = digits.len();
-    loop {
-        i -= 1;
-        digits[i] = b'0' + (n % 10) as u8;
-        n /= 10;
-        if n == 0 {
-            break;
-        }
-    }
-    dst.extend_from_slice(&digits[i..]);
 }

@@ -114,7 +114,7 @@ impl Headers {
     }
 
     /// All headers as `(name, value)`, in wire order.
-    pub fn iter(&self) -> impl Iterator<Item = (&str, &str)> {
+    pub fn iter(&self) -> impl Iterator<Item = (&str, &str)> + Clone {
         self.entries.iter().map(|(n, v)| (n.as_str(), v.as_str()))
     }
 

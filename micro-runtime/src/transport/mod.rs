@@ -6,20 +6,25 @@
 //! has the pieces both the client and the server build on.
 //!
 //! - [`frame`]: [`FrameReader`] reads frames; [`encode_request`] and [`encode_response`] write them.
+//! - [`FrameTemplate`]: a stream's start line and headers, rendered once for all its frames.
 //! - [`FrameWriter`]: batches encoded frames into few writes.
 //! - [`Headers`]: the ordered, case-insensitive header list of one frame.
 //! - [`listener`]: [`listen`] binds `host:port` or the first free port of `host:min-max`, and
 //!   [`advertise_address`] decides the address to register.
 
+mod encode;
 pub mod frame;
 mod headers;
 pub mod listener;
+mod parse;
 pub mod writer;
 
 use std::{fmt, io};
 
+pub use encode::FrameTemplate;
 pub use frame::{
-    CONTINUE, Frame, FrameHead, FrameReader, Limits, StartLine, encode_request, encode_response,
+    CONTINUE, Frame, FrameHead, FrameReader, Limits, StartLine, StreamFrame, encode_request,
+    encode_response,
 };
 pub use headers::Headers;
 pub use listener::{advertise_address, listen};

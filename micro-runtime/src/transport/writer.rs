@@ -3,7 +3,7 @@
 use bytes::BytesMut;
 use tokio::io::{AsyncWrite, AsyncWriteExt};
 
-use super::{Headers, encode_request, encode_response};
+use super::{FrameTemplate, Headers, encode_request, encode_response};
 
 /// Buffers encoded frames and writes them in as few syscalls as possible.
 ///
@@ -32,6 +32,17 @@ impl<W: AsyncWrite + Unpin> FrameWriter<W> {
     /// Queues a response frame.
     pub fn queue_response(&mut self, status: u16, headers: &Headers, body: &[u8]) {
         encode_response(&mut self.buf, status, headers, body);
+    }
+
+    /// Queues a frame of a stream from its template, `write_body` appending the `len`-byte body
+    /// straight into the output buffer (no intermediate copy of the message).
+    pub fn queue_templated(
+        &mut self,
+        template: &FrameTemplate,
+        len: usize,
+        write_body: impl FnOnce(&mut BytesMut),
+    ) {
+        template.encode_with(&mut self.buf, len, write_body);
     }
 
     /// Queues bytes as they are (e.g. `HTTP/1.1 100 Continue`).
