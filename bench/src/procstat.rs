@@ -40,3 +40,28 @@ pub fn rss_bytes(pid: u32) -> anyhow::Result<(u64, u64)> {
     };
     Ok((field("VmRSS:")?, field("VmHWM:")?))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reads_this_process() {
+        let pid = std::process::id();
+        let before = cpu_seconds(pid).unwrap();
+        // Burn a little CPU so the count can only grow.
+        let mut x = 0u64;
+        for i in 0..20_000_000u64 {
+            x = x.wrapping_mul(31).wrapping_add(i);
+        }
+        assert!(x != 1);
+        assert!(cpu_seconds(pid).unwrap() >= before);
+        let (rss, peak) = rss_bytes(pid).unwrap();
+        assert!(rss > 0 && peak >= rss);
+    }
+
+    #[test]
+    fn a_missing_process_is_an_error() {
+        assert!(cpu_seconds(u32::MAX).is_err());
+    }
+}

@@ -60,3 +60,26 @@ pub fn median(values: &mut [f64]) -> Option<f64> {
         values[mid]
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn median_of_odd_and_even_counts() {
+        assert_eq!(median(&mut []), None);
+        assert_eq!(median(&mut [3.0, 1.0, 2.0]), Some(2.0));
+        assert_eq!(median(&mut [4.0, 1.0, 3.0, 2.0]), Some(2.5));
+    }
+
+    #[test]
+    fn fields_that_do_not_apply_are_left_out() {
+        let mut record = Record::new("bidi", "micro");
+        record.msgs_per_s = Some(10.0);
+        let json = serde_json::to_string(&record).unwrap();
+        assert_eq!(
+            json,
+            r#"{"scenario":"bidi","system":"micro","msgs_per_s":10.0}"#
+        );
+    }
+}

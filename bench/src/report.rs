@@ -288,3 +288,36 @@ fn targets(records: &[Record]) -> Vec<(&'static str, Option<f64>, f64, bool)> {
         ),
     ]
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn unary(system: &str, concurrency: u32, rps: f64, p50: f64) -> Record {
+        let mut record = Record::new("unary", system);
+        record.concurrency = Some(concurrency);
+        record.rps = Some(rps);
+        record.p50_us = Some(p50);
+        record
+    }
+
+    #[test]
+    fn targets_are_judged_in_the_right_direction() {
+        let records = [
+            unary("micro", 64, 150.0, 10.0),
+            unary("tonic", 64, 100.0, 10.0),
+            unary("raw_tcp", 64, 300.0, 10.0),
+            unary("micro", 1, 1.0, 14.0),
+            unary("tonic", 1, 1.0, 20.0),
+            unary("raw_tcp", 1, 1.0, 10.0),
+        ];
+        let md = markdown(&records, &Plan::new(true));
+        // 150/100 meets "at least 1.5"; 150/300 misses "at least 0.6".
+        assert!(md.contains("| unary req/s at 64 in flight, micro/tonic ≥ 1.5 | 1.50 | yes |"));
+        assert!(md.contains("| unary req/s at 64 in flight, micro/raw ≥ 0.6 | 0.50 | **no** |"));
+        // 14/20 meets "at most 0.7"; 14/10 misses "at most 1.3".
+        assert!(md.contains("| unary p50 at 1 in flight, micro/tonic ≤ 0.7 | 0.70 | yes |"));
+        assert!(md.contains("| unary p50 at 1 in flight, micro/raw ≤ 1.3 | 1.40 | **no** |"));
+        assert!(md.contains("| server stream msgs/s, micro/tonic ≥ 1.5 | – | not run |"));
+    }
+}

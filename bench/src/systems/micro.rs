@@ -13,11 +13,12 @@ use tokio::net::TcpListener;
 
 use super::{Caller, Held};
 use crate::proto::NAME;
-use crate::proto::micro::greeter::HelloResponse;
-use crate::proto::micro::greeter::{GreeterClient, GreeterHandler, GreeterServer, HelloRequest};
+use crate::proto::micro::greeter::{
+    GREETER_SERVICE, GreeterClient, GreeterHandler, GreeterServer, HelloRequest, HelloResponse,
+};
 use crate::proto::micro::streaming::{
-    CountdownRequest, EchoMessage, Number, PingRequest, PingResponse, StreamerClient,
-    StreamerHandler, StreamerServer, Tick, Total,
+    CountdownRequest, EchoMessage, Number, PingRequest, PingResponse, STREAMER_SERVICE,
+    StreamerClient, StreamerHandler, StreamerServer, Tick, Total,
 };
 
 /// The service name the server runs under and the client looks up.
@@ -93,13 +94,29 @@ pub async fn serve(listener: TcpListener) -> anyhow::Result<()> {
 /// to the number of calls in flight: each call in flight holds its own connection.
 async fn client(addr: SocketAddr, in_flight: usize) -> anyhow::Result<Client> {
     let registry = Arc::new(MemoryRegistry::new());
+    // The record the server registers (endpoints and node metadata included), as a client would
+    // find it in a shared registry: the selector's lookup cost is part of every call.
+    let metadata = [
+        ("protocol", "mucp"),
+        ("transport", "http"),
+        ("server", "mucp"),
+        ("broker", "http"),
+        ("registry", "memory"),
+    ];
     let service = Service {
         name: SERVICE.into(),
         version: "latest".into(),
+        endpoints: [&GREETER_SERVICE, &STREAMER_SERVICE]
+            .iter()
+            .flat_map(|service| service.endpoints.iter().map(|e| e.to_registry()))
+            .collect(),
         nodes: vec![Node {
             id: format!("{SERVICE}-1"),
             address: addr.to_string(),
-            ..Node::default()
+            metadata: metadata
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect(),
         }],
         ..Service::default()
     };

@@ -19,6 +19,9 @@ use crate::error::{CLIENT_ID, Error};
 use crate::stream::{Receiver, Sender};
 use crate::transport::{FrameReader, FrameTemplate};
 
+/// Bytes read per syscall on a stream: messages come in batches.
+const STREAM_READ_BYTES: usize = 64 * 1024;
+
 /// Receives the server's messages of a stream.
 pub struct ResponseStream<T> {
     reader: FrameReader<OwnedReadHalf>,
@@ -106,7 +109,7 @@ pub(super) async fn open<Req: Message, Rsp: Message>(
         };
         let sender = StreamSender::new(writer, node.address.clone(), frames);
         let receiver = ResponseStream {
-            reader: conn.reader,
+            reader: conn.reader.with_read_size(STREAM_READ_BYTES),
             content_type,
             done: false,
             _sender: None,

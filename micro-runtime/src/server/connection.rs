@@ -105,10 +105,10 @@ pub(crate) async fn serve(
             }
             Route::Stream(route) => {
                 let io = StreamIo {
-                    reader,
+                    reader: reader.with_read_size(64 * 1024),
                     writer,
                     content_type: call.content_type,
-                    template: FrameTemplate::response(200, &call.reply_headers),
+                    template: message_template(&call.reply_headers),
                     headers: call.reply_headers,
                     // go-micro's clients send `Micro-Stream` and an init frame whose body is only a
                     // placeholder; other callers (curl) put the first message in it.
@@ -222,6 +222,20 @@ fn parse_timeout(value: &str) -> Result<Duration, Error> {
                 format!("invalid Timeout header {value:?}: expected nanoseconds"),
             )
         })
+}
+
+/// The frame of each message a stream sends: `Content-Type` and `Micro-Id` only. go-micro's client
+/// reads nothing else from a message frame (its `getHeaders` wants `Micro-Error`, absent on
+/// messages), and every header costs the receiver a parse; the routing headers still go on the
+/// stream's final frame.
+fn message_template(reply_headers: &Headers) -> FrameTemplate {
+    let mut headers = Headers::with_capacity(2);
+    for name in ["Content-Type", "Micro-Id"] {
+        if let Some(value) = reply_headers.get(name) {
+            headers.insert(name, value);
+        }
+    }
+    FrameTemplate::response(200, &headers)
 }
 
 fn error_headers(mut headers: Headers, err: &Error) -> Headers {

@@ -26,6 +26,9 @@ use crate::transport::{FrameReader, FrameTemplate, FrameWriter, Headers};
 /// How many decoded messages wait between the connection and a handler before the connection stops
 /// reading (and TCP pushes back on the caller).
 const STREAM_BUFFER: usize = 32;
+/// How many of a handler's messages wait for the socket. The writer drains what is waiting into
+/// one write, so this bounds the batch: at 32, small messages cost a syscall every 32 messages.
+const SEND_BUFFER: usize = 1024;
 /// At most this many bytes of ready messages are batched into one socket write.
 const WRITE_BATCH_BYTES: usize = 64 * 1024;
 
@@ -262,7 +265,7 @@ where
     Fut: Future<Output = Result<(), Error>>,
 {
     let req = io.read_request::<Req>().await?;
-    let (tx, rx) = stream::channel::<Rsp>(STREAM_BUFFER);
+    let (tx, rx) = stream::channel::<Rsp>(SEND_BUFFER);
     let deadline = io.deadline;
     let (mut reader, mut writer) = io.split();
     let work = async {
@@ -306,7 +309,7 @@ where
     Fut: Future<Output = Result<(), Error>>,
 {
     let (in_tx, in_rx) = stream::channel::<Req>(STREAM_BUFFER);
-    let (out_tx, out_rx) = stream::channel::<Rsp>(STREAM_BUFFER);
+    let (out_tx, out_rx) = stream::channel::<Rsp>(SEND_BUFFER);
     io.deliver_initial(&in_tx).await?;
     let deadline = io.deadline;
     let (mut reader, mut writer) = io.split();
