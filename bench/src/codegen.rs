@@ -128,27 +128,25 @@ pub fn build(opts: &CodegenOptions) -> Result<Vec<Record>> {
         })
         .collect();
 
-    // Untimed: compiles the dependencies, and reports where each build script writes.
-    let mut out_dirs = Vec::new();
+    // Untimed: compiles the dependencies.
     for krate in &crates {
         eprintln!(
             "codegen_build: warm-up build of {} ({files} protos)",
             krate.name
         );
-        out_dirs.push(krate.build()?.out_dir);
+        krate.build()?;
     }
 
     let mut times = vec![Vec::with_capacity(opts.reps); crates.len()];
     for rep in 1..=opts.reps {
         // Interleaved, so a slow spell on the machine hits both systems alike.
         for (i, krate) in crates.iter().enumerate() {
-            let build = krate.clean_build(&out_dirs[i])?;
+            let seconds = krate.clean_build()?.seconds;
             eprintln!(
-                "codegen_build {} rep {rep}/{}: {:.1} s",
-                systems[i].0, opts.reps, build.seconds
+                "codegen_build {} rep {rep}/{}: {seconds:.1} s",
+                systems[i].0, opts.reps
             );
-            times[i].push(build.seconds);
-            out_dirs[i] = build.out_dir;
+            times[i].push(seconds);
         }
     }
     Ok(systems
