@@ -115,6 +115,9 @@ pub async fn stream(
     })
 }
 
+/// Connections opened at once by [`idle`].
+const IDLE_WAVE: usize = 250;
+
 /// Opens one connection, says `ONE`, waits for a line on stdin, opens `count` more, says `HELD`,
 /// and keeps them all open until stdin closes.
 pub async fn idle(system: System, addr: SocketAddr, count: usize) -> anyhow::Result<()> {
@@ -129,7 +132,15 @@ pub async fn idle(system: System, addr: SocketAddr, count: usize) -> anyhow::Res
     let first = open(1).await?;
     println!("ONE");
     stdin.next_line().await?;
-    let rest = open(count).await?;
+    // Connect in waves, as a fleet of clients would, rather than 5,000 SYNs at once: a burst
+    // beyond the listen backlog makes the kernel drop handshakes, which measures nothing useful.
+    let mut rest = Vec::new();
+    let mut left = count;
+    while left > 0 {
+        let wave = left.min(IDLE_WAVE);
+        rest.push(open(wave).await?);
+        left -= wave;
+    }
     println!("HELD");
     while stdin.next_line().await?.is_some() {}
     drop((first, rest));

@@ -74,7 +74,8 @@ impl<T: Message> StreamSender<T> {
     /// encoded): nothing more will be sent.
     pub async fn send(&mut self, message: T) -> Result<(), Error> {
         if let State::Direct(_) = self.state {
-            let State::Direct(writer) = std::mem::replace(&mut self.state, State::Closed { _held: None })
+            let State::Direct(writer) =
+                std::mem::replace(&mut self.state, State::Closed { _held: None })
             else {
                 unreachable!("checked above")
             };
@@ -87,7 +88,11 @@ impl<T: Message> StreamSender<T> {
                 if tx.send(Out::Message(message)).await.is_ok() {
                     return Ok(());
                 }
-                Err(self.finish().await.err().unwrap_or_else(|| self.broken("writer stopped")))
+                Err(self
+                    .finish()
+                    .await
+                    .err()
+                    .unwrap_or_else(|| self.broken("writer stopped")))
             }
             State::Closed { .. } => Err(Error::bad_request(CLIENT_ID, "send after close")),
             State::Direct(_) => unreachable!("replaced above"),
@@ -115,11 +120,14 @@ impl<T: Message> StreamSender<T> {
             State::Direct(writer) => {
                 writer.queue_templated(&self.frames.eos, 0, |_| {});
                 let result = writer.flush().await;
-                let State::Direct(writer) = std::mem::replace(&mut self.state, State::Closed { _held: None })
+                let State::Direct(writer) =
+                    std::mem::replace(&mut self.state, State::Closed { _held: None })
                 else {
                     unreachable!("matched above")
                 };
-                self.state = State::Closed { _held: Some(writer) };
+                self.state = State::Closed {
+                    _held: Some(writer),
+                };
                 result.map_err(|e| self.broken(&e.to_string()))
             }
             State::Pumping { tx, .. } => {
@@ -132,13 +140,16 @@ impl<T: Message> StreamSender<T> {
 
     // Waits for the writer task and keeps the socket it hands back.
     async fn finish(&mut self) -> Result<(), Error> {
-        let State::Pumping { task, .. } = std::mem::replace(&mut self.state, State::Closed { _held: None })
+        let State::Pumping { task, .. } =
+            std::mem::replace(&mut self.state, State::Closed { _held: None })
         else {
             return Ok(());
         };
         match task.await {
             Ok(Ok(writer)) => {
-                self.state = State::Closed { _held: Some(writer) };
+                self.state = State::Closed {
+                    _held: Some(writer),
+                };
                 Ok(())
             }
             Ok(Err(err)) => Err(err),

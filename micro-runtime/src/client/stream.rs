@@ -11,8 +11,8 @@ use tokio::net::tcp::OwnedReadHalf;
 
 use super::call::{nodes, request_headers};
 use super::pool::Conn;
-pub use super::sender::StreamSender;
 use super::sender::Frames;
+pub use super::sender::StreamSender;
 use super::{CallOptions, Client};
 use crate::codec::{ContentType, Message};
 use crate::error::{CLIENT_ID, Error};

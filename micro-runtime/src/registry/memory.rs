@@ -1,6 +1,6 @@
 //! [`MemoryRegistry`]: an in-process registry, for tests and single-process setups.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, Weak};
 use std::time::Duration;
@@ -53,6 +53,9 @@ struct State {
     // name → version → record; BTreeMaps so listings come out sorted.
     services: BTreeMap<String, BTreeMap<String, Record>>,
     watchers: Vec<WatchSender>,
+    // What `get_service_shared` handed out, per name; cleared on every change. Calls look their
+    // service up each time, and sharing one snapshot saves a deep copy of it per call.
+    snapshots: HashMap<String, Arc<[Service]>>,
 }
 
 #[derive(Debug)]
@@ -109,6 +112,7 @@ impl MemoryRegistry {
     fn register_now(&self, service: &Service, ttl: Option<Duration>) {
         let expires = ttl.filter(|t| !t.is_zero()).map(|t| Instant::now() + t);
         let mut state = self.lock();
+        state.snapshots.clear();
         let record = state
             .services
             .entry(service.name.clone())
@@ -150,6 +154,7 @@ impl MemoryRegistry {
 
     fn deregister_now(&self, service: &Service) {
         let mut state = self.lock();
+        state.snapshots.clear();
         let Some(versions) = state.services.get_mut(&service.name) else {
             return;
         };
@@ -172,6 +177,22 @@ impl MemoryRegistry {
             }
         }
         state.emit(&template, Action::Delete, removed);
+    }
+
+    fn get_shared_now(&self, name: &str) -> Arc<[Service]> {
+        let mut state = self.lock();
+        if let Some(snapshot) = state.snapshots.get(name) {
+            return Arc::clone(snapshot);
+        }
+        let snapshot: Arc<[Service]> = state
+            .services
+            .get(name)
+            .map(|versions| versions.values().map(Record::to_service).collect())
+            .unwrap_or_default();
+        state
+            .snapshots
+            .insert(name.to_string(), Arc::clone(&snapshot));
+        snapshot
     }
 
     fn get_now(&self, name: &str) -> Vec<Service> {
@@ -228,6 +249,13 @@ impl Registry for MemoryRegistry {
         Box::pin(async move { Ok(self.get_now(name)) })
     }
 
+    fn get_service_shared<'a>(
+        &'a self,
+        name: &'a str,
+    ) -> BoxFuture<'a, Result<Arc<[Service]>, LocalError>> {
+        Box::pin(async move { Ok(self.get_shared_now(name)) })
+    }
+
     fn list_services(&self) -> BoxFuture<'_, Result<Vec<Service>, LocalError>> {
         Box::pin(async move { Ok(self.list_now()) })
     }
@@ -274,6 +302,9 @@ impl State {
             });
         }
         self.services.retain(|_, versions| !versions.is_empty());
+        if !expired.is_empty() {
+            self.snapshots.clear();
+        }
         for (service, nodes) in expired {
             self.emit(&service, Action::Delete, nodes);
         }

@@ -13,6 +13,7 @@ use std::collections::{BTreeMap, HashMap};
 use std::fmt;
 use std::future::Future;
 use std::pin::Pin;
+use std::sync::Arc;
 use std::time::Duration;
 
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
@@ -142,6 +143,16 @@ pub trait Registry: Send + Sync + fmt::Debug + 'static {
 
     /// Every version of the named service, one [`Service`] each; empty when the name is unknown.
     fn get_service<'a>(&'a self, name: &'a str) -> BoxFuture<'a, Result<Vec<Service>, LocalError>>;
+
+    /// [`get_service`](Self::get_service) as a shared snapshot. The selector asks on every call,
+    /// so a registry that holds its records in memory should override this to hand out one copy
+    /// until something changes, rather than a deep copy per call.
+    fn get_service_shared<'a>(
+        &'a self,
+        name: &'a str,
+    ) -> BoxFuture<'a, Result<Arc<[Service]>, LocalError>> {
+        Box::pin(async move { self.get_service(name).await.map(Arc::from) })
+    }
 
     /// Every service, sorted by name then version.
     fn list_services(&self) -> BoxFuture<'_, Result<Vec<Service>, LocalError>>;

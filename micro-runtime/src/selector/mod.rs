@@ -39,7 +39,7 @@ pub use strategy::Strategy;
 
 use crate::Error;
 use crate::error::CLIENT_ID;
-use crate::registry::{Node, Registry};
+use crate::registry::{Node, Registry, Service};
 
 /// Chooses nodes for calls from a registry.
 ///
@@ -78,29 +78,41 @@ impl Selector {
     /// service, 503 when filters leave no node, 500 when the registry fails. (go-micro's client
     /// turns all three into 500s; we keep them apart so callers can tell them apart.)
     pub async fn select(&self, service: &str, filters: &[Filter]) -> Result<Next, Error> {
-        let mut services = self.registry.get_service(service).await.map_err(|err| {
-            Error::internal_server_error(
-                CLIENT_ID,
-                format!("error getting service {service}: {err}"),
-            )
-        })?;
+        let mut services = self
+            .registry
+            .get_service_shared(service)
+            .await
+            .map_err(|err| {
+                Error::internal_server_error(
+                    CLIENT_ID,
+                    format!("error getting service {service}: {err}"),
+                )
+            })?;
         if services.is_empty() {
             return Err(Error::not_found(
                 CLIENT_ID,
                 format!("service {service}: not found"),
             ));
         }
-        for filter in filters {
-            services = filter.apply(services);
+        if !filters.is_empty() {
+            let mut filtered = services.to_vec();
+            for filter in filters {
+                filtered = filter.apply(filtered);
+            }
+            services = filtered.into();
         }
-        // Flattened over versions (as go-micro's strategies do), each node id once.
+        // Flattened over versions (as go-micro's strategies do), each node id once. Positions, not
+        // copies: only the nodes a call actually tries are cloned.
         let mut seen = HashSet::new();
-        let mut nodes: Vec<Node> = services
-            .into_iter()
-            .flat_map(|s| s.nodes)
-            .filter(|n| seen.insert(n.id.clone()))
-            .collect();
-        if nodes.is_empty() {
+        let mut order: Vec<(usize, usize)> = Vec::new();
+        for (s, record) in services.iter().enumerate() {
+            for (n, node) in record.nodes.iter().enumerate() {
+                if seen.insert(node.id.as_str()) {
+                    order.push((s, n));
+                }
+            }
+        }
+        if order.is_empty() {
             return Err(Error::unavailable(
                 CLIENT_ID,
                 format!("error selecting {service} node: none available"),
@@ -110,9 +122,11 @@ impl Selector {
             Strategy::Random => 0,
             Strategy::RoundRobin => self.take_turn(service),
         };
-        self.strategy.arrange(&mut nodes, turn);
+        self.strategy
+            .arrange(&mut order, |&(s, n)| services[s].nodes[n].id.as_str(), turn);
         Ok(Next {
-            nodes: nodes.into_iter(),
+            services: Arc::clone(&services),
+            order: order.into_iter(),
         })
     }
 
@@ -135,23 +149,28 @@ impl Selector {
 /// Take one per attempt: a retry gets a node it has not tried yet.
 #[derive(Clone, Debug)]
 pub struct Next {
-    nodes: std::vec::IntoIter<Node>,
+    services: Arc<[Service]>,
+    // (service, node) positions in `services`, in strategy order.
+    order: std::vec::IntoIter<(usize, usize)>,
 }
 
 impl Next {
     /// How many nodes are left.
     pub fn len(&self) -> usize {
-        self.nodes.len()
+        self.order.len()
     }
 
     /// Whether every node has been handed out.
     pub fn is_empty(&self) -> bool {
-        self.nodes.len() == 0
+        self.order.len() == 0
     }
 
     /// The nodes not yet handed out, in order.
-    pub fn remaining(&self) -> &[Node] {
-        self.nodes.as_slice()
+    pub fn remaining(&self) -> impl Iterator<Item = &Node> + '_ {
+        self.order
+            .as_slice()
+            .iter()
+            .map(|&(s, n)| &self.services[s].nodes[n])
     }
 }
 
@@ -159,11 +178,12 @@ impl Iterator for Next {
     type Item = Node;
 
     fn next(&mut self) -> Option<Node> {
-        self.nodes.next()
+        let (s, n) = self.order.next()?;
+        Some(self.services[s].nodes[n].clone())
     }
 
     fn size_hint(&self) -> (usize, Option<usize>) {
-        self.nodes.size_hint()
+        self.order.size_hint()
     }
 }
 

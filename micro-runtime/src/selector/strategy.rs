@@ -1,7 +1,5 @@
 //! [`Strategy`]: the order in which a selection offers its nodes.
 
-use crate::registry::Node;
-
 /// How a [`Selector`](super::Selector) orders the nodes of one selection.
 ///
 /// Either way a selection yields every node at most once, so retries move on to another node.
@@ -19,12 +17,12 @@ pub enum Strategy {
 
 impl Strategy {
     // Orders `nodes` in place; `turn` is this selection's round-robin counter value.
-    pub(crate) fn arrange(self, nodes: &mut [Node], turn: usize) {
+    pub(crate) fn arrange<T, K: Ord>(self, nodes: &mut [T], id: impl Fn(&T) -> K, turn: usize) {
         match self {
             Strategy::Random => fastrand::shuffle(nodes),
             Strategy::RoundRobin => {
                 // Sorting makes the rotation independent of the order the registry returns.
-                nodes.sort_by(|a, b| a.id.cmp(&b.id));
+                nodes.sort_by(|a, b| id(a).cmp(&id(b)));
                 if !nodes.is_empty() {
                     nodes.rotate_left(turn % nodes.len());
                 }
@@ -36,6 +34,7 @@ impl Strategy {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::registry::Node;
 
     fn nodes(ids: &[&str]) -> Vec<Node> {
         ids.iter()
@@ -50,10 +49,10 @@ mod tests {
     fn round_robin_rotates_sorted_nodes() {
         let ids = |n: &[Node]| n.iter().map(|n| n.id.clone()).collect::<Vec<_>>();
         let mut list = nodes(&["c", "a", "b"]);
-        Strategy::RoundRobin.arrange(&mut list, 4);
+        Strategy::RoundRobin.arrange(&mut list, |n| n.id.clone(), 4);
         assert_eq!(ids(&list), ["b", "c", "a"]);
         let mut empty = nodes(&[]);
-        Strategy::RoundRobin.arrange(&mut empty, 7);
+        Strategy::RoundRobin.arrange(&mut empty, |n: &Node| n.id.clone(), 7);
         assert!(empty.is_empty());
     }
 }

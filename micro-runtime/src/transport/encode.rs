@@ -90,14 +90,23 @@ impl FrameTemplate {
 
     /// Appends one frame whose body of `len` bytes `write_body` appends, so a message can be
     /// encoded straight into the output buffer.
-    pub fn encode_with(&self, dst: &mut BytesMut, len: usize, write_body: impl FnOnce(&mut BytesMut)) {
+    pub fn encode_with(
+        &self,
+        dst: &mut BytesMut,
+        len: usize,
+        write_body: impl FnOnce(&mut BytesMut),
+    ) {
         dst.reserve(self.start.len() + 20 + self.rest.len() + len);
         dst.extend_from_slice(&self.start);
         put_number(dst, len);
         dst.extend_from_slice(&self.rest);
         let before = dst.len();
         write_body(dst);
-        debug_assert_eq!(dst.len() - before, len, "body length differs from Content-Length");
+        debug_assert_eq!(
+            dst.len() - before,
+            len,
+            "body length differs from Content-Length"
+        );
     }
 }
 

@@ -33,8 +33,8 @@ use tokio::time::Instant;
 
 // Re-exported so `frame::*` names everything a frame user needs.
 pub use super::encode::{encode_request, encode_response};
-pub use super::{FrameError, Headers};
 use super::parse::{self, Kind};
+pub use super::{FrameError, Headers};
 
 /// The interim response a server writes before reading a body the client holds back with
 /// `Expect: 100-continue` (curl does this for bodies over 1 KiB).
@@ -152,7 +152,6 @@ pub struct FrameReader<R> {
     read_size: usize,
 }
 
-
 impl<R: AsyncRead + Unpin> FrameReader<R> {
     /// A reader over `io` with the given limits.
     ///
@@ -246,7 +245,11 @@ impl<R: AsyncRead + Unpin> FrameReader<R> {
         &mut self,
         requests: bool,
     ) -> Result<Option<StreamFrame>, FrameError> {
-        let kind = if requests { Kind::Request } else { Kind::Response };
+        let kind = if requests {
+            Kind::Request
+        } else {
+            Kind::Response
+        };
         loop {
             let head = self.read_until(|buf, limits| {
                 parse::lean(buf, kind, limits.max_header_bytes, limits.max_message_bytes)
