@@ -22,7 +22,7 @@ impl Strategy {
             Strategy::Random => fastrand::shuffle(nodes),
             Strategy::RoundRobin => {
                 // Sorting makes the rotation independent of the order the registry returns.
-                nodes.sort_by(|a, b| id(a).cmp(&id(b)));
+                nodes.sort_by_key(&id);
                 if !nodes.is_empty() {
                     nodes.rotate_left(turn % nodes.len());
                 }
