@@ -301,3 +301,34 @@ async fn names_with_slashes_and_unicode_round_trip() {
     let json = serde_json::to_string(&svc).unwrap();
     assert_eq!(serde_json::from_str::<Service>(&json).unwrap(), svc);
 }
+
+/// The shared snapshot the selector reads is one copy until something changes, and every change
+/// (register, deregister, TTL expiry) is visible at once.
+#[tokio::test(start_paused = true)]
+async fn shared_snapshots_follow_every_change() {
+    let registry = MemoryRegistry::new();
+    assert!(registry.get_service_shared("svc").await.unwrap().is_empty());
+    let one = service("svc", "v1", vec![node("n1", "a:1")]);
+    registry.register(&one, None).await.unwrap();
+    let first = registry.get_service_shared("svc").await.unwrap();
+    assert_eq!(ids(&first[0]), ["n1"]);
+    let again = registry.get_service_shared("svc").await.unwrap();
+    assert!(Arc::ptr_eq(&first, &again), "unchanged: the same snapshot");
+
+    let two = service("svc", "v1", vec![node("n2", "a:2")]);
+    registry
+        .register(&two, Some(Duration::from_secs(10)))
+        .await
+        .unwrap();
+    let both = registry.get_service_shared("svc").await.unwrap();
+    assert_eq!(ids(&both[0]), ["n1", "n2"]);
+
+    registry.deregister(&one).await.unwrap();
+    assert_eq!(
+        ids(&registry.get_service_shared("svc").await.unwrap()[0]),
+        ["n2"]
+    );
+
+    tokio::time::sleep(Duration::from_secs(10)).await;
+    assert!(registry.get_service_shared("svc").await.unwrap().is_empty());
+}

@@ -215,3 +215,62 @@ async fn handlers_can_be_called_in_process_without_sockets() {
     let total = Streamer.sum(Context::new(), rx).await.unwrap();
     assert_eq!(total.sum, 30);
 }
+
+/// On the wire, as a go-micro client sees it: each message frame carries only `Content-Type` and
+/// `Micro-Id` (the client reads nothing else there), and the final `EOS` frame carries the
+/// routing headers go-micro's server sends.
+#[tokio::test]
+async fn server_stream_frames_on_the_wire() {
+    use bytes::BytesMut;
+    use micro_runtime::transport::{FrameReader, Headers, Limits, StartLine, encode_request};
+    use prost::Message;
+    use tokio::io::AsyncWriteExt;
+
+    let (server, _client) = setup().await;
+    let mut socket = tokio::net::TcpStream::connect(server.local_addr())
+        .await
+        .unwrap();
+    let mut headers = Headers::new();
+    for (name, value) in [
+        ("Content-Type", "application/protobuf"),
+        ("Micro-Service", "streaming"),
+        ("Micro-Endpoint", "Streamer.Countdown"),
+        ("Micro-Id", "7"),
+        ("Micro-Stream", "7"),
+    ] {
+        headers.insert(name, value);
+    }
+    // go-micro's init frame (empty body), then the request as the second frame.
+    let mut wire = BytesMut::new();
+    encode_request(&mut wire, "server", &headers, b"");
+    encode_request(
+        &mut wire,
+        "server",
+        &headers,
+        &CountdownRequest { from: 3 }.encode_to_vec(),
+    );
+    socket.write_all(&wire).await.unwrap();
+
+    let mut reader = FrameReader::new(socket, Limits::default());
+    for expected in [3, 2, 1] {
+        let frame = reader.read_response().await.unwrap().unwrap();
+        assert!(matches!(
+            frame.start,
+            StartLine::Response { status: 200, .. }
+        ));
+        let mut names: Vec<_> = frame.headers.iter().map(|(n, _)| n.to_string()).collect();
+        names.sort();
+        assert_eq!(names, ["Content-Length", "Content-Type", "Micro-Id"]);
+        assert_eq!(frame.headers.get("Micro-Id"), Some("7"));
+        assert_eq!(Tick::decode(frame.body).unwrap().value, expected);
+    }
+    let end = reader.read_response().await.unwrap().unwrap();
+    assert_eq!(end.headers.get("Micro-Error"), Some("EOS"));
+    assert_eq!(
+        end.headers.get("Micro-Endpoint"),
+        Some("Streamer.Countdown")
+    );
+    assert_eq!(end.headers.get("Micro-Stream"), Some("7"));
+    assert!(end.body.is_empty());
+    server.stop().await.unwrap();
+}
