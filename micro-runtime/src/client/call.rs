@@ -245,18 +245,29 @@ async fn attempt_once(
 }
 
 /// Turns a response frame into the reply body or the server's error.
-pub(super) fn read_reply(frame: Frame) -> Result<Bytes, Error> {
-    if let Some(err) = frame.headers.get_micro("Micro-Error") {
-        return Err(Error::parse(err));
-    }
+fn read_reply(frame: Frame) -> Result<Bytes, Error> {
     match frame.start {
-        StartLine::Response { status: 200, .. } => Ok(frame.body),
-        StartLine::Response { status, .. } => Err(Error::internal_server_error(
-            "go.micro.client.transport",
-            format!("{status}: {}", String::from_utf8_lossy(&frame.body)),
-        )),
+        StartLine::Response { status, .. } => {
+            reply_body(status, frame.headers.get_micro("Micro-Error"), frame.body)
+        }
         StartLine::Request { .. } => Err(transport_error("peer", "answered with a request")),
     }
+}
+
+/// A reply frame's body, or the error it carries: `Micro-Error` (go-micro answers errors with a
+/// 200), else any status but 200, as go-micro's transport reports it. Shared by unary replies and
+/// stream messages.
+pub(super) fn reply_body(status: u16, error: Option<&str>, body: Bytes) -> Result<Bytes, Error> {
+    if let Some(err) = error {
+        return Err(Error::parse(err));
+    }
+    if status != 200 {
+        return Err(Error::internal_server_error(
+            "go.micro.client.transport",
+            format!("{status}: {}", String::from_utf8_lossy(&body)),
+        ));
+    }
+    Ok(body)
 }
 
 fn transport_error(address: &str, detail: &str) -> Error {

@@ -162,7 +162,8 @@ impl<T: Message> StreamSender<T> {
     }
 }
 
-fn broken(host: &str, detail: &str) -> Error {
+/// The error of a stream whose connection failed.
+pub(super) fn broken(host: &str, detail: &str) -> Error {
     Error::internal_server_error(
         "go.micro.client.transport",
         format!("stream to {host} broke: {detail}"),

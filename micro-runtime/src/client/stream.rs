@@ -9,18 +9,15 @@ use std::marker::PhantomData;
 
 use tokio::net::tcp::OwnedReadHalf;
 
-use super::call::{nodes, request_headers};
+use super::call::{nodes, reply_body, request_headers};
 use super::pool::Conn;
-use super::sender::Frames;
 pub use super::sender::StreamSender;
+use super::sender::{Frames, broken};
 use super::{CallOptions, Client};
 use crate::codec::{ContentType, Message};
 use crate::error::{CLIENT_ID, Error};
 use crate::stream::{Receiver, Sender};
-use crate::transport::{FrameReader, FrameTemplate};
-
-/// Bytes read per syscall on a stream: messages come in batches.
-const STREAM_READ_BYTES: usize = 64 * 1024;
+use crate::transport::{FrameReader, FrameTemplate, STREAM_READ_BYTES};
 
 /// Receives the server's messages of a stream.
 pub struct ResponseStream<T> {
@@ -91,10 +88,7 @@ pub(super) async fn open<Req: Message, Rsp: Message>(
         let mut writer = conn.writer;
         writer.queue_request(&node.address, &headers, b"");
         if let Err(e) = writer.flush().await {
-            last = Some(Error::internal_server_error(
-                "go.micro.client.transport",
-                format!("stream to {} broke: {e}", node.address),
-            ));
+            last = Some(broken(&node.address, &e.to_string()));
             continue;
         }
         // Later frames need no deadline: the server took it from the init frame.
@@ -149,24 +143,21 @@ impl<T: Message> ResponseStream<T> {
                 ));
             }
         };
-        if let Some(error) = frame.error {
+        if frame.error.as_deref() == Some("EOS") {
             self.done = true;
-            return match error.as_str() {
-                "EOS" => Ok(None),
-                _ => Err(Error::parse(&error)),
-            };
+            return Ok(None);
         }
-        if frame.status != 200 {
-            self.done = true;
-            return Err(Error::internal_server_error(
-                "go.micro.client.transport",
-                format!("{}: {}", frame.status, String::from_utf8_lossy(&frame.body)),
-            ));
+        match reply_body(frame.status, frame.error.as_deref(), frame.body) {
+            Ok(body) => self
+                .content_type
+                .decode(body)
+                .map(Some)
+                .map_err(client_codec),
+            Err(err) => {
+                self.done = true;
+                Err(err)
+            }
         }
-        self.content_type
-            .decode(frame.body)
-            .map(Some)
-            .map_err(client_codec)
     }
 }
 

@@ -24,6 +24,7 @@ use crate::error::{Error, SERVER_ID};
 use crate::metadata::{Metadata, is_reserved};
 use crate::transport::{
     CONTINUE, Frame, FrameError, FrameReader, FrameTemplate, FrameWriter, Headers, Limits,
+    STREAM_READ_BYTES,
 };
 use crate::wrapper::{Next, Wrapper, run_wrapped, run_wrapped_returning};
 
@@ -105,7 +106,7 @@ pub(crate) async fn serve(
             }
             Route::Stream(route) => {
                 let io = StreamIo {
-                    reader: reader.with_read_size(64 * 1024),
+                    reader: reader.with_read_size(STREAM_READ_BYTES),
                     writer,
                     content_type: call.content_type,
                     template: message_template(&call.reply_headers),

@@ -122,6 +122,10 @@ pub struct Frame {
     pub body: Bytes,
 }
 
+/// Bytes read per syscall on a stream's connection: a stream's messages arrive in batches, and
+/// reading them 64 KiB at a time costs an eighth of the syscalls of the default 8 KiB.
+pub const STREAM_READ_BYTES: usize = 64 * 1024;
+
 /// A message frame of a stream, as [`FrameReader::read_stream_frame`] returns it.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct StreamFrame {

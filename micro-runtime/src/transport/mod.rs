@@ -23,8 +23,8 @@ use std::{fmt, io};
 
 pub use encode::FrameTemplate;
 pub use frame::{
-    CONTINUE, Frame, FrameHead, FrameReader, Limits, StartLine, StreamFrame, encode_request,
-    encode_response,
+    CONTINUE, Frame, FrameHead, FrameReader, Limits, STREAM_READ_BYTES, StartLine, StreamFrame,
+    encode_request, encode_response,
 };
 pub use headers::Headers;
 pub use listener::{advertise_address, listen};
