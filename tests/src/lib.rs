@@ -6,7 +6,9 @@
 //! - [`handlers`]: handlers for every generated service, used by the tests.
 //! - [`support`]: starting servers on free loopback ports, each with its own registry.
 
+pub mod etcd;
 pub mod handlers;
+pub mod netns;
 pub mod support;
 
 /// Everything micro-build generated from `proto/`, nested as the packages are.

@@ -6,7 +6,13 @@
 //! are written sorted, as Go's `encoding/json` writes them.
 //!
 //! - [`memory`]: [`MemoryRegistry`], an in-process registry for tests and single-process setups.
+//! - `mdns` (feature `mdns`, on by default): go-micro's default, multicast DNS on the local network.
+//! - `etcd` (feature `etcd`): etcd v3, for clusters.
 
+#[cfg(feature = "etcd")]
+pub mod etcd;
+#[cfg(feature = "mdns")]
+pub mod mdns;
 pub mod memory;
 
 use std::collections::{BTreeMap, HashMap};

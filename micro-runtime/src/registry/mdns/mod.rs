@@ -1,0 +1,1 @@
+//! The mDNS registry (being built).

@@ -1,0 +1,1 @@
+//! Starting real etcd servers for tests (being built).

@@ -1,0 +1,1 @@
+//! Running tests inside a private network namespace (being built).
