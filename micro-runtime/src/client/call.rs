@@ -106,11 +106,17 @@ async fn attempts(
             &metadata,
             Some(deadline),
         )?;
-        match attempt_once(client, &node, headers, &body, deadline).await {
+        let failure = match attempt_once(client, &node, headers, &body, deadline).await {
             Ok(reply) => return Ok(reply),
             Err(Failure::Final(err)) => return Err(err),
-            Err(Failure::MaybeSent(err)) if !options.idempotent => return Err(err),
-            Err(Failure::Unsent(err) | Failure::MaybeSent(err)) => {
+            Err(failure) => failure,
+        };
+        // Unreachable or timed out: whether or not this call may go on, later calls should
+        // prefer other nodes for a while.
+        client.inner.selector.mark_failed(&node);
+        match failure {
+            Failure::MaybeSent(err) if !options.idempotent => return Err(err),
+            Failure::Unsent(err) | Failure::MaybeSent(err) | Failure::Final(err) => {
                 tracing::debug!(%service, node = %node.address, error = %err, "attempt failed, trying another node");
                 last = Some(err);
             }
@@ -238,9 +244,16 @@ async fn attempt_once(
         }
         Ok(Ok(Some(frame))) => frame,
     };
+    // A server that is shutting down (or any HTTP peer) closes after `Connection: close`.
+    let closing = frame
+        .headers
+        .get("Connection")
+        .is_some_and(|v| v.eq_ignore_ascii_case("close"));
     let reply = read_reply(frame);
     // The frame was read whole, so the connection is clean whatever the answer was.
-    inner.pool.put(address, conn);
+    if !closing {
+        inner.pool.put(address, conn);
+    }
     reply.map_err(Failure::Final)
 }
 

@@ -80,6 +80,11 @@ pub struct ClientOptions {
     pub strategy: Strategy,
     /// Limits on what the client reads (the same defaults as the server's).
     pub limits: Limits,
+    /// How long a registry lookup is cached before it is fetched again behind the next call;
+    /// a registry watch keeps it current in between (default 60 s, as go-micro's; zero: no cache).
+    pub cache_ttl: Duration,
+    /// How long a node that refused a connection or timed out is offered last (default 5 s).
+    pub node_cooldown: Duration,
 }
 
 impl Default for ClientOptions {
@@ -93,6 +98,8 @@ impl Default for ClientOptions {
             pool_ttl: Duration::from_secs(60),
             strategy: Strategy::Random,
             limits: Limits::default(),
+            cache_ttl: crate::selector::DEFAULT_CACHE_TTL,
+            node_cooldown: crate::selector::DEFAULT_COOLDOWN,
         }
     }
 }
@@ -111,7 +118,9 @@ impl Client {
     ) -> Self {
         Self {
             inner: Arc::new(Inner {
-                selector: Selector::new(registry, options.strategy),
+                selector: Selector::new(registry, options.strategy)
+                    .cache_ttl(options.cache_ttl)
+                    .cooldown(options.node_cooldown),
                 pool: Pool::new(options.pool_size, options.pool_ttl),
                 options,
                 wrappers,

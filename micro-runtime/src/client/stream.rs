@@ -68,6 +68,7 @@ pub(super) async fn open<Req: Message, Rsp: Message>(
         {
             Ok(conn) => conn,
             Err(e) => {
+                client.inner.selector.mark_failed(&node);
                 last = Some(Error::internal_server_error(
                     CLIENT_ID,
                     format!("connection error: {}: {e}", node.address),

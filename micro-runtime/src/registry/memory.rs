@@ -264,6 +264,10 @@ impl Registry for MemoryRegistry {
         Box::pin(async move { Ok(self.watch_now(service)) })
     }
 
+    fn needs_cache(&self) -> bool {
+        false
+    }
+
     fn name(&self) -> &'static str {
         "memory"
     }

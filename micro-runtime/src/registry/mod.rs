@@ -166,6 +166,13 @@ pub trait Registry: Send + Sync + fmt::Debug + 'static {
     /// Watches changes to one service, or to all when `service` is `None`.
     fn watch<'a>(&'a self, service: Option<&'a str>) -> BoxFuture<'a, Result<Watcher, LocalError>>;
 
+    /// Whether clients should cache lookups (and keep the copy fresh with [`watch`](Self::watch)).
+    /// True unless lookups are answered from this process's memory, always current and as cheap as
+    /// a cache hit, as [`MemoryRegistry`]'s are.
+    fn needs_cache(&self) -> bool {
+        true
+    }
+
     /// The registry's name (`memory`, `mdns`, `etcd`), which servers put in node metadata `registry`.
     fn name(&self) -> &'static str;
 }

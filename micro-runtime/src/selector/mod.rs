@@ -5,6 +5,9 @@
 //! retry naturally takes another node (volo's picker shape). go-micro's selector has no such
 //! memory: a retry there can hit the same dead node again.
 //!
+//! Lookups go through a cache kept fresh by a registry watch (`cache.rs`), and a node that just
+//! refused a connection or timed out is offered last for a cool-down (`cooldown.rs`).
+//!
 //! - [`strategy`]: [`Strategy::Random`] and [`Strategy::RoundRobin`].
 //! - [`filter`]: [`Filter`]s by version, label, endpoint or a closure.
 //!
@@ -28,11 +31,14 @@
 //! # });
 //! ```
 
+mod cache;
+mod cooldown;
 pub mod filter;
 pub mod strategy;
 
 use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
 pub use filter::Filter;
 pub use strategy::Strategy;
@@ -41,25 +47,63 @@ use crate::Error;
 use crate::error::CLIENT_ID;
 use crate::registry::{Node, Registry, Service};
 
+use self::cache::Cache;
+use self::cooldown::Cooldown;
+
+/// How long a cached lookup serves before it is fetched again behind the next call; watch events
+/// keep it current in between (go-micro's cache TTL).
+pub const DEFAULT_CACHE_TTL: Duration = Duration::from_secs(60);
+/// How long a node that refused a connection or timed out is offered last.
+pub const DEFAULT_COOLDOWN: Duration = Duration::from_secs(5);
+
 /// Chooses nodes for calls from a registry.
 ///
-/// Cheap to clone; clones share the round-robin position.
+/// Cheap to clone; clones share the cache, the cool-downs and the round-robin position.
 #[derive(Clone, Debug)]
 pub struct Selector {
     registry: Arc<dyn Registry>,
+    // None for registries that answer from memory (see `Registry::needs_cache`).
+    cache: Option<Cache>,
+    cooldown: Arc<Cooldown>,
     strategy: Strategy,
     // Per service: how many selections round robin has made.
     turns: Arc<Mutex<HashMap<String, usize>>>,
 }
 
 impl Selector {
-    /// A selector over `registry` using `strategy`.
+    /// A selector over `registry` using `strategy`, with the default cache TTL and cool-down.
     pub fn new(registry: Arc<dyn Registry>, strategy: Strategy) -> Self {
+        let cache = registry
+            .needs_cache()
+            .then(|| Cache::new(Arc::clone(&registry), DEFAULT_CACHE_TTL));
         Self {
             registry,
+            cache,
+            cooldown: Arc::new(Cooldown::new(DEFAULT_COOLDOWN)),
             strategy,
             turns: Arc::default(),
         }
+    }
+
+    /// How long a cached lookup serves before it is fetched again; zero turns the cache off, so
+    /// every call asks the registry.
+    pub fn cache_ttl(mut self, ttl: Duration) -> Self {
+        self.cache = (self.registry.needs_cache() && !ttl.is_zero())
+            .then(|| Cache::new(Arc::clone(&self.registry), ttl));
+        self
+    }
+
+    /// How long a node that refused a connection or timed out is offered last (zero: never).
+    pub fn cooldown(mut self, period: Duration) -> Self {
+        self.cooldown = Arc::new(Cooldown::new(period));
+        self
+    }
+
+    /// Reports that `node` refused a connection or timed out: later selections offer it last
+    /// until the cool-down ends.
+    pub fn mark_failed(&self, node: &Node) {
+        tracing::debug!(node = %node.id, address = %node.address, "node failed; cooling it down");
+        self.cooldown.mark(&node.id);
     }
 
     /// The registry nodes come from.
@@ -78,16 +122,16 @@ impl Selector {
     /// service, 503 when filters leave no node, 500 when the registry fails. (go-micro's client
     /// turns all three into 500s; we keep them apart so callers can tell them apart.)
     pub async fn select(&self, service: &str, filters: &[Filter]) -> Result<Next, Error> {
-        let mut services = self
-            .registry
-            .get_service_shared(service)
-            .await
-            .map_err(|err| {
-                Error::internal_server_error(
-                    CLIENT_ID,
-                    format!("error getting service {service}: {err}"),
-                )
-            })?;
+        let looked_up = match &self.cache {
+            Some(cache) => cache.get(service).await,
+            None => self.registry.get_service_shared(service).await,
+        };
+        let mut services = looked_up.map_err(|err| {
+            Error::internal_server_error(
+                CLIENT_ID,
+                format!("error getting service {service}: {err}"),
+            )
+        })?;
         if services.is_empty() {
             return Err(Error::not_found(
                 CLIENT_ID,
@@ -124,6 +168,8 @@ impl Selector {
         };
         self.strategy
             .arrange(&mut order, |&(s, n)| services[s].nodes[n].id.as_str(), turn);
+        self.cooldown
+            .demote(&mut order, |&(s, n)| services[s].nodes[n].id.as_str());
         Ok(Next {
             services: Arc::clone(&services),
             order: order.into_iter(),

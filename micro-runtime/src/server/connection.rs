@@ -16,6 +16,7 @@ use tokio::net::TcpStream;
 use tokio::sync::watch;
 use tokio::time::Instant;
 
+use super::Phase;
 use super::router::{Route, Router, UnaryRoute};
 use super::stream::StreamIo;
 use crate::codec::ContentType;
@@ -41,7 +42,7 @@ pub(crate) async fn serve(
     socket: TcpStream,
     remote: SocketAddr,
     shared: Arc<Shared>,
-    mut shutdown: watch::Receiver<bool>,
+    mut server: watch::Receiver<Phase>,
 ) {
     let _ = socket.set_nodelay(true);
     let (read, write) = socket.into_split();
@@ -50,7 +51,7 @@ pub(crate) async fn serve(
     loop {
         let head = tokio::select! {
             head = reader.read_request_head() => head,
-            () = super::stopped(&mut shutdown) => return,
+            () = super::reached(&mut server, Phase::Closing) => return,
         };
         let head = match head {
             Ok(Some(head)) => head,
@@ -74,7 +75,8 @@ pub(crate) async fn serve(
             .is_some_and(|v| v.eq_ignore_ascii_case("close"));
         let call = match Call::read(&frame, &shared.router, remote) {
             Ok(call) => call,
-            Err((err, headers)) => {
+            Err((err, mut headers)) => {
+                let close = close || leaving(&server, &mut headers);
                 writer.queue_response(200, &error_headers(headers, &err), b"");
                 if writer.flush().await.is_err() || close {
                     return;
@@ -85,15 +87,16 @@ pub(crate) async fn serve(
         match call.route.clone() {
             Route::Unary(route) => {
                 let mut headers = call.reply_headers;
-                match serve_unary(
+                let reply = serve_unary(
                     &shared.wrappers,
                     route,
                     call.ctx,
                     call.content_type,
                     frame.body,
                 )
-                .await
-                {
+                .await;
+                let close = close || leaving(&server, &mut headers);
+                match reply {
                     Ok(body) => writer.queue_response(200, &headers, &body),
                     Err(err) => {
                         headers.remove("Content-Type");
@@ -120,6 +123,16 @@ pub(crate) async fn serve(
             }
         }
     }
+}
+
+/// Whether the server is leaving; if so, `reply` gets `Connection: close` and the connection ends
+/// after it, so that clients do not keep pooled connections to a node on its way out.
+fn leaving(server: &watch::Receiver<Phase>, reply: &mut Headers) -> bool {
+    let leaving = *server.borrow() != Phase::Serving;
+    if leaving {
+        reply.insert("Connection", "close");
+    }
+    leaving
 }
 
 /// A dispatched frame.

@@ -14,8 +14,16 @@
 //! ```
 //!
 //! Lifecycle: [`Server::start`] binds (the first free port of a range, as go-micro), registers the
-//! node with a TTL, and re-registers every interval. [`RunningServer::stop`] deregisters, stops
-//! accepting, lets calls in flight finish within the drain timeout, and then closes what is left.
+//! node with a TTL, and re-registers every interval. [`RunningServer::stop`] takes the node out of
+//! service without failing a call:
+//! 1. deregister, so watchers drop the node;
+//! 2. keep serving for the deregister wait, while clients' caches catch up; replies carry
+//!    `Connection: close`, so no client keeps a pooled connection to a node that is leaving;
+//! 3. stop accepting, and close idle connections;
+//! 4. let calls in flight finish within the drain timeout, then close what is left.
+//!
+//! go-micro stops accepting the moment it deregisters, so clients still holding the node in their
+//! cache fail until it expires.
 
 mod connection;
 mod health;
@@ -54,6 +62,7 @@ pub struct Server {
     registry: Arc<dyn Registry>,
     register_ttl: Duration,
     register_interval: Duration,
+    deregister_wait: Option<Duration>,
     drain_timeout: Duration,
     limits: Limits,
     router: Router,
@@ -76,6 +85,10 @@ pub const DEFAULT_REGISTER_TTL: Duration = Duration::from_secs(60);
 pub const DEFAULT_REGISTER_INTERVAL: Duration = Duration::from_secs(30);
 /// How long [`RunningServer::stop`] waits for calls in flight by default.
 pub const DEFAULT_DRAIN_TIMEOUT: Duration = Duration::from_secs(10);
+/// How long a stopping server keeps serving after it deregisters, by default, so that clients'
+/// registry watches drop the node before it stops accepting. Registries that need no client cache
+/// (the memory registry: watchers and lookups in one process see a change at once) get none.
+pub const DEFAULT_DEREGISTER_WAIT: Duration = Duration::from_secs(1);
 
 impl Server {
     /// A server for the service `name`, listening on `127.0.0.1:0` and registering in the process's
@@ -96,6 +109,7 @@ impl Server {
             registry: crate::service::default_registry(),
             register_ttl: DEFAULT_REGISTER_TTL,
             register_interval: DEFAULT_REGISTER_INTERVAL,
+            deregister_wait: None,
             drain_timeout: DEFAULT_DRAIN_TIMEOUT,
             limits: Limits::default(),
             router,
@@ -143,6 +157,13 @@ impl Server {
     /// How often the node re-registers (default 30 s; zero turns re-registering off).
     pub fn register_interval(mut self, interval: Duration) -> Self {
         self.register_interval = interval;
+        self
+    }
+
+    /// How long [`RunningServer::stop`] keeps serving after deregistering, before it stops
+    /// accepting ([`DEFAULT_DEREGISTER_WAIT`], or zero with a registry that needs no client cache).
+    pub fn deregister_wait(mut self, wait: Duration) -> Self {
+        self.deregister_wait = Some(wait);
         self
     }
 
@@ -205,12 +226,22 @@ impl Server {
             limits: self.limits,
         });
         let (stop_tx, stop_rx) = watch::channel(false);
+        let deregister_wait = self
+            .deregister_wait
+            .unwrap_or(if self.registry.needs_cache() {
+                DEFAULT_DEREGISTER_WAIT
+            } else {
+                Duration::ZERO
+            });
         let task = tokio::spawn(run(
             listener,
             shared,
             registrar,
             stop_rx,
-            self.drain_timeout,
+            Timing {
+                deregister_wait,
+                drain_timeout: self.drain_timeout,
+            },
         ));
         Ok(RunningServer {
             local_addr,
@@ -253,8 +284,8 @@ impl RunningServer {
         &self.node
     }
 
-    /// Stops gracefully: deregister, stop accepting, finish calls in flight within the drain
-    /// timeout, close the rest.
+    /// Stops gracefully: deregister, keep serving for the deregister wait, stop accepting, finish
+    /// calls in flight within the drain timeout, close the rest.
     pub async fn stop(self) -> Result<(), LocalError> {
         let _ = self.stop_tx.send(true);
         self.task.await.map_err(|e| {
@@ -269,38 +300,60 @@ async fn stopped(flag: &mut watch::Receiver<bool>) {
     let _ = flag.wait_for(|stop| *stop).await.map(|_| ());
 }
 
+/// Where a server is in its life; connections watch it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub(crate) enum Phase {
+    /// Registered and serving.
+    Serving,
+    /// Deregistered but still serving: replies carry `Connection: close`.
+    Leaving,
+    /// No longer accepting: idle connections close, calls in flight finish.
+    Closing,
+}
+
+/// Completes once the server reaches `phase` (or is gone).
+pub(crate) async fn reached(server: &mut watch::Receiver<Phase>, phase: Phase) {
+    let _ = server.wait_for(|now| *now >= phase).await.map(|_| ());
+}
+
+/// How long the steps of a shutdown may take.
+struct Timing {
+    deregister_wait: Duration,
+    drain_timeout: Duration,
+}
+
 async fn run(
     listener: TcpListener,
     shared: Arc<Shared>,
     registrar: Registrar,
     mut stop: watch::Receiver<bool>,
-    drain_timeout: Duration,
+    timing: Timing,
 ) {
-    let (close_tx, close_rx) = watch::channel(false);
+    let (phase_tx, phase_rx) = watch::channel(Phase::Serving);
     let mut connections = JoinSet::new();
     let reregister = registrar.spawn_reregister();
-    loop {
-        tokio::select! {
-            accepted = listener.accept() => match accepted {
-                Ok((socket, remote)) => {
-                    connections.spawn(connection::serve(socket, remote, Arc::clone(&shared), close_rx.clone()));
-                }
-                Err(err) => {
-                    // Out of file descriptors, most likely: back off instead of spinning.
-                    tracing::warn!(error = %err, "accept failed");
-                    tokio::time::sleep(Duration::from_millis(50)).await;
-                }
-            },
-            Some(_) = connections.join_next(), if !connections.is_empty() => {}
-            () = stopped(&mut stop) => break,
-        }
-    }
-    // Deregister first so callers stop choosing this node, then stop accepting, then drain.
+    accept(
+        &listener,
+        &shared,
+        &phase_rx,
+        &mut connections,
+        stopped(&mut stop),
+    )
+    .await;
+
     reregister.abort();
     registrar.deregister().await;
+    let _ = phase_tx.send(Phase::Leaving);
+    if !timing.deregister_wait.is_zero() {
+        tracing::info!(wait = ?timing.deregister_wait, "deregistered; serving until clients have dropped this node");
+        let wait = tokio::time::sleep(timing.deregister_wait);
+        accept(&listener, &shared, &phase_rx, &mut connections, wait).await;
+    }
+
     drop(listener);
-    let _ = close_tx.send(true);
+    let _ = phase_tx.send(Phase::Closing);
     let in_flight = connections.len();
+    let drain_timeout = timing.drain_timeout;
     let drained = tokio::time::timeout(drain_timeout, async {
         while connections.join_next().await.is_some() {}
     })
@@ -315,4 +368,31 @@ async fn run(
         connections.shutdown().await;
     }
     tracing::info!("server stopped");
+}
+
+/// Accepts and serves connections until `until` completes.
+async fn accept(
+    listener: &TcpListener,
+    shared: &Arc<Shared>,
+    phase: &watch::Receiver<Phase>,
+    connections: &mut JoinSet<()>,
+    until: impl Future<Output = ()>,
+) {
+    tokio::pin!(until);
+    loop {
+        tokio::select! {
+            accepted = listener.accept() => match accepted {
+                Ok((socket, remote)) => {
+                    connections.spawn(connection::serve(socket, remote, Arc::clone(shared), phase.clone()));
+                }
+                Err(err) => {
+                    // Out of file descriptors, most likely: back off instead of spinning.
+                    tracing::warn!(error = %err, "accept failed");
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                }
+            },
+            Some(_) = connections.join_next(), if !connections.is_empty() => {}
+            () = &mut until => return,
+        }
+    }
 }

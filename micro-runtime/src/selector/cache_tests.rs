@@ -1,0 +1,170 @@
+//! Tests of the selector's cache, over the memory registry behind a wrapper that counts lookups,
+//! can be made to fail, and asks to be cached (the memory registry itself does not).
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::time::Duration;
+
+use super::Cache;
+use crate::registry::{BoxFuture, MemoryRegistry, Node, Registry, Service, Watcher};
+use crate::{LocalError, LocalErrorKind};
+
+#[derive(Debug, Default)]
+struct Remote {
+    records: MemoryRegistry,
+    lookups: AtomicUsize,
+    down: AtomicBool,
+}
+
+impl Registry for Remote {
+    fn register<'a>(
+        &'a self,
+        service: &'a Service,
+        ttl: Option<Duration>,
+    ) -> BoxFuture<'a, Result<(), LocalError>> {
+        self.records.register(service, ttl)
+    }
+
+    fn deregister<'a>(&'a self, service: &'a Service) -> BoxFuture<'a, Result<(), LocalError>> {
+        self.records.deregister(service)
+    }
+
+    fn get_service<'a>(&'a self, name: &'a str) -> BoxFuture<'a, Result<Vec<Service>, LocalError>> {
+        Box::pin(async move {
+            self.lookups.fetch_add(1, Ordering::SeqCst);
+            // A lookup takes a while, as over the network, so concurrent ones overlap.
+            tokio::time::sleep(Duration::from_millis(10)).await;
+            if self.down.load(Ordering::SeqCst) {
+                return Err(LocalError::new(LocalErrorKind::Registry, "registry down"));
+            }
+            self.records.get_service(name).await
+        })
+    }
+
+    fn list_services(&self) -> BoxFuture<'_, Result<Vec<Service>, LocalError>> {
+        self.records.list_services()
+    }
+
+    fn watch<'a>(&'a self, service: Option<&'a str>) -> BoxFuture<'a, Result<Watcher, LocalError>> {
+        self.records.watch(service)
+    }
+
+    fn name(&self) -> &'static str {
+        "remote"
+    }
+}
+
+fn service(ids: &[&str]) -> Service {
+    Service {
+        name: "greeter".into(),
+        version: "latest".into(),
+        nodes: ids
+            .iter()
+            .map(|id| Node {
+                id: id.to_string(),
+                address: format!("{id}:1"),
+                ..Node::default()
+            })
+            .collect(),
+        ..Service::default()
+    }
+}
+
+fn ids(services: &[Service]) -> Vec<String> {
+    let mut ids: Vec<String> = services
+        .iter()
+        .flat_map(|s| s.nodes.iter().map(|n| n.id.clone()))
+        .collect();
+    ids.sort();
+    ids
+}
+
+/// Looks `greeter` up until `want` holds, failing after a second of (virtual) time.
+async fn until(cache: &Cache, want: impl Fn(&[String]) -> bool) -> Vec<String> {
+    tokio::time::timeout(Duration::from_secs(1), async {
+        loop {
+            let found = ids(&cache.get("greeter").await.unwrap());
+            if want(&found) {
+                return found;
+            }
+            tokio::time::sleep(Duration::from_millis(1)).await;
+        }
+    })
+    .await
+    .expect("the cache caught up")
+}
+
+fn setup() -> (Arc<Remote>, Cache) {
+    let remote = Arc::new(Remote::default());
+    let cache = Cache::new(remote.clone(), Duration::from_secs(60));
+    (remote, cache)
+}
+
+#[tokio::test(start_paused = true)]
+async fn concurrent_first_lookups_make_one_request() {
+    let (remote, cache) = setup();
+    remote.register(&service(&["a"]), None).await.unwrap();
+    let lookups: Vec<_> = (0..10)
+        .map(|_| {
+            let cache = cache.clone();
+            tokio::spawn(async move { cache.get("greeter").await.unwrap() })
+        })
+        .collect();
+    for lookup in lookups {
+        assert_eq!(ids(&lookup.await.unwrap()), ["a"]);
+    }
+    assert_eq!(remote.lookups.load(Ordering::SeqCst), 1);
+}
+
+#[tokio::test(start_paused = true)]
+async fn the_watch_adds_and_removes_nodes_without_new_lookups() {
+    let (remote, cache) = setup();
+    remote.register(&service(&["a"]), None).await.unwrap();
+    assert_eq!(ids(&cache.get("greeter").await.unwrap()), ["a"]);
+
+    remote.register(&service(&["b"]), None).await.unwrap();
+    until(&cache, |ids| ids == ["a", "b"]).await;
+    remote.deregister(&service(&["a"])).await.unwrap();
+    until(&cache, |ids| ids == ["b"]).await;
+    assert_eq!(remote.lookups.load(Ordering::SeqCst), 1);
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_service_that_appears_later_is_filled_in_by_the_watch() {
+    let (remote, cache) = setup();
+    assert!(cache.get("greeter").await.unwrap().is_empty());
+    remote.register(&service(&["a"]), None).await.unwrap();
+    until(&cache, |ids| ids == ["a"]).await;
+}
+
+#[tokio::test(start_paused = true)]
+async fn an_expired_entry_serves_while_it_refreshes_and_stale_survives_registry_errors() {
+    let (remote, cache) = setup();
+    remote.register(&service(&["a"]), None).await.unwrap();
+    cache.get("greeter").await.unwrap();
+
+    // Past the TTL with the registry down: the old copy still answers, at once.
+    remote.down.store(true, Ordering::SeqCst);
+    tokio::time::advance(Duration::from_secs(61)).await;
+    assert_eq!(ids(&cache.get("greeter").await.unwrap()), ["a"]);
+    tokio::time::sleep(Duration::from_millis(50)).await; // the background refresh fails
+    assert_eq!(remote.lookups.load(Ordering::SeqCst), 2);
+    assert_eq!(ids(&cache.get("greeter").await.unwrap()), ["a"]);
+    // A failed refresh is not retried on every call.
+    assert_eq!(remote.lookups.load(Ordering::SeqCst), 2);
+
+    // Back up, after the retry interval: the refresh goes through.
+    remote.down.store(false, Ordering::SeqCst);
+    tokio::time::advance(Duration::from_secs(6)).await;
+    cache.get("greeter").await.unwrap();
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    assert_eq!(remote.lookups.load(Ordering::SeqCst), 3);
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_first_lookup_with_the_registry_down_is_an_error() {
+    let (remote, cache) = setup();
+    remote.down.store(true, Ordering::SeqCst);
+    let err = cache.get("greeter").await.unwrap_err();
+    assert!(err.to_string().contains("registry down"), "{err}");
+}
