@@ -19,8 +19,10 @@
 //! | `MICRO_SERVER_NAME`, `MICRO_SERVER_VERSION` | service name and version |
 //! | `MICRO_SERVER_ADDRESS` | listen address, `host:port` or `host:min-max` |
 //! | `MICRO_SERVER_ADVERTISE` | the address registered instead of the listen address |
-//! | `MICRO_REGISTRY` | `memory` (the default today; mDNS and etcd are being built) |
-//! | `MICRO_REGISTRY_ADDRESS` | registry addresses, comma-separated (for network registries) |
+//! | `MICRO_REGISTRY` | `mdns` (the default), `etcd` or `memory` |
+//! | `MICRO_REGISTRY_ADDRESS` | etcd endpoints, comma-separated (default `127.0.0.1:2379`) |
+//! | `ETCD_USERNAME`, `ETCD_PASSWORD` | etcd credentials |
+//! | `MICRO_MDNS_INTERFACES`, `MICRO_MDNS_TIMEOUT` | mDNS interfaces (default: all that multicast) and lookup time (default `100ms`) |
 //! | `MICRO_REGISTER_TTL`, `MICRO_REGISTER_INTERVAL` | seconds, as go-micro's flags |
 //! | `MICRO_CLIENT_REQUEST_TIMEOUT` | default call timeout: `30s`, `500ms`, or seconds |
 //! | `MICRO_CLIENT_RETRIES` | default retries |
@@ -30,16 +32,14 @@ use std::time::Duration;
 
 use crate::client::{Client, ClientOptions};
 use crate::error::{LocalError, LocalErrorKind};
-use crate::registry::Registry;
-use crate::registry::memory::MemoryRegistry;
+use crate::registry::{Registry, registry_from_env};
 use crate::server::{Handler, RunningServer, Server};
 use crate::wrapper::Wrapper;
 
-/// The registry servers and clients use when given none: one memory registry per process, so
-/// everything in one process finds everything else.
-pub fn default_registry() -> Arc<dyn Registry> {
-    static DEFAULT: OnceLock<Arc<dyn Registry>> = OnceLock::new();
-    Arc::clone(DEFAULT.get_or_init(|| Arc::new(MemoryRegistry::new())))
+/// The registry a [`Service`] uses when neither its code nor `MICRO_REGISTRY` names one: mDNS,
+/// as go-micro's, so services on one network find each other with no setup.
+pub fn default_registry() -> Result<Arc<dyn Registry>, LocalError> {
+    registry_from_env(|key| std::env::var(key).ok())
 }
 
 /// A service: its server and a client for calling others.
@@ -162,7 +162,8 @@ impl ServiceBuilder {
         self
     }
 
-    /// The registry (default: the process's memory registry).
+    /// The registry (default: the one `MICRO_REGISTRY` names, mDNS when unset; see
+    /// [`registry_from_env`]). `MICRO_REGISTRY`, when set, wins over this.
     pub fn registry(mut self, registry: Arc<dyn Registry>) -> Self {
         self.registry = Some(registry);
         self
@@ -220,9 +221,9 @@ impl ServiceBuilder {
                 ))
             })?;
         }
-        let registry = match var("MICRO_REGISTRY") {
-            Some(kind) => registry_from_env(&kind)?,
-            None => self.registry.unwrap_or_else(default_registry),
+        let registry = match (var("MICRO_REGISTRY"), self.registry) {
+            (None, Some(registry)) => registry,
+            _ => registry_from_env(&env)?,
         };
 
         let mut server = Server::new(self.name).registry(Arc::clone(&registry));
@@ -253,15 +254,6 @@ fn config(message: String) -> LocalError {
     LocalError::new(LocalErrorKind::Config, message)
 }
 
-fn registry_from_env(kind: &str) -> Result<Arc<dyn Registry>, LocalError> {
-    match kind.trim() {
-        "memory" => Ok(default_registry()),
-        other => Err(config(format!(
-            "MICRO_REGISTRY={other:?} is not available: this build of micro has the memory registry (mdns and etcd are coming)"
-        ))),
-    }
-}
-
 fn seconds(key: &str, value: &str) -> Result<Duration, LocalError> {
     value
         .trim()
@@ -271,7 +263,7 @@ fn seconds(key: &str, value: &str) -> Result<Duration, LocalError> {
 }
 
 /// A Go-style duration (`30s`, `500ms`, `1m`) or plain seconds.
-fn duration(key: &str, value: &str) -> Result<Duration, LocalError> {
+pub(crate) fn duration(key: &str, value: &str) -> Result<Duration, LocalError> {
     let v = value.trim();
     let parsed = if let Some(ms) = v.strip_suffix("ms") {
         ms.parse::<u64>().ok().map(Duration::from_millis)

@@ -1,9 +1,12 @@
-//! Calls the greeter service started by `greeter-server`.
+//! Calls the greeter service started by `greeter-server`, found by name.
 //!
 //! ```text
+//! cargo run -p examples --bin greeter-client                        # finds it over mDNS
+//! MICRO_REGISTRY=etcd cargo run -p examples --bin greeter-client    # finds it in etcd
 //! cargo run -p examples --bin greeter-client -- --address 127.0.0.1:8080 --name Ann
 //! ```
-//! Until network registries arrive, a client in another process needs the server's address.
+//! The registry comes from `MICRO_REGISTRY` (mDNS when unset), as for the server; `--address`
+//! skips the registry.
 
 use std::time::Duration;
 
@@ -19,7 +22,7 @@ async fn main() -> anyhow::Result<()> {
         .arg(
             Arg::new("address")
                 .long("address")
-                .help("The server's address, host:port"),
+                .help("Call this address (host:port) instead of finding the service in the registry"),
         )
         .arg(Arg::new("name").long("name").default_value("John"))
         .get_matches();

@@ -1,13 +1,17 @@
 //! The greeter service, for a second terminal or curl.
 //!
 //! ```text
-//! cargo run -p examples --bin greeter-server                  # listens on 127.0.0.1:8080
-//! cargo run -p examples --bin greeter-client -- --address 127.0.0.1:8080
+//! cargo run -p examples --bin greeter-server                  # listens on 127.0.0.1:8080, registers over mDNS
+//! cargo run -p examples --bin greeter-client                  # in another terminal: finds it by name
 //! curl -XPOST -H 'Content-Type: application/json' -H 'Micro-Endpoint: Greeter.Hello' \
 //!      -d '{"name":"John"}' http://127.0.0.1:8080
 //! ```
-//! Stop it with Ctrl-C: it deregisters, finishes calls in flight and exits. `MICRO_SERVER_ADDRESS`
-//! and the other go-micro variables override the flags.
+//! With etcd instead of mDNS, start both with `MICRO_REGISTRY=etcd` (and
+//! `MICRO_REGISTRY_ADDRESS=host:port` if etcd is not on `127.0.0.1:2379`).
+//!
+//! Stop it with Ctrl-C: it deregisters, serves a moment longer while clients drop it, finishes
+//! calls in flight and exits. `MICRO_SERVER_ADDRESS` and the other go-micro variables override
+//! the flags.
 
 use clap::{Arg, Command};
 use examples::Greeter;

@@ -8,13 +8,17 @@
 use examples::Greeter;
 use examples::greeter::{GreeterClient, GreeterServer, HelloRequest};
 use micro_runtime::Service;
+use micro_runtime::registry::shared_memory_registry;
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     examples::init_logging();
 
     // A service named "greeter": the generated server registers every endpoint of the handler.
+    // One process: the process's memory registry. Across processes, leave `.registry` out and
+    // the service is found over mDNS, or in etcd with MICRO_REGISTRY=etcd.
     let service = Service::builder("greeter")
+        .registry(shared_memory_registry())
         .build()?
         .handle(GreeterServer::new(Greeter));
     // Its client finds services in the same registry, by name.

@@ -9,6 +9,7 @@ use examples::streaming::{
     StreamerHandler, StreamerServer, Tick, Total,
 };
 use micro_runtime::stream::{Receiver, Sender};
+use micro_runtime::registry::shared_memory_registry;
 use micro_runtime::{Context, Error, Service};
 
 struct Streamer;
@@ -62,7 +63,10 @@ impl StreamerHandler for Streamer {
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     examples::init_logging();
+    // One process: the process's memory registry. Across processes, leave `.registry` out and
+    // the service is found over mDNS, or in etcd with MICRO_REGISTRY=etcd.
     let service = Service::builder("streaming")
+        .registry(shared_memory_registry())
         .build()?
         .handle(StreamerServer::new(Streamer));
     let client = StreamerClient::new("streaming", service.client());

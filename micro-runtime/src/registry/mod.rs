@@ -8,7 +8,9 @@
 //! - [`memory`]: [`MemoryRegistry`], an in-process registry for tests and single-process setups.
 //! - `mdns` (feature `mdns`, on by default): go-micro's default, multicast DNS on the local network.
 //! - `etcd` (feature `etcd`): etcd v3, for clusters.
+//! - [`config`]: [`registry_from_env`], the registry `MICRO_REGISTRY` names.
 
+pub mod config;
 #[cfg(feature = "etcd")]
 pub mod etcd;
 #[cfg(feature = "mdns")]
@@ -27,6 +29,7 @@ use tokio::sync::mpsc;
 
 use crate::LocalError;
 
+pub use config::{registry_from_env, shared_memory_registry};
 pub use memory::MemoryRegistry;
 
 /// A boxed, sendable future: what [`Registry`] methods return, so the trait stays object-safe.

@@ -106,7 +106,7 @@ impl Server {
             address: "127.0.0.1:0".to_string(),
             advertise: None,
             metadata: HashMap::new(),
-            registry: crate::service::default_registry(),
+            registry: crate::registry::shared_memory_registry(),
             register_ttl: DEFAULT_REGISTER_TTL,
             register_interval: DEFAULT_REGISTER_INTERVAL,
             deregister_wait: None,
