@@ -6,7 +6,8 @@
 //! are written sorted, as Go's `encoding/json` writes them.
 //!
 //! - [`memory`]: [`MemoryRegistry`], an in-process registry for tests and single-process setups.
-//! - `mdns` (feature `mdns`, on by default): go-micro's default, multicast DNS on the local network.
+//! - `mdns` (feature `mdns`, on by default): `MdnsRegistry`, go-micro's default, multicast DNS on
+//!   the local network, with go-micro's records.
 //! - `etcd` (feature `etcd`): etcd v3, for clusters.
 
 #[cfg(feature = "etcd")]
@@ -27,6 +28,8 @@ use tokio::sync::mpsc;
 
 use crate::LocalError;
 
+#[cfg(feature = "mdns")]
+pub use mdns::{MdnsOptions, MdnsRegistry};
 pub use memory::MemoryRegistry;
 
 /// A boxed, sendable future: what [`Registry`] methods return, so the trait stays object-safe.
