@@ -7,8 +7,9 @@
 use std::sync::{Arc, Mutex, MutexGuard, Weak};
 use std::time::Duration;
 
-use hickory_proto::op::{Message, MessageType, OpCode, Query};
+use hickory_proto::op::{Header, Message, MessageType, OpCode, Query};
 use hickory_proto::rr::Record;
+use hickory_proto::serialize::binary::{BinDecodable, BinDecoder, DecodeError};
 use tokio::sync::{Notify, broadcast};
 use tokio::task::JoinHandle;
 use tokio::time::Instant;
@@ -188,6 +189,33 @@ pub(super) fn encode(message: &Message) -> Result<Vec<u8>, LocalError> {
     Ok(packet)
 }
 
+/// Decodes a message leniently: hickory's `Message::from_vec` rejects a whole message over one
+/// record with empty data, and go-micro's listing entry sends exactly that (a TXT with no strings).
+/// So the sections are read record by record, with hickory's own decoders.
+pub(super) fn decode(packet: &[u8]) -> Result<Message, DecodeError> {
+    let mut decoder = BinDecoder::new(packet);
+    let header = Header::read(&mut decoder)?;
+    let mut message = Message::new(
+        header.metadata.id,
+        header.metadata.message_type,
+        header.metadata.op_code,
+    );
+    message.metadata = header.metadata;
+    for _ in 0..header.counts.queries {
+        message.queries.push(Query::read(&mut decoder)?);
+    }
+    for _ in 0..header.counts.answers {
+        message.answers.push(Record::read(&mut decoder)?);
+    }
+    for _ in 0..header.counts.authorities {
+        message.authorities.push(Record::read(&mut decoder)?);
+    }
+    for _ in 0..header.counts.additionals {
+        message.additionals.push(Record::read(&mut decoder)?);
+    }
+    Ok(message)
+}
+
 async fn receive(engine: Weak<Engine>, link: Arc<Link>) {
     let mut buf = vec![0u8; MAX_PACKET];
     loop {
@@ -202,7 +230,7 @@ async fn receive(engine: Weak<Engine>, link: Arc<Link>) {
         let Some(engine) = engine.upgrade() else {
             return;
         };
-        let message = match Message::from_vec(&buf[..len]) {
+        let message = match decode(&buf[..len]) {
             Ok(message) => message,
             Err(err) => {
                 tracing::debug!(%from, error = %err, "mdns: ignoring an undecodable packet");

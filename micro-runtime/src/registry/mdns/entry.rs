@@ -159,3 +159,94 @@ impl Instance {
         })
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use hickory_proto::op::{MessageType, OpCode, Query};
+
+    use super::*;
+    use crate::registry::mdns::engine;
+    use crate::registry::mdns::zone::Zone;
+
+    fn zone() -> Zone {
+        let mut zone = Zone::new(Names::new("micro"), Name::from_ascii("host.").unwrap());
+        let service = Service {
+            name: "greeter".into(),
+            version: "1.0.0".into(),
+            nodes: vec![Node {
+                id: "greeter-1".into(),
+                address: "127.0.0.1:9001".into(),
+                ..Node::default()
+            }],
+            ..Service::default()
+        };
+        let locals = zone.prepare(&service, None).unwrap();
+        zone.insert(locals);
+        zone
+    }
+
+    // Through bytes, as a peer would receive it.
+    fn answer(zone: &Zone, name: Name, kind: RecordType) -> Vec<Message> {
+        zone.answer(&Query::query(name, kind))
+            .into_iter()
+            .map(|group| {
+                let mut message = Message::new(0, MessageType::Response, OpCode::Query);
+                message.add_answers(group);
+                engine::decode(&message.to_vec().unwrap()).unwrap()
+            })
+            .collect()
+    }
+
+    #[test]
+    fn a_service_answer_reads_back_as_the_node() {
+        let zone = zone();
+        let names = Names::new("micro");
+        let messages = answer(&zone, names.service("greeter").unwrap(), RecordType::PTR);
+        assert_eq!(messages.len(), 1);
+        let found = nodes(&names, &messages[0], Some("greeter"));
+        assert_eq!(found.len(), 1);
+        assert_eq!(found[0].node.address, "127.0.0.1:9001");
+        assert_eq!(found[0].ttl, 120);
+        assert!(nodes(&names, &messages[0], Some("other")).is_empty());
+    }
+
+    #[test]
+    fn a_listing_answer_reads_back_as_the_service_name() {
+        let zone = zone();
+        let names = Names::new("micro");
+        let messages = answer(&zone, names.services().unwrap(), RecordType::PTR);
+        assert_eq!(messages.len(), 1);
+        assert_eq!(listed(&names, &messages[0]), ["greeter", "greeter"]);
+        // The wildcard instance is not a node.
+        assert!(nodes(&names, &messages[0], None).is_empty());
+    }
+
+    #[test]
+    fn a_go_micro_listing_entry_with_an_empty_txt_decodes() {
+        let names = Names::new("micro");
+        let wildcard = names.wildcard("greeter").unwrap();
+        let mut message = Message::new(0, MessageType::Response, OpCode::Query);
+        message.add_answer(hickory_proto::rr::Record::from_rdata(
+            wildcard.clone(),
+            120,
+            RData::TXT(hickory_proto::rr::rdata::TXT::new(Vec::new())),
+        ));
+        message.add_answer(hickory_proto::rr::Record::from_rdata(
+            wildcard,
+            120,
+            RData::SRV(hickory_proto::rr::rdata::SRV::new(
+                10,
+                1,
+                9999,
+                Name::root(),
+            )),
+        ));
+        let bytes = message.to_vec().unwrap();
+        assert!(
+            Message::from_vec(&bytes).is_err(),
+            "hickory alone rejects it"
+        );
+        let message = engine::decode(&bytes).unwrap();
+        assert_eq!(listed(&names, &message), ["greeter"]);
+    }
+}

@@ -258,9 +258,10 @@ impl Zone {
     }
 
     fn wildcard_records(&self, l: &Local, kind: RecordType, ttl: u32) -> Vec<Record> {
-        // go-micro's wildcard has no TXT data; Go clients still wait for the (empty) record.
+        // go-micro's wildcard has no TXT data, but Go clients wait for a TXT record, so send
+        // RFC 6763's empty form: one empty string (go-micro sends none, which we also accept).
         let addr = RData::A(A(Ipv4Addr::UNSPECIFIED));
-        let txt = RData::TXT(TXT::new(Vec::new()));
+        let txt = RData::TXT(TXT::new(vec![String::new()]));
         self.instance_records(&l.wildcard, WILDCARD_PORT, addr, txt, kind, ttl)
     }
 
