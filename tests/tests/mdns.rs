@@ -516,3 +516,54 @@ fn a_greeter_is_called_by_name_through_mdns() {
         server.stop().await.unwrap();
     });
 }
+
+#[test]
+fn a_one_shot_query_from_another_port_is_answered_unicast() {
+    in_namespace(
+        "a_one_shot_query_from_another_port_is_answered_unicast",
+        async {
+            let a = mdns();
+            a.register(&service("greeter", "greeter-1", 9001), None)
+                .await
+                .unwrap();
+            // As go-micro's client asks: from an ephemeral port, so the answer must come back
+            // unicast, with the query's id and question, and TTLs capped at 10 s (RFC 6762 §6.7).
+            let reply = tokio::task::spawn_blocking(|| {
+                let socket = Socket::new(Domain::IPV4, Type::DGRAM, Some(Protocol::UDP)).unwrap();
+                socket
+                    .bind(&SocketAddr::from((Ipv4Addr::UNSPECIFIED, 0)).into())
+                    .unwrap();
+                socket.set_multicast_if_v4(&Ipv4Addr::LOCALHOST).unwrap();
+                socket.set_read_timeout(Some(WAIT)).unwrap();
+                let socket: std::net::UdpSocket = socket.into();
+                let mut query = Message::new(0x1234, MessageType::Query, OpCode::Query);
+                query.add_query(hickory_proto::op::Query::query(
+                    Name::from_ascii("greeter.micro.").unwrap(),
+                    hickory_proto::rr::RecordType::PTR,
+                ));
+                let to = SocketAddr::from((Ipv4Addr::new(224, 0, 0, 251), 5353));
+                socket.send_to(&query.to_vec().unwrap(), to).unwrap();
+                let mut buf = [0u8; 9000];
+                let (len, _) = socket.recv_from(&mut buf).expect("a unicast answer");
+                Message::from_vec(&buf[..len]).unwrap()
+            })
+            .await
+            .unwrap();
+            assert_eq!(reply.metadata.id, 0x1234);
+            assert_eq!(reply.metadata.message_type, MessageType::Response);
+            assert_eq!(reply.queries[0].name().to_ascii(), "greeter.micro.");
+            assert!(reply.answers.iter().all(|r| r.ttl <= 10));
+            let srv = reply.answers.iter().find_map(|r| match &r.data {
+                RData::SRV(srv) => Some((r.name.to_ascii(), srv.port)),
+                _ => None,
+            });
+            assert_eq!(srv, Some(("greeter-1.greeter.micro.".to_string(), 9001)));
+            assert!(
+                reply
+                    .answers
+                    .iter()
+                    .any(|r| r.data == RData::A(A(Ipv4Addr::LOCALHOST)))
+            );
+        },
+    );
+}
