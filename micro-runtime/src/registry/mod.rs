@@ -6,7 +6,8 @@
 //! are written sorted, as Go's `encoding/json` writes them.
 //!
 //! - [`memory`]: [`MemoryRegistry`], an in-process registry for tests and single-process setups.
-//! - `mdns` (feature `mdns`, on by default): go-micro's default, multicast DNS on the local network.
+//! - `mdns` (feature `mdns`, on by default): `MdnsRegistry`, go-micro's default, multicast DNS on
+//!   the local network, with go-micro's records.
 //! - `etcd` (feature `etcd`): etcd v3, for clusters.
 //! - [`config`]: [`registry_from_env`], the registry `MICRO_REGISTRY` names.
 
@@ -30,6 +31,8 @@ use tokio::sync::mpsc;
 use crate::LocalError;
 
 pub use config::{registry_from_env, shared_memory_registry};
+#[cfg(feature = "mdns")]
+pub use mdns::{MdnsOptions, MdnsRegistry};
 pub use memory::MemoryRegistry;
 
 /// A boxed, sendable future: what [`Registry`] methods return, so the trait stays object-safe.
