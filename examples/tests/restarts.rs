@@ -53,7 +53,9 @@ impl Load {
                 );
                 tokio::spawn(async move {
                     while !stop.load(Ordering::Relaxed) {
-                        let request = HelloRequest { name: "load".into() };
+                        let request = HelloRequest {
+                            name: "load".into(),
+                        };
                         match client.hello(request).await {
                             Ok(_) => ok.fetch_add(1, Ordering::Relaxed),
                             Err(err) => {

@@ -27,7 +27,7 @@
 //! | `MICRO_CLIENT_REQUEST_TIMEOUT` | default call timeout: `30s`, `500ms`, or seconds |
 //! | `MICRO_CLIENT_RETRIES` | default retries |
 
-use std::sync::{Arc, OnceLock};
+use std::sync::Arc;
 use std::time::Duration;
 
 use crate::client::{Client, ClientOptions};

@@ -17,15 +17,14 @@ use micro_runtime::{CallOptions, Service};
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     examples::init_logging();
-    let args = Command::new("greeter-client")
-        .about("Calls Greeter.Hello")
-        .arg(
-            Arg::new("address")
-                .long("address")
-                .help("Call this address (host:port) instead of finding the service in the registry"),
-        )
-        .arg(Arg::new("name").long("name").default_value("John"))
-        .get_matches();
+    let args =
+        Command::new("greeter-client")
+            .about("Calls Greeter.Hello")
+            .arg(Arg::new("address").long("address").help(
+                "Call this address (host:port) instead of finding the service in the registry",
+            ))
+            .arg(Arg::new("name").long("name").default_value("John"))
+            .get_matches();
 
     let service = Service::builder("greeter-client").build()?;
     let greeter = GreeterClient::new("greeter", service.client());

@@ -8,8 +8,8 @@ use examples::streaming::{
     CountdownRequest, EchoMessage, Number, PingRequest, PingResponse, StreamerClient,
     StreamerHandler, StreamerServer, Tick, Total,
 };
-use micro_runtime::stream::{Receiver, Sender};
 use micro_runtime::registry::shared_memory_registry;
+use micro_runtime::stream::{Receiver, Sender};
 use micro_runtime::{Context, Error, Service};
 
 struct Streamer;
