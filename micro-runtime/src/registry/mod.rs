@@ -27,6 +27,8 @@ use tokio::sync::mpsc;
 
 use crate::LocalError;
 
+#[cfg(feature = "etcd")]
+pub use etcd::{EtcdOptions, EtcdRegistry};
 pub use memory::MemoryRegistry;
 
 /// A boxed, sendable future: what [`Registry`] methods return, so the trait stays object-safe.
