@@ -69,18 +69,22 @@ impl Connection {
         let attempt = async {
             // With a user this authenticates, which already needs a member; without one it only
             // builds the (lazy) channel.
-            let client = Client::connect(&self.urls, Some(connect)).await?;
-            retry_until(deadline, || {
+            let client = Client::connect(&self.urls, Some(connect))
+                .await
+                .map_err(Failure::Transient)?;
+            let probe = retry_until(deadline, attempt_timeout(self.options.dial_timeout), || {
                 let mut client = client.clone();
                 async move { client.status().await }
-            })
-            .await?;
-            Ok::<_, etcd_client::Error>(client)
+            });
+            probe.await?;
+            Ok::<_, Failure>(client)
         };
         match tokio::time::timeout_at(deadline, attempt).await {
             Ok(Ok(client)) => Ok(client),
-            Ok(Err(err)) => Err(self.unreachable().with_source(err)),
-            Err(_) => Err(self.unreachable()),
+            Ok(Err(Failure::Permanent(err) | Failure::Transient(err))) => {
+                Err(self.unreachable().with_source(err))
+            }
+            Ok(Err(Failure::TimedOut)) | Err(_) => Err(self.unreachable()),
         }
     }
 
@@ -109,19 +113,18 @@ impl Connection {
     {
         let client = self.client().await?;
         let deadline = Instant::now() + self.options.timeout;
-        let result =
-            tokio::time::timeout_at(deadline, retry_until(deadline, || op(client.clone()))).await;
-        let err = match result {
-            Ok(Ok(value)) => return Ok(value),
-            Ok(Err(err)) if !is_transient(&err) => {
+        let attempt = attempt_timeout(self.options.timeout);
+        let err = match retry_until(deadline, attempt, || op(client.clone())).await {
+            Ok(value) => return Ok(value),
+            Err(Failure::Permanent(err)) => {
                 return Err(registry_error(format!("etcd registry: {what}")).with_source(err));
             }
-            Ok(Err(err)) => registry_error(format!(
+            Err(Failure::Transient(err)) => registry_error(format!(
                 "etcd registry: {what}: no etcd member at {} answered",
                 self.options.endpoints.join(", ")
             ))
             .with_source(err),
-            Err(_) => registry_error(format!(
+            Err(Failure::TimedOut) => registry_error(format!(
                 "etcd registry: {what}: timed out after {:?} (etcd at {})",
                 self.options.timeout,
                 self.options.endpoints.join(", ")
@@ -138,26 +141,55 @@ fn registry_error(message: String) -> LocalError {
     LocalError::new(LocalErrorKind::Registry, message)
 }
 
-/// Runs `op` until it succeeds, fails for good, or the next try would start past `deadline`.
-/// etcd-client balances over every endpoint, so a retry usually lands on another member.
+/// How long one try may take: a third of the whole budget (at least 500 ms), so a request stuck on
+/// a member that lost its leader (etcd only gives up on it after about 7 s) leaves time to retry
+/// once the cluster has elected a new one, typically within 1-2 s.
+fn attempt_timeout(total: Duration) -> Duration {
+    (total / 3).max(Duration::from_millis(500)).min(total)
+}
+
+/// Why [`retry_until`] gave up.
+pub(super) enum Failure {
+    /// A failure retrying cannot fix (bad request, permission denied, ...).
+    Permanent(etcd_client::Error),
+    /// The last try failed the way a dead member or an election does, and time ran out.
+    Transient(etcd_client::Error),
+    /// The last try took too long, and time ran out.
+    TimedOut,
+}
+
+/// Runs `op`, each try bounded by `attempt`, until it succeeds, fails for good, or the next try
+/// would start past `deadline`. etcd-client balances over every endpoint, so a retry usually
+/// lands on another member. Every operation retried here is idempotent, except a lease grant,
+/// whose duplicate merely expires unused.
 pub(super) async fn retry_until<T, F, Fut>(
     deadline: Instant,
+    attempt: Duration,
     mut op: F,
-) -> Result<T, etcd_client::Error>
+) -> Result<T, Failure>
 where
     F: FnMut() -> Fut,
     Fut: Future<Output = Result<T, etcd_client::Error>>,
 {
     let mut pause = RETRY_MIN;
     loop {
-        match op().await {
-            Err(err) if is_transient(&err) && Instant::now() + pause < deadline => {
-                tracing::debug!(%err, "etcd registry: retrying");
-                tokio::time::sleep(pause).await;
-                pause = (pause * 2).min(RETRY_MAX);
-            }
-            result => return result,
+        let attempt_deadline = (Instant::now() + attempt).min(deadline);
+        let failure = match tokio::time::timeout_at(attempt_deadline, op()).await {
+            Ok(Ok(value)) => return Ok(value),
+            Ok(Err(err)) if !is_transient(&err) => return Err(Failure::Permanent(err)),
+            Ok(Err(err)) => Failure::Transient(err),
+            Err(_) => Failure::TimedOut,
+        };
+        if Instant::now() + pause >= deadline {
+            return Err(failure);
         }
+        if let Failure::Transient(err) = &failure {
+            tracing::debug!(%err, "etcd registry: retrying");
+        } else {
+            tracing::debug!("etcd registry: retrying a try that took too long");
+        }
+        tokio::time::sleep(pause).await;
+        pause = (pause * 2).min(RETRY_MAX);
     }
 }
 

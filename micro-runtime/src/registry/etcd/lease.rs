@@ -39,7 +39,7 @@ struct Entry {
 struct Lease {
     id: i64,
     ttl: i64,
-    // Cleared by the keepalive task when the lease is gone or could not be refreshed in time.
+    // Cleared by the keepalive task when the lease is gone or may have run out.
     alive: Arc<AtomicBool>,
     task: AbortHandle,
 }
@@ -91,10 +91,11 @@ impl Leases {
         let hash = hasher.finish();
 
         let mut entries = self.entries.lock().await;
-        if let Some(entry) = entries.get(key) {
-            if entry.hash == Some(hash) && entry.lease.as_ref().is_none_or(Lease::is_alive) {
-                return Ok(());
-            }
+        if let Some(entry) = entries.get(key)
+            && entry.hash == Some(hash)
+            && entry.lease.as_ref().is_none_or(Lease::is_alive)
+        {
+            return Ok(());
         }
         // A changed record keeps its live lease when the TTL is the same: one lease fewer to
         // expire. Any other old lease is dropped here, which stops its keepalive.
@@ -142,32 +143,42 @@ impl Leases {
     }
 }
 
-/// Keeps lease `id` alive on one KeepAlive stream, reopening it (on any member) if it breaks,
-/// until the lease is gone or could not be refreshed within its TTL; then clears `alive`, so the
-/// next register grants a new lease and writes the record again.
+/// Keeps lease `id` alive on one KeepAlive stream, reopening it (on any member) when it breaks.
+///
+/// `alive` is cleared whenever the lease may have run out (no refresh within its TTL), so the next
+/// register writes the record again rather than trusting it; it is set again if a refresh gets
+/// through after all (a new leader extends every lease, so a lease often survives an election that
+/// outlasts its TTL). The task ends only when etcd says the lease is gone, or when it is aborted.
 async fn keep_alive(client: Client, id: i64, ttl: i64, alive: Arc<AtomicBool>) {
     let ttl = Duration::from_secs(ttl.unsigned_abs());
     let period = (ttl / REFRESHES_PER_TTL).max(Duration::from_millis(200));
+    // Opening a stream waits for etcd's first reply; a member stuck without a leader never sends it.
+    let open_timeout = period.max(Duration::from_millis(500));
     let mut expires = Instant::now() + ttl;
     let mut pause = REOPEN_MIN;
-    'reopen: while Instant::now() < expires {
-        // The opening exchange refreshes the lease; etcd-client reads its reply.
-        let opened = tokio::time::timeout_at(expires, client.lease_client().keep_alive(id)).await;
+    'reopen: loop {
+        if Instant::now() >= expires {
+            alive.store(false, Ordering::Release);
+        }
+        let opened = tokio::time::timeout(open_timeout, client.lease_client().keep_alive(id)).await;
         let (mut keeper, mut stream) = match opened {
-            Err(_) => break,
             Ok(Ok(pair)) => pair,
-            Ok(Err(err)) if is_transient(&err) => {
-                tracing::debug!(lease = id, %err, "etcd registry: reopening a keepalive stream");
-                tokio::time::sleep(pause.min(expires - Instant::now())).await;
-                pause = (pause * 2).min(REOPEN_MAX);
-                continue;
-            }
-            Ok(Err(err)) => {
+            Ok(Err(err)) if !is_transient(&err) => {
                 tracing::warn!(lease = id, %err, "etcd registry: lease lost");
                 break;
             }
+            failed => {
+                if let Ok(Err(err)) = failed {
+                    tracing::debug!(lease = id, %err, "etcd registry: reopening a keepalive stream");
+                }
+                tokio::time::sleep(pause).await;
+                pause = (pause * 2).min(REOPEN_MAX);
+                continue;
+            }
         };
+        // The opening exchange refreshed the lease.
         expires = Instant::now() + ttl;
+        alive.store(true, Ordering::Release);
         pause = REOPEN_MIN;
         let mut tick = tokio::time::interval_at(Instant::now() + period, period);
         loop {
@@ -187,7 +198,8 @@ async fn keep_alive(client: Client, id: i64, ttl: i64, alive: Arc<AtomicBool>) {
                     }
                     Ok(None) | Err(_) => continue 'reopen,
                 },
-                _ = tokio::time::sleep_until(expires) => break 'reopen,
+                // No reply for a whole TTL: this stream is stuck; try another.
+                _ = tokio::time::sleep_until(expires) => continue 'reopen,
             }
         }
     }
