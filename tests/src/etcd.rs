@@ -41,6 +41,16 @@ impl EtcdServer {
         self.cluster.endpoints().remove(0)
     }
 
+    /// SIGKILLs the server; [`restart`](Self::restart) brings it back with its data.
+    pub fn kill(&mut self) {
+        self.cluster.kill(0);
+    }
+
+    /// Starts the killed server again, on the same port and data, and waits until it is healthy.
+    pub async fn restart(&mut self) {
+        self.cluster.restart(0).await;
+    }
+
     /// Registry options pointing at this server.
     pub fn options(&self) -> EtcdOptions {
         self.cluster.options()
@@ -61,6 +71,9 @@ struct Member {
     client_port: u16,
     // `None` once killed.
     process: Option<Child>,
+    // How it was started, to start it again on the same ports and data.
+    command: Vec<std::ffi::OsString>,
+    log: PathBuf,
 }
 
 impl Drop for Member {
@@ -70,6 +83,21 @@ impl Drop for Member {
 }
 
 impl Member {
+    fn launch(binary: &Path, command: &[std::ffi::OsString], log: &Path) -> Child {
+        let out = File::options()
+            .create(true)
+            .append(true)
+            .open(log)
+            .expect("etcd log file");
+        Command::new(binary)
+            .args(command)
+            .stdin(Stdio::null())
+            .stdout(out.try_clone().expect("etcd log file"))
+            .stderr(out)
+            .spawn()
+            .expect("spawn etcd")
+    }
+
     fn kill(&mut self) {
         if let Some(mut child) = self.process.take() {
             // `Child::kill` is SIGKILL on Unix: no graceful shutdown, as a crash.
@@ -126,16 +154,30 @@ impl EtcdCluster {
         self.members[index].kill();
     }
 
+    /// Starts killed member `index` again, on its ports and data, and waits until the cluster
+    /// reports itself healthy again.
+    pub async fn restart(&mut self, index: usize) {
+        let member = &mut self.members[index];
+        assert!(member.process.is_none(), "member {index} is running");
+        member.process = Some(Member::launch(&etcd_binary(), &member.command, &member.log));
+        if let Err(Exited(name)) = self.wait_ready().await {
+            panic!(
+                "etcd member {name} exited on restart:\n{}",
+                self.log_tail(&name)
+            );
+        }
+    }
+
     async fn wait_ready(&mut self) -> Result<(), Exited> {
         let deadline = Instant::now() + READY_TIMEOUT;
         for index in 0..self.members.len() {
             loop {
                 let member = &mut self.members[index];
-                let exited = member
-                    .process
-                    .as_mut()
-                    .is_none_or(|child| child.try_wait().ok().flatten().is_some());
-                if exited {
+                // Members killed on purpose are not waited for.
+                let Some(child) = member.process.as_mut() else {
+                    break;
+                };
+                if child.try_wait().ok().flatten().is_some() {
                     return Err(Exited(member.name.clone()));
                 }
                 if healthy(member.client_port).await {
@@ -157,6 +199,7 @@ impl EtcdCluster {
     fn log_tail(&self, name: &str) -> String {
         let log = std::fs::read_to_string(self._dir.path().join(format!("{name}.log")))
             .unwrap_or_default();
+        // A restarted member appends to its log, so the tail is its latest run.
         let lines: Vec<&str> = log.lines().collect();
         lines[lines.len().saturating_sub(20)..].join("\n")
     }
@@ -202,27 +245,36 @@ fn spawn(binary: &Path, dir: &Path, size: usize) -> Vec<Member> {
         .enumerate()
         .map(|(i, name)| {
             let client_url = format!("http://127.0.0.1:{}", ports[i]);
-            let log = File::create(dir.join(format!("{name}.log"))).expect("etcd log file");
-            let process = Command::new(binary)
-                .args(["--name", name])
-                .arg("--data-dir")
-                .arg(dir.join(name))
-                .args(["--listen-client-urls", &client_url])
-                .args(["--advertise-client-urls", &client_url])
-                .args(["--listen-peer-urls", &peer_url(i)])
-                .args(["--initial-advertise-peer-urls", &peer_url(i)])
-                .args(["--initial-cluster", &initial_cluster])
-                .args(["--initial-cluster-token", &token])
-                .args(["--initial-cluster-state", "new"])
-                .stdin(Stdio::null())
-                .stdout(log.try_clone().expect("etcd log file"))
-                .stderr(log)
-                .spawn()
-                .expect("spawn etcd");
+            let command: Vec<std::ffi::OsString> = [
+                "--name",
+                name,
+                "--data-dir",
+                &dir.join(name).to_string_lossy(),
+                "--listen-client-urls",
+                &client_url,
+                "--advertise-client-urls",
+                &client_url,
+                "--listen-peer-urls",
+                &peer_url(i),
+                "--initial-advertise-peer-urls",
+                &peer_url(i),
+                "--initial-cluster",
+                &initial_cluster,
+                "--initial-cluster-token",
+                &token,
+                "--initial-cluster-state",
+                "new",
+            ]
+            .into_iter()
+            .map(Into::into)
+            .collect();
+            let log = dir.join(format!("{name}.log"));
             Member {
                 name: name.clone(),
                 client_port: ports[i],
-                process: Some(process),
+                process: Some(Member::launch(binary, &command, &log)),
+                command,
+                log,
             }
         })
         .collect()

@@ -501,6 +501,54 @@ async fn unreachable_etcd_fails_within_the_dial_timeout() {
     drop(silent);
 }
 
+#[tokio::test]
+async fn a_registry_recovers_when_etcd_comes_back() {
+    let mut etcd = EtcdServer::start().await;
+    let (dial_timeout, op_timeout) = (Duration::from_secs(1), Duration::from_secs(2));
+    let registry = registry(EtcdOptions {
+        dial_timeout,
+        timeout: op_timeout,
+        ..etcd.options()
+    });
+    let held = service("held", vec![node("held-1", 9001)]);
+    registry
+        .register(&held, Some(Duration::from_secs(3)))
+        .await
+        .unwrap();
+
+    etcd.kill();
+    // The first failure takes at most the op timeout; it drops the connection, so the next
+    // operation dials again and fails within the dial timeout.
+    let started = Instant::now();
+    let err = registry.get_service("held").await.unwrap_err();
+    assert_eq!(err.kind(), LocalErrorKind::Registry);
+    assert!(
+        started.elapsed() < op_timeout + Duration::from_millis(500),
+        "{err}"
+    );
+    let started = Instant::now();
+    let err = registry.list_services().await.unwrap_err();
+    assert!(err.to_string().contains(&etcd.client_address()), "{err}");
+    assert!(
+        started.elapsed() < dial_timeout + Duration::from_millis(500),
+        "{err}"
+    );
+
+    etcd.restart().await;
+    let restarted = Instant::now();
+    let mut watcher = registry.watch(Some("held")).await.unwrap();
+    assert_eq!(node_ids(&registry, "held").await, ["held-1"]);
+    let fresh = service("held", vec![node("held-2", 9002)]);
+    registry.register(&fresh, None).await.unwrap();
+    assert_eq!(next_event(&mut watcher).await.action, Action::Create);
+    println!("recovered {:?} after etcd restarted", restarted.elapsed());
+
+    // The keepalive reconnected by itself: the first node outlives its 3 s TTL. (A fixed wait:
+    // what is checked is that no Delete comes.)
+    let nothing = timeout(Duration::from_secs(4), watcher.next()).await;
+    assert!(nothing.is_err(), "unexpected event: {nothing:?}");
+}
+
 #[test]
 fn bad_options_are_config_errors() {
     for endpoints in [vec![], vec!["host:port".to_string()], vec!["".to_string()]] {
