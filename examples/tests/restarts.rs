@@ -14,7 +14,7 @@ use std::time::{Duration, Instant};
 use common::GreeterServer;
 use examples::greeter::{GreeterClient, HelloRequest};
 use micro_runtime::Client;
-use micro_runtime::registry::etcd::{EtcdOptions, EtcdRegistry};
+use micro_runtime::registry::EtcdRegistry;
 use micro_runtime::registry::{Action, Registry};
 use tests::etcd::EtcdServer;
 
@@ -97,11 +97,7 @@ impl Load {
 }
 
 fn registry(etcd: &EtcdServer) -> Arc<dyn Registry> {
-    let options = EtcdOptions {
-        endpoints: vec![etcd.client_address()],
-        ..EtcdOptions::default()
-    };
-    Arc::new(EtcdRegistry::new(options).expect("etcd options are valid"))
+    Arc::new(EtcdRegistry::new(etcd.options()).expect("etcd options are valid"))
 }
 
 fn start_server(etcd: &EtcdServer) -> GreeterServer {
@@ -130,7 +126,7 @@ async fn event(watch: &mut micro_runtime::registry::Watcher, action: Action, id:
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn restarting_every_node_under_load_fails_no_call() {
-    let etcd = EtcdServer::start();
+    let etcd = EtcdServer::start().await;
     let registry = registry(&etcd);
     let mut watch = registry.watch(Some("greeter")).await.unwrap();
     let mut servers = Vec::new();
@@ -169,7 +165,7 @@ async fn restarting_every_node_under_load_fails_no_call() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_killed_node_fails_only_calls_in_flight_and_leaves_at_its_ttl() {
-    let etcd = EtcdServer::start();
+    let etcd = EtcdServer::start().await;
     let registry = registry(&etcd);
     let mut watch = registry.watch(Some("greeter")).await.unwrap();
     let mut servers = Vec::new();

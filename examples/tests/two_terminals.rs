@@ -65,7 +65,8 @@ fn with_no_configuration_the_client_finds_the_server_over_mdns() {
 
 #[test]
 fn one_variable_points_both_at_etcd() {
-    let etcd = tests::etcd::EtcdServer::start();
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let etcd = runtime.block_on(tests::etcd::EtcdServer::start());
     let address = etcd.client_address();
     let env = [
         ("MICRO_REGISTRY", "etcd"),

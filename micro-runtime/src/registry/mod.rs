@@ -33,6 +33,8 @@ use crate::LocalError;
 pub use config::{registry_from_env, shared_memory_registry};
 #[cfg(feature = "mdns")]
 pub use mdns::{MdnsOptions, MdnsRegistry};
+#[cfg(feature = "etcd")]
+pub use etcd::{EtcdOptions, EtcdRegistry};
 pub use memory::MemoryRegistry;
 
 /// A boxed, sendable future: what [`Registry`] methods return, so the trait stays object-safe.
