@@ -31,10 +31,10 @@ use tokio::sync::mpsc;
 use crate::LocalError;
 
 pub use config::{registry_from_env, shared_memory_registry};
-#[cfg(feature = "mdns")]
-pub use mdns::{MdnsOptions, MdnsRegistry};
 #[cfg(feature = "etcd")]
 pub use etcd::{EtcdOptions, EtcdRegistry};
+#[cfg(feature = "mdns")]
+pub use mdns::{MdnsOptions, MdnsRegistry};
 pub use memory::MemoryRegistry;
 
 /// A boxed, sendable future: what [`Registry`] methods return, so the trait stays object-safe.
@@ -53,10 +53,18 @@ pub struct Service {
     #[serde(default, serialize_with = "sorted_opt")]
     pub metadata: Option<HashMap<String, String>>,
     /// The endpoints the service handles.
-    #[serde(default, deserialize_with = "null_as_default")]
+    #[serde(
+        default,
+        deserialize_with = "null_as_default",
+        serialize_with = "empty_as_null"
+    )]
     pub endpoints: Vec<Endpoint>,
     /// The running instances.
-    #[serde(default, deserialize_with = "null_as_default")]
+    #[serde(
+        default,
+        deserialize_with = "null_as_default",
+        serialize_with = "empty_as_null"
+    )]
     pub nodes: Vec<Node>,
 }
 
@@ -110,7 +118,11 @@ pub struct Value {
     #[serde(default, rename = "type")]
     pub type_name: String,
     /// The fields of a message type.
-    #[serde(default, deserialize_with = "null_as_default")]
+    #[serde(
+        default,
+        deserialize_with = "null_as_default",
+        serialize_with = "empty_as_null"
+    )]
     pub values: Vec<Value>,
 }
 
@@ -121,6 +133,15 @@ where
     T: Default + Deserialize<'de>,
 {
     Ok(Option::<T>::deserialize(deserializer)?.unwrap_or_default())
+}
+
+// An empty list as `null`, as Go writes a nil slice, so records are byte-identical to Go's.
+fn empty_as_null<S: Serializer, T: Serialize>(list: &[T], s: S) -> Result<S::Ok, S::Error> {
+    if list.is_empty() {
+        s.serialize_none()
+    } else {
+        list.serialize(s)
+    }
 }
 
 // Sorted keys, as Go writes maps, so the same record always serializes to the same bytes.

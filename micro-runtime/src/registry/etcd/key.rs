@@ -130,7 +130,7 @@ mod tests {
         let json = encode(&svc, &svc.nodes[0]);
         assert_eq!(
             json,
-            r#"{"name":"greeter","version":"latest","metadata":null,"endpoints":[],"nodes":[{"metadata":{"protocol":"mucp"},"id":"greeter-1","address":"10.0.0.1:8080"}]}"#
+            r#"{"name":"greeter","version":"latest","metadata":null,"endpoints":null,"nodes":[{"metadata":{"protocol":"mucp"},"id":"greeter-1","address":"10.0.0.1:8080"}]}"#
         );
         assert_eq!(
             decode(b"k", json.as_bytes()),
