@@ -1,6 +1,7 @@
-//! Restarts under load, with three real `greeter-server` processes registered in a real etcd:
-//! restarting every node one after another fails no call, and a node killed with SIGKILL fails
-//! only the calls in flight on it, then leaves the registry when its TTL ends.
+//! Restarts under load, with three real `greeter-server` processes registered in a real etcd, and
+//! again over mDNS (in a private network namespace): restarting every node one after another
+//! fails no call, and a node killed with SIGKILL fails only the calls in flight on it, then leaves
+//! the registry when its TTL ends.
 //!
 //! Both also print how long clients took to see a node come and go (the closing note of issue 4
 //! quotes them): run with `--nocapture`.
@@ -14,8 +15,8 @@ use std::time::{Duration, Instant};
 use common::GreeterServer;
 use examples::greeter::{GreeterClient, HelloRequest};
 use micro_runtime::Client;
-use micro_runtime::registry::EtcdRegistry;
 use micro_runtime::registry::{Action, Registry};
+use micro_runtime::registry::{EtcdRegistry, MdnsOptions, MdnsRegistry};
 use tests::etcd::EtcdServer;
 
 /// Calls in flight at any time.
@@ -96,18 +97,40 @@ impl Load {
     }
 }
 
-fn registry(etcd: &EtcdServer) -> Arc<dyn Registry> {
-    Arc::new(EtcdRegistry::new(etcd.options()).expect("etcd options are valid"))
+/// Where the servers register: their environment, and a registry for the test's client.
+struct Discovery {
+    env: Vec<(&'static str, String)>,
+    registry: Arc<dyn Registry>,
 }
 
-fn start_server(etcd: &EtcdServer) -> GreeterServer {
-    let address = etcd.client_address();
-    GreeterServer::start(&[
-        ("MICRO_REGISTRY", "etcd"),
-        ("MICRO_REGISTRY_ADDRESS", address.as_str()),
-        ("MICRO_REGISTER_TTL", TTL),
-        ("MICRO_REGISTER_INTERVAL", INTERVAL),
-    ])
+impl Discovery {
+    fn etcd(etcd: &EtcdServer) -> Self {
+        let registry = EtcdRegistry::new(etcd.options()).expect("etcd options are valid");
+        Discovery {
+            env: vec![
+                ("MICRO_REGISTRY", "etcd".into()),
+                ("MICRO_REGISTRY_ADDRESS", etcd.client_address()),
+            ],
+            registry: Arc::new(registry),
+        }
+    }
+
+    /// mDNS with no configuration: only inside `tests::netns::isolated`.
+    fn mdns() -> Self {
+        Discovery {
+            env: Vec::new(),
+            registry: Arc::new(MdnsRegistry::new(MdnsOptions::default())),
+        }
+    }
+
+    fn start_server(&self) -> GreeterServer {
+        let mut env: Vec<(&str, &str)> = self.env.iter().map(|(k, v)| (*k, v.as_str())).collect();
+        env.extend([
+            ("MICRO_REGISTER_TTL", TTL),
+            ("MICRO_REGISTER_INTERVAL", INTERVAL),
+        ]);
+        GreeterServer::start(&env)
+    }
 }
 
 /// Waits for a watch event about node `id` with `action`; returns when it came.
@@ -127,11 +150,31 @@ async fn event(watch: &mut micro_runtime::registry::Watcher, action: Action, id:
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn restarting_every_node_under_load_fails_no_call() {
     let etcd = EtcdServer::start().await;
-    let registry = registry(&etcd);
+    restart_every_node(Discovery::etcd(&etcd)).await;
+}
+
+#[test]
+fn restarting_every_node_under_load_fails_no_call_over_mdns() {
+    tests::netns::isolated(
+        "restarting_every_node_under_load_fails_no_call_over_mdns",
+        || runtime().block_on(restart_every_node(Discovery::mdns())),
+    );
+}
+
+fn runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap()
+}
+
+async fn restart_every_node(discovery: Discovery) {
+    let registry = Arc::clone(&discovery.registry);
     let mut watch = registry.watch(Some("greeter")).await.unwrap();
     let mut servers = Vec::new();
     for _ in 0..3 {
-        let server = start_server(&etcd);
+        let server = discovery.start_server();
         let (id, _) = server.started();
         event(&mut watch, Action::Create, &id).await;
         servers.push(server);
@@ -143,7 +186,7 @@ async fn restarting_every_node_under_load_fails_no_call() {
     let mut seen = Vec::new();
     for old in std::mem::take(&mut servers) {
         let spawned = Instant::now();
-        let new = start_server(&etcd);
+        let new = discovery.start_server();
         let (id, _) = new.started();
         seen.push(event(&mut watch, Action::Create, &id).await - spawned);
         load.progress(200).await;
@@ -154,8 +197,8 @@ async fn restarting_every_node_under_load_fails_no_call() {
     }
     let (ok, failed, errors) = load.stop().await;
     println!(
-        "restarts: {ok} calls, {failed} failed; process start to registry watch: {:?}",
-        seen
+        "restarts ({}): {ok} calls, {failed} failed; process start to registry watch: {seen:?}",
+        registry.name()
     );
     assert_eq!(failed, 0, "no call fails across restarts: {errors:?}");
     for server in servers {
@@ -166,11 +209,23 @@ async fn restarting_every_node_under_load_fails_no_call() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_killed_node_fails_only_calls_in_flight_and_leaves_at_its_ttl() {
     let etcd = EtcdServer::start().await;
-    let registry = registry(&etcd);
+    kill_one_node(Discovery::etcd(&etcd)).await;
+}
+
+#[test]
+fn a_killed_node_fails_only_calls_in_flight_and_leaves_at_its_ttl_over_mdns() {
+    tests::netns::isolated(
+        "a_killed_node_fails_only_calls_in_flight_and_leaves_at_its_ttl_over_mdns",
+        || runtime().block_on(kill_one_node(Discovery::mdns())),
+    );
+}
+
+async fn kill_one_node(discovery: Discovery) {
+    let registry = Arc::clone(&discovery.registry);
     let mut watch = registry.watch(Some("greeter")).await.unwrap();
     let mut servers = Vec::new();
     for _ in 0..3 {
-        let server = start_server(&etcd);
+        let server = discovery.start_server();
         let (id, _) = server.started();
         event(&mut watch, Action::Create, &id).await;
         servers.push((id, server));
@@ -196,7 +251,8 @@ async fn a_killed_node_fails_only_calls_in_flight_and_leaves_at_its_ttl() {
     load.progress(500).await;
     let (ok, failed, errors) = load.stop().await;
     println!(
-        "kill -9: {ok} calls, {failed} failed (all in flight at the kill); lease expiry dropped the node {gone:?} after the kill (TTL {TTL} s)"
+        "kill -9 ({}): {ok} calls, {failed} failed (all in flight at the kill); the registry dropped the node {gone:?} after the kill (TTL {TTL} s)",
+        registry.name()
     );
     assert_eq!(failed, failed_at_kill, "later calls succeed: {errors:?}");
     assert!(
