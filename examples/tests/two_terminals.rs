@@ -83,3 +83,25 @@ fn one_variable_points_both_at_etcd() {
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(stderr.contains("not found"), "{stderr}");
 }
+
+#[test]
+fn an_unreachable_etcd_fails_the_server_within_the_dial_timeout() {
+    // Accepts connections (the kernel completes the handshake) and never answers: a hung etcd.
+    let black_hole = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let address = black_hole.local_addr().unwrap().to_string();
+    let started = std::time::Instant::now();
+    let server = GreeterServer::start(&[
+        ("MICRO_REGISTRY", "etcd"),
+        ("MICRO_REGISTRY_ADDRESS", address.as_str()),
+    ]);
+    let error = server.wait_for("etcd");
+    assert!(!server.wait_exit(), "greeter-server fails");
+    // The etcd dial timeout is 5 s; building and starting the binary takes a moment more.
+    let took = started.elapsed();
+    assert!(took < std::time::Duration::from_secs(9), "took {took:?}");
+    assert!(
+        error.contains("cannot register greeter in the etcd registry"),
+        "{error}"
+    );
+    drop(black_hole);
+}

@@ -26,8 +26,8 @@
 //! | [`context`], [`metadata`] | what a call carries: metadata, deadline, caller |
 //! | [`codec`] | protobuf, proto3 JSON and raw bytes, chosen by `Content-Type` |
 //! | [`transport`] | go-micro's HTTP/1.1 framing on raw sockets, limits, port-range listeners |
-//! | [`registry`] | the [`Registry`](registry::Registry) trait, go-micro's data model, the memory registry |
-//! | [`selector`] | node selection: random and round-robin, filters, an iterator so retries move on |
+//! | [`registry`] | the [`Registry`](registry::Registry) trait, go-micro's data model; memory, mDNS and etcd registries; the one `MICRO_REGISTRY` names |
+//! | [`selector`] | node selection: a lookup cache kept fresh by a registry watch, random and round-robin, a cool-down for failed nodes, filters, an iterator so retries move on |
 //! | [`server`] | serving handlers, registration, graceful shutdown, `Debug.Health` |
 //! | [`client`] | calls by name: pooled connections, deadlines, safe retries, streams |
 //! | [`stream`] | the typed streams handlers use |
@@ -37,7 +37,10 @@
 //! ## Features
 //! | feature | what it adds | default |
 //! |---|---|---|
-//! | (none yet) | the memory registry is always built; mDNS and etcd registries and brokers come behind features | |
+//! | `mdns` | the mDNS registry, go-micro's default and ours: `registry::mdns` | yes |
+//! | `etcd` | the etcd registry: `registry::etcd` (etcd-client's build needs protoc: set `PROTOC`, or build inside this workspace, whose `.cargo/config.toml` supplies the vendored one) | no |
+//!
+//! The memory registry is always built.
 
 pub mod client;
 pub mod codec;

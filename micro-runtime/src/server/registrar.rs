@@ -9,6 +9,9 @@ use super::Server;
 use crate::error::{LocalError, LocalErrorKind};
 use crate::registry::{Node, Registry, Service};
 
+// A failed registration that took this long was a timeout, not a passing error.
+const SLOW_FAILURE: Duration = Duration::from_secs(1);
+
 /// The node's registry record and where it goes.
 pub(super) struct Registrar {
     registry: Arc<dyn Registry>,
@@ -65,16 +68,24 @@ impl Registrar {
     }
 
     /// Registers, retrying twice with go-micro's backoff (100 ms, 600 ms) before giving up.
+    ///
+    /// The retries are for quick, passing failures. An attempt that failed slowly has already
+    /// waited out the registry's own dial or request timeout, so it is not repeated: an
+    /// unreachable registry fails `start` within one timeout, not three.
     pub(super) async fn register_with_retries(&self) -> Result<(), LocalError> {
         let mut last = None;
         for backoff in [0, 100, 600] {
             tokio::time::sleep(Duration::from_millis(backoff)).await;
+            let started = tokio::time::Instant::now();
             match self.registry.register(&self.record, self.ttl()).await {
                 Ok(()) => return Ok(()),
                 Err(err) => last = Some(err),
             }
+            if started.elapsed() >= SLOW_FAILURE {
+                break;
+            }
         }
-        let err = last.expect("three attempts were made");
+        let err = last.expect("one attempt was made");
         Err(LocalError::new(
             LocalErrorKind::Registry,
             format!(
