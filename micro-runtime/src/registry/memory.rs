@@ -5,16 +5,14 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, Weak};
 use std::time::Duration;
 
-use tokio::sync::mpsc;
 use tokio::time::{Instant, MissedTickBehavior};
 
+use super::watchers::Watchers;
 use super::{Action, BoxFuture, Event, Node, Registry, Service, Watcher};
 use crate::LocalError;
 
 // How often expired nodes are swept and announced, as go-micro's memory registry.
 const PRUNE_INTERVAL: Duration = Duration::from_secs(1);
-// Events a slow watcher may fall behind by before it misses some.
-const WATCH_BUFFER: usize = 256;
 
 /// An in-process [`Registry`]. Clones share the same records.
 ///
@@ -52,7 +50,7 @@ struct Inner {
 struct State {
     // name → version → record; BTreeMaps so listings come out sorted.
     services: BTreeMap<String, BTreeMap<String, Record>>,
-    watchers: Vec<WatchSender>,
+    watchers: Watchers,
     // What `get_service_shared` handed out, per name; cleared on every change. Calls look their
     // service up each time, and sharing one snapshot saves a deep copy of it per call.
     snapshots: HashMap<String, Arc<[Service]>>,
@@ -70,12 +68,6 @@ struct Record {
 struct Entry {
     node: Node,
     expires: Option<Instant>,
-}
-
-#[derive(Debug)]
-struct WatchSender {
-    service: Option<String>,
-    tx: mpsc::Sender<Event>,
 }
 
 impl MemoryRegistry {
@@ -214,12 +206,7 @@ impl MemoryRegistry {
     }
 
     fn watch_now(&self, service: Option<&str>) -> Watcher {
-        let (tx, rx) = mpsc::channel(WATCH_BUFFER);
-        self.lock().watchers.push(WatchSender {
-            service: service.map(str::to_string),
-            tx,
-        });
-        Watcher::new(rx)
+        self.lock().watchers.subscribe(service)
     }
 }
 
@@ -327,19 +314,7 @@ impl State {
                 ..without_nodes(service)
             },
         };
-        self.watchers.retain(|w| {
-            if w.service.as_deref().is_some_and(|name| name != event.service.name) {
-                return !w.tx.is_closed();
-            }
-            match w.tx.try_send(event.clone()) {
-                Ok(()) => true,
-                Err(mpsc::error::TrySendError::Full(_)) => {
-                    tracing::warn!(service = %event.service.name, "registry watcher is full; dropping an event");
-                    true
-                }
-                Err(mpsc::error::TrySendError::Closed(_)) => false,
-            }
-        });
+        self.watchers.send(&event);
     }
 }
 

@@ -17,6 +17,7 @@ pub mod etcd;
 #[cfg(feature = "mdns")]
 pub mod mdns;
 pub mod memory;
+mod watchers;
 
 use std::collections::{BTreeMap, HashMap};
 use std::fmt;
@@ -239,7 +240,8 @@ impl Watcher {
         Self { events }
     }
 
-    /// The next event; `None` once the registry has stopped or gone away.
+    /// The next event; `None` once the registry has stopped or gone away, or the watcher fell so
+    /// far behind that events were lost (read the registry afresh and watch again).
     pub async fn next(&mut self) -> Option<Event> {
         self.events.recv().await
     }

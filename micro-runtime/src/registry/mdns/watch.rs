@@ -10,14 +10,12 @@
 use std::collections::HashMap;
 use std::time::Duration;
 
-use tokio::sync::mpsc;
 use tokio::time::Instant;
 
 use super::entry::Found;
+use crate::registry::watchers::Watchers;
 use crate::registry::{Action, Event, Service, Watcher};
 
-// Events a slow watcher may fall behind by before it misses some, as the memory registry.
-const WATCH_BUFFER: usize = 256;
 // When to ask again, in thousandths of the TTL.
 const REFRESH_AT: [u32; 2] = [800, 900];
 
@@ -25,7 +23,7 @@ const REFRESH_AT: [u32; 2] = [800, 900];
 #[derive(Debug, Default)]
 pub(super) struct Cache {
     nodes: HashMap<(String, String), Seen>,
-    watchers: Vec<WatchSender>,
+    watchers: Watchers,
 }
 
 #[derive(Debug)]
@@ -36,30 +34,19 @@ struct Seen {
     asked: usize,
 }
 
-#[derive(Debug)]
-struct WatchSender {
-    service: Option<String>,
-    tx: mpsc::Sender<Event>,
-}
-
 impl Cache {
     /// A new watcher of one service, or of all.
     pub(super) fn subscribe(&mut self, service: Option<&str>) -> Watcher {
-        let (tx, rx) = mpsc::channel(WATCH_BUFFER);
-        self.watchers.push(WatchSender {
-            service: service.map(str::to_string),
-            tx,
-        });
-        Watcher::new(rx)
+        self.watchers.subscribe(service)
     }
 
     /// Whether anyone still watches; forgets the cache once nobody does.
     pub(super) fn active(&mut self) -> bool {
-        self.watchers.retain(|w| !w.tx.is_closed());
-        if self.watchers.is_empty() {
+        let active = self.watchers.any_open();
+        if !active {
             self.nodes.clear();
         }
-        !self.watchers.is_empty()
+        active
     }
 
     /// Takes in nodes from one response.
@@ -139,19 +126,7 @@ impl Cache {
                 ..found.service
             },
         };
-        self.watchers.retain(|w| {
-            if w.service.as_deref().is_some_and(|name| name != event.service.name) {
-                return !w.tx.is_closed();
-            }
-            match w.tx.try_send(event.clone()) {
-                Ok(()) => true,
-                Err(mpsc::error::TrySendError::Full(_)) => {
-                    tracing::warn!(service = %event.service.name, "mdns: watcher is full; dropping an event");
-                    true
-                }
-                Err(mpsc::error::TrySendError::Closed(_)) => false,
-            }
-        });
+        self.watchers.send(&event);
     }
 }
 
