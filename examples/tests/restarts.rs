@@ -15,6 +15,7 @@ use std::time::{Duration, Instant};
 use common::GreeterServer;
 use examples::greeter::{GreeterClient, HelloRequest};
 use micro_runtime::Client;
+use micro_runtime::client::ClientOptions;
 use micro_runtime::registry::{Action, Registry};
 use micro_runtime::registry::{EtcdRegistry, MdnsOptions, MdnsRegistry};
 use tests::etcd::EtcdServer;
@@ -230,7 +231,16 @@ async fn kill_one_node(discovery: Discovery) {
         event(&mut watch, Action::Create, &id).await;
         servers.push((id, server));
     }
-    let client = GreeterClient::new("greeter", Client::new(Arc::clone(&registry)));
+    // A cool-down longer than the TTL, so the killed node is avoided until the registry drops
+    // it however slow this machine is.
+    let options = ClientOptions {
+        node_cooldown: Duration::from_secs(30),
+        ..ClientOptions::default()
+    };
+    let client = GreeterClient::new(
+        "greeter",
+        Client::with_options(Arc::clone(&registry), options, Vec::new()),
+    );
     let load = Load::start(&client);
     load.progress(500).await;
 

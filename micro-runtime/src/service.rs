@@ -36,8 +36,10 @@ use crate::registry::{Registry, registry_from_env};
 use crate::server::{Handler, RunningServer, Server};
 use crate::wrapper::Wrapper;
 
-/// The registry a [`Service`] uses when neither its code nor `MICRO_REGISTRY` names one: mDNS,
-/// as go-micro's, so services on one network find each other with no setup.
+/// The registry a [`Service`] uses when its code names none: the one `MICRO_REGISTRY` names, and
+/// mDNS when it is unset, as go-micro's, so services on one network find each other with no
+/// setup. (Before network registries existed this returned the process's memory registry, now
+/// [`shared_memory_registry`](crate::registry::shared_memory_registry).)
 pub fn default_registry() -> Result<Arc<dyn Registry>, LocalError> {
     registry_from_env(|key| std::env::var(key).ok())
 }

@@ -91,7 +91,11 @@ async fn attempts(
     options: &CallOptions,
     deadline: Instant,
 ) -> Result<Bytes, Error> {
-    let nodes = nodes(client, service, options).await?;
+    // A lookup can be slow (the first one of a service waits for the registry), and it counts
+    // against the call's deadline like everything else.
+    let nodes = tokio::time::timeout_at(deadline, nodes(client, service, options))
+        .await
+        .map_err(|_| call_timeout(service))??;
     let retries = options.retries.unwrap_or(client.inner.options.retries);
     let mut last = None;
     for (attempt, node) in nodes.into_iter().enumerate() {

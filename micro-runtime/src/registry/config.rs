@@ -8,74 +8,46 @@
 //! | `MICRO_MDNS_INTERFACES` | network interfaces mDNS uses, comma-separated (default: every one that can multicast) |
 //! | `MICRO_MDNS_TIMEOUT` | how long an mDNS lookup collects answers (default `100ms`) |
 
-use std::collections::HashMap;
-use std::sync::{Arc, Mutex, OnceLock};
+use std::sync::{Arc, OnceLock};
 
 use super::{MemoryRegistry, Registry};
 use crate::error::{LocalError, LocalErrorKind};
 
-/// The registry the environment names, one per process and configuration, so that every service
-/// and client of a process shares its sockets, connections and watches.
+/// The registry the environment names.
+///
+/// `memory` is the process's one memory registry (see [`shared_memory_registry`]). `mdns` and
+/// `etcd` are built afresh on each call, since their sockets, connections and background tasks
+/// belong to the tokio runtime that first uses them: a [`Service`](crate::Service) builds one and
+/// shares it between its server and client.
 ///
 /// `env` looks variables up (`|k| std::env::var(k).ok()`; tests pass a map). Unknown names and
-/// registries this build leaves out (cargo features `mdns`, `etcd`) are clear [`LocalErrorKind::Config`]
-/// errors.
+/// registries this build leaves out (cargo features `mdns`, `etcd`) are clear
+/// [`LocalErrorKind::Config`] errors. Nothing touches the network until the registry is used.
 pub fn registry_from_env(
     env: impl Fn(&str) -> Option<String>,
 ) -> Result<Arc<dyn Registry>, LocalError> {
     let var = |key: &str| env(key).filter(|v| !v.trim().is_empty());
     let kind = var("MICRO_REGISTRY").unwrap_or_else(|| default_kind().to_string());
-    let kind = kind.trim().to_ascii_lowercase();
-    let settings: Vec<(&str, Option<String>)> = match kind.as_str() {
-        "memory" => Vec::new(),
-        "mdns" => ["MICRO_MDNS_INTERFACES", "MICRO_MDNS_TIMEOUT"]
-            .map(|k| (k, var(k)))
-            .to_vec(),
-        "etcd" => ["MICRO_REGISTRY_ADDRESS", "ETCD_USERNAME", "ETCD_PASSWORD"]
-            .map(|k| (k, var(k)))
-            .to_vec(),
-        other => {
-            return Err(config(format!(
-                "MICRO_REGISTRY={other:?} is not a registry: use mdns, etcd or memory"
-            )));
-        }
-    };
-    let key = format!("{kind}{settings:?}");
-    static SHARED: OnceLock<Mutex<HashMap<String, Arc<dyn Registry>>>> = OnceLock::new();
-    let mut shared = SHARED
-        .get_or_init(Mutex::default)
-        .lock()
-        .unwrap_or_else(|e| e.into_inner());
-    if let Some(registry) = shared.get(&key) {
-        return Ok(Arc::clone(registry));
+    match kind.trim().to_ascii_lowercase().as_str() {
+        "memory" => Ok(shared_memory_registry()),
+        "mdns" => backend::mdns(var("MICRO_MDNS_INTERFACES"), var("MICRO_MDNS_TIMEOUT")),
+        "etcd" => backend::etcd(
+            var("MICRO_REGISTRY_ADDRESS"),
+            var("ETCD_USERNAME"),
+            var("ETCD_PASSWORD"),
+        ),
+        other => Err(config(format!(
+            "MICRO_REGISTRY={other:?} is not a registry: use mdns, etcd or memory"
+        ))),
     }
-    let setting = |name: &str| {
-        settings
-            .iter()
-            .find(|(k, _)| *k == name)
-            .and_then(|(_, v)| v.clone())
-    };
-    let registry: Arc<dyn Registry> = match kind.as_str() {
-        "memory" => Arc::new(MemoryRegistry::new()),
-        "mdns" => backend::mdns(
-            setting("MICRO_MDNS_INTERFACES"),
-            setting("MICRO_MDNS_TIMEOUT"),
-        )?,
-        _ => backend::etcd(
-            setting("MICRO_REGISTRY_ADDRESS"),
-            setting("ETCD_USERNAME"),
-            setting("ETCD_PASSWORD"),
-        )?,
-    };
-    shared.insert(key, Arc::clone(&registry));
-    Ok(registry)
 }
 
 /// The process's memory registry: what [`Server::new`](crate::server::Server::new) registers in
 /// until given another, and what `MICRO_REGISTRY=memory` names.
 pub fn shared_memory_registry() -> Arc<dyn Registry> {
-    registry_from_env(|key| (key == "MICRO_REGISTRY").then(|| "memory".to_string()))
-        .expect("the memory registry is always built")
+    // No runtime-bound resources: its expiry sweep is only a courtesy, as every read prunes.
+    static SHARED: OnceLock<Arc<dyn Registry>> = OnceLock::new();
+    Arc::clone(SHARED.get_or_init(|| Arc::new(MemoryRegistry::new())))
 }
 
 /// What `MICRO_REGISTRY` means when unset: mDNS, as go-micro, when this build has it.
@@ -180,10 +152,11 @@ mod tests {
     }
 
     #[test]
-    fn one_registry_per_configuration() {
+    fn memory_is_one_registry_per_process() {
         let a = registry_from_env(env(&[("MICRO_REGISTRY", "memory")])).unwrap();
         let b = registry_from_env(env(&[("MICRO_REGISTRY", " Memory ")])).unwrap();
         assert!(Arc::ptr_eq(&a, &b));
+        assert!(Arc::ptr_eq(&a, &shared_memory_registry()));
         assert_eq!(a.name(), "memory");
     }
 

@@ -57,6 +57,13 @@ struct State {
     services: Option<Arc<[Service]>>,
     // When the copy must be fetched again (the TTL, or the retry time after an error).
     refresh_at: Option<Instant>,
+    // Watch events applied so far: a fetch that saw this change while it was out may be older
+    // than what the watch already applied, so it must not overwrite it.
+    events: u64,
+    // First lookups finished so far, and how the last one ended when it found nothing: lookups
+    // that queued behind it take its answer rather than ask again one by one.
+    fetches: u64,
+    missed: Option<Result<(), String>>,
 }
 
 impl Cache {
@@ -78,10 +85,23 @@ impl Cache {
         if let Some(services) = self.cached(name, &entry) {
             return Ok(services);
         }
+        let fetches = lock(&entry.state).fetches;
         let _fetching = entry.fetching.lock().await;
-        // Another lookup may have fetched it while this one waited.
-        if let Some(services) = lock(&entry.state).services.clone() {
-            return Ok(services);
+        {
+            // Another lookup may have fetched it while this one waited: take its answer.
+            let state = lock(&entry.state);
+            if let Some(services) = state.services.clone() {
+                return Ok(services);
+            }
+            if state.fetches != fetches {
+                return match &state.missed {
+                    Some(Err(message)) => Err(LocalError::new(
+                        crate::LocalErrorKind::Registry,
+                        message.clone(),
+                    )),
+                    _ => Ok(Arc::from(Vec::new())),
+                };
+            }
         }
         // The watch opens before the fetch, so no change between the two is missed.
         if !entry.watching.swap(true, Ordering::AcqRel) {
@@ -94,14 +114,30 @@ impl Cache {
             };
             self.spawn_watch(name, &entry, watcher);
         }
-        let services: Arc<[Service]> = self.inner.registry.get_service(name).await?.into();
-        // An unknown service is not cached: the watch fills the entry in when it appears.
-        if !services.is_empty() {
-            let mut state = lock(&entry.state);
+        let events = lock(&entry.state).events;
+        let fetched = self.inner.registry.get_service(name).await;
+        let mut state = lock(&entry.state);
+        state.fetches += 1;
+        let services: Arc<[Service]> = match fetched {
+            Ok(services) => services.into(),
+            Err(err) => {
+                state.missed = Some(Err(err.to_string()));
+                return Err(err);
+            }
+        };
+        if services.is_empty() {
+            // An unknown service is not cached: the watch fills the entry in when it appears.
+            state.missed = Some(Ok(()));
+        } else if state.events == events {
             state.services = Some(Arc::clone(&services));
             state.refresh_at = Some(Instant::now() + self.inner.ttl);
+        } else if state.services.is_none() {
+            // The watch moved on while this was out, so the answer may be stale already: keep it,
+            // but fetch again behind the next lookup.
+            state.services = Some(Arc::clone(&services));
+            state.refresh_at = Some(Instant::now());
         }
-        Ok(services)
+        Ok(state.services.clone().unwrap_or(services))
     }
 
     fn entry(&self, name: &str) -> Arc<Entry> {
@@ -134,9 +170,14 @@ impl Cache {
             Arc::clone(entry),
         );
         let task = tokio::spawn(async move {
+            let events = lock(&entry.state).events;
             let fetched = registry.get_service(&name).await;
             let mut state = lock(&entry.state);
             match fetched {
+                Ok(_) if state.events != events => {
+                    // The watch applied newer changes meanwhile: keep them, try again later.
+                    state.refresh_at = Some(Instant::now());
+                }
                 Ok(services) => {
                     state.services = (!services.is_empty()).then(|| services.into());
                     state.refresh_at = Some(Instant::now() + ttl);
@@ -214,6 +255,7 @@ async fn watch_loop(
 
 /// Patches a cached copy with one watch event. Copy on write: lookups in flight keep the old one.
 fn apply(state: &mut State, event: Event) {
+    state.events += 1;
     let mut services: Vec<Service> = state.services.as_deref().unwrap_or_default().to_vec();
     let changed = event.service;
     let position = services

@@ -32,12 +32,15 @@ impl Registry for Remote {
     fn get_service<'a>(&'a self, name: &'a str) -> BoxFuture<'a, Result<Vec<Service>, LocalError>> {
         Box::pin(async move {
             self.lookups.fetch_add(1, Ordering::SeqCst);
-            // A lookup takes a while, as over the network, so concurrent ones overlap.
+            let down = self.down.load(Ordering::SeqCst);
+            let read = self.records.get_service(name).await;
+            // The answer takes a while to come back, as over the network: concurrent lookups
+            // overlap, and changes made meanwhile are not in it.
             tokio::time::sleep(Duration::from_millis(10)).await;
-            if self.down.load(Ordering::SeqCst) {
+            if down {
                 return Err(LocalError::new(LocalErrorKind::Registry, "registry down"));
             }
-            self.records.get_service(name).await
+            read
         })
     }
 
@@ -167,4 +170,45 @@ async fn a_first_lookup_with_the_registry_down_is_an_error() {
     remote.down.store(true, Ordering::SeqCst);
     let err = cache.get("greeter").await.unwrap_err();
     assert!(err.to_string().contains("registry down"), "{err}");
+}
+
+#[tokio::test(start_paused = true)]
+async fn concurrent_first_lookups_share_a_miss_or_an_error() {
+    let (remote, cache) = setup();
+    let lookups = |cache: &Cache| {
+        (0..10)
+            .map(|_| {
+                let cache = cache.clone();
+                tokio::spawn(async move { cache.get("greeter").await })
+            })
+            .collect::<Vec<_>>()
+    };
+    for lookup in lookups(&cache) {
+        assert!(lookup.await.unwrap().unwrap().is_empty());
+    }
+    assert_eq!(remote.lookups.load(Ordering::SeqCst), 1);
+
+    remote.down.store(true, Ordering::SeqCst);
+    for lookup in lookups(&cache) {
+        let err = lookup.await.unwrap().unwrap_err();
+        assert!(err.to_string().contains("registry down"), "{err}");
+    }
+    assert_eq!(remote.lookups.load(Ordering::SeqCst), 2);
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_delete_during_the_first_fetch_is_not_undone_by_its_answer() {
+    let (remote, cache) = setup();
+    remote.register(&service(&["a", "b"]), None).await.unwrap();
+    let first = tokio::spawn({
+        let cache = cache.clone();
+        async move { cache.get("greeter").await.unwrap() }
+    });
+    // The fetch has read [a, b] and is on its way back when `a` goes.
+    while remote.lookups.load(Ordering::SeqCst) == 0 {
+        tokio::task::yield_now().await;
+    }
+    remote.deregister(&service(&["a"])).await.unwrap();
+    first.await.unwrap();
+    until(&cache, |ids| ids == ["b"]).await;
 }

@@ -341,9 +341,12 @@ async fn run(
     )
     .await;
 
-    reregister.abort();
-    registrar.deregister().await;
+    // Replies close their connections from here on, and the re-register loop is stopped for
+    // good (awaited, so a register in flight cannot land after the deregister).
     let _ = phase_tx.send(Phase::Leaving);
+    reregister.abort();
+    let _ = reregister.await;
+    registrar.deregister().await;
     if !timing.deregister_wait.is_zero() {
         tracing::info!(wait = ?timing.deregister_wait, "deregistered; serving until clients have dropped this node");
         let wait = tokio::time::sleep(timing.deregister_wait);

@@ -224,6 +224,8 @@ async fn receive(engine: Weak<Engine>, link: Arc<Link>) {
             Err(err) => {
                 // e.g. an ICMP error left by a unicast reply; the socket itself is still fine.
                 tracing::debug!(interface = %link.interface.name, error = %err, "mdns: receive failed");
+                // A pause, so that an error that repeats does not spin the worker.
+                tokio::time::sleep(std::time::Duration::from_millis(10)).await;
                 continue;
             }
         };

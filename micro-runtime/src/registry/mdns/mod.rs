@@ -55,6 +55,9 @@ use self::engine::Engine;
 use super::{BoxFuture, Registry, Service, Watcher};
 use crate::{LocalError, LocalErrorKind};
 
+// The pause between the two copies of a goodbye.
+const GOODBYE_REPEAT: std::time::Duration = std::time::Duration::from_millis(20);
+
 /// Settings for an [`MdnsRegistry`].
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct MdnsOptions {
@@ -169,6 +172,10 @@ impl MdnsRegistry {
             }
             groups
         };
+        // A goodbye is one UDP datagram; sent twice, as RFC 6762 §10.1 allows, so that one lost
+        // packet does not leave watchers holding the node until its TTL ends.
+        engine.announce(groups.clone()).await?;
+        tokio::time::sleep(GOODBYE_REPEAT).await;
         engine.announce(groups).await
     }
 }

@@ -117,7 +117,8 @@ impl Cache {
         (refresh, next)
     }
 
-    // Never blocks: a full watcher misses the event, a dropped one is forgotten.
+    // Never blocks: a watcher that fell behind is closed (it then reads afresh), a dropped one is
+    // forgotten.
     fn emit(&mut self, action: Action, found: Found) {
         let event = Event {
             action,
