@@ -128,7 +128,7 @@ pub struct Value {
 }
 
 // Go writes nil maps and slices as `null`.
-fn null_as_default<'de, D, T>(deserializer: D) -> Result<T, D::Error>
+pub(crate) fn null_as_default<'de, D, T>(deserializer: D) -> Result<T, D::Error>
 where
     D: Deserializer<'de>,
     T: Default + Deserialize<'de>,
@@ -137,7 +137,10 @@ where
 }
 
 // An empty list as `null`, as Go writes a nil slice, so records are byte-identical to Go's.
-fn empty_as_null<S: Serializer, T: Serialize>(list: &[T], s: S) -> Result<S::Ok, S::Error> {
+pub(crate) fn empty_as_null<S: Serializer, T: Serialize>(
+    list: &[T],
+    s: S,
+) -> Result<S::Ok, S::Error> {
     if list.is_empty() {
         s.serialize_none()
     } else {
@@ -146,7 +149,10 @@ fn empty_as_null<S: Serializer, T: Serialize>(list: &[T], s: S) -> Result<S::Ok,
 }
 
 // Sorted keys, as Go writes maps, so the same record always serializes to the same bytes.
-fn sorted<S: Serializer>(map: &HashMap<String, String>, s: S) -> Result<S::Ok, S::Error> {
+pub(crate) fn sorted<S: Serializer>(
+    map: &HashMap<String, String>,
+    s: S,
+) -> Result<S::Ok, S::Error> {
     map.iter().collect::<BTreeMap<_, _>>().serialize(s)
 }
 

@@ -4,15 +4,15 @@
 //! outer keys are capitalised and in Go's field order (`Service`, `Version`, `Endpoints`,
 //! `Metadata`), while the endpoints inside keep the registry's lowercase JSON names.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::HashMap;
 use std::io::{Read, Write};
 
 use flate2::Compression;
 use flate2::read::ZlibDecoder;
 use flate2::write::ZlibEncoder;
-use serde::{Deserialize, Deserializer, Serialize};
+use serde::{Deserialize, Serialize};
 
-use super::super::Endpoint;
+use crate::registry::{Endpoint, empty_as_null, null_as_default, sorted};
 
 // A DNS character-string holds at most 255 bytes; go-micro splits the hex there.
 const CHUNK: usize = 255;
@@ -105,27 +105,6 @@ fn from_hex(hex: &[u8]) -> Option<Vec<u8>> {
     hex.chunks(2)
         .map(|pair| Some(digit(pair[0])? << 4 | digit(pair[1])?))
         .collect()
-}
-
-fn null_as_default<'de, D, T>(deserializer: D) -> Result<T, D::Error>
-where
-    D: Deserializer<'de>,
-    T: Default + Deserialize<'de>,
-{
-    Ok(Option::<T>::deserialize(deserializer)?.unwrap_or_default())
-}
-
-fn empty_as_null<S: serde::Serializer>(v: &[Endpoint], s: S) -> Result<S::Ok, S::Error> {
-    if v.is_empty() {
-        s.serialize_none()
-    } else {
-        v.serialize(s)
-    }
-}
-
-// Sorted keys, as Go writes maps.
-fn sorted<S: serde::Serializer>(map: &HashMap<String, String>, s: S) -> Result<S::Ok, S::Error> {
-    map.iter().collect::<BTreeMap<_, _>>().serialize(s)
 }
 
 #[cfg(test)]
