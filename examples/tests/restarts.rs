@@ -132,6 +132,23 @@ impl Discovery {
         ]);
         GreeterServer::start(&env)
     }
+
+    /// Starts `count` servers, one after another, each once `watch` has seen it registered;
+    /// returns them with their node ids.
+    async fn start_watched(
+        &self,
+        count: usize,
+        watch: &mut micro_runtime::registry::Watcher,
+    ) -> Vec<(String, GreeterServer)> {
+        let mut servers = Vec::new();
+        for _ in 0..count {
+            let server = self.start_server();
+            let (id, _) = server.started();
+            event(watch, Action::Create, &id).await;
+            servers.push((id, server));
+        }
+        servers
+    }
 }
 
 /// Waits for a watch event about node `id` with `action`; returns when it came.
@@ -173,13 +190,12 @@ fn runtime() -> tokio::runtime::Runtime {
 async fn restart_every_node(discovery: Discovery) {
     let registry = Arc::clone(&discovery.registry);
     let mut watch = registry.watch(Some("greeter")).await.unwrap();
-    let mut servers = Vec::new();
-    for _ in 0..3 {
-        let server = discovery.start_server();
-        let (id, _) = server.started();
-        event(&mut watch, Action::Create, &id).await;
-        servers.push(server);
-    }
+    let mut servers: Vec<GreeterServer> = discovery
+        .start_watched(3, &mut watch)
+        .await
+        .into_iter()
+        .map(|(_, server)| server)
+        .collect();
     let client = GreeterClient::new("greeter", Client::new(Arc::clone(&registry)));
     let load = Load::start(&client);
     load.progress(500).await;
@@ -224,13 +240,7 @@ fn a_killed_node_fails_only_calls_in_flight_and_leaves_at_its_ttl_over_mdns() {
 async fn kill_one_node(discovery: Discovery) {
     let registry = Arc::clone(&discovery.registry);
     let mut watch = registry.watch(Some("greeter")).await.unwrap();
-    let mut servers = Vec::new();
-    for _ in 0..3 {
-        let server = discovery.start_server();
-        let (id, _) = server.started();
-        event(&mut watch, Action::Create, &id).await;
-        servers.push((id, server));
-    }
+    let mut servers = discovery.start_watched(3, &mut watch).await;
     // A cool-down longer than the TTL, so the killed node is avoided until the registry drops
     // it however slow this machine is.
     let options = ClientOptions {
