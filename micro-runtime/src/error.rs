@@ -201,6 +201,8 @@ pub enum LocalErrorKind {
     Registry,
     /// A network or I/O failure.
     Io,
+    /// The broker failed or could not be reached, or refused a message.
+    Broker,
 }
 
 impl LocalError {

@@ -42,6 +42,7 @@
 //!
 //! The memory registry is always built.
 
+pub mod broker;
 pub mod client;
 pub mod codec;
 #[doc(hidden)]

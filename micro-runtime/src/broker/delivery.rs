@@ -1,0 +1,141 @@
+//! The buffer in front of one subscription's handler, and the task that runs the handler.
+//!
+//! Every broker hands received messages to a [`DeliverySender`], which never waits: a full
+//! buffer drops the message for this subscription only, so one slow handler cannot hold up the
+//! broker's other subscribers (NATS treats slow consumers the same way). The handler runs one
+//! message at a time, in arrival order; its errors and panics are logged and counted, and the
+//! subscription goes on.
+
+use std::panic::AssertUnwindSafe;
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+
+use futures_util::FutureExt;
+use tokio::sync::mpsc;
+use tokio::task::JoinHandle;
+
+use super::{Event, EventHandler, Message, SubscribeOptions, SubscriptionStats};
+
+/// One subscription's buffer and handler task.
+pub(crate) struct Delivery {
+    sender: DeliverySender,
+    task: JoinHandle<()>,
+}
+
+/// Where a broker puts a subscription's messages. Cheap to clone.
+#[derive(Clone)]
+pub(crate) struct DeliverySender {
+    tx: mpsc::Sender<Message>,
+    stats: Arc<SubscriptionStats>,
+    topic: Arc<str>,
+}
+
+impl Delivery {
+    /// Starts the handler task for a subscription to `topic`.
+    pub(crate) fn spawn(topic: &str, handler: EventHandler, options: &SubscribeOptions) -> Self {
+        let (tx, rx) = mpsc::channel(options.buffer.max(1));
+        let stats = Arc::new(SubscriptionStats::default());
+        let topic: Arc<str> = Arc::from(topic);
+        let task = tokio::spawn(run(
+            rx,
+            handler,
+            Arc::clone(&topic),
+            options.auto_ack,
+            Arc::clone(&stats),
+        ));
+        Self {
+            sender: DeliverySender { tx, stats, topic },
+            task,
+        }
+    }
+
+    /// A handle for the broker to put messages in.
+    pub(crate) fn sender(&self) -> DeliverySender {
+        self.sender.clone()
+    }
+
+    /// The subscription's counters.
+    pub(crate) fn stats(&self) -> Arc<SubscriptionStats> {
+        Arc::clone(&self.sender.stats)
+    }
+
+    /// Waits until every buffered message is handled. The broker must have dropped its senders
+    /// (unsubscribed) first, or this waits for them.
+    pub(crate) async fn finish(self) {
+        drop(self.sender);
+        let _ = self.task.await;
+    }
+}
+
+impl DeliverySender {
+    /// Buffers `message` for the handler. Returns `false` when it was dropped: the buffer is full
+    /// (counted and logged) or the subscription has ended.
+    pub(crate) fn offer(&self, message: Message) -> bool {
+        self.stats.received.fetch_add(1, Ordering::Relaxed);
+        match self.tx.try_send(message) {
+            Ok(()) => true,
+            Err(mpsc::error::TrySendError::Full(message)) => {
+                let dropped = self.stats.dropped.fetch_add(1, Ordering::Relaxed) + 1;
+                // The first drop and then every thousandth: a stuck handler must not flood the log.
+                if dropped == 1 || dropped % 1000 == 0 {
+                    tracing::warn!(
+                        topic = %self.topic,
+                        id = message.id(),
+                        dropped,
+                        buffer = self.tx.max_capacity(),
+                        "subscriber too slow: its buffer is full, message dropped"
+                    );
+                }
+                false
+            }
+            Err(mpsc::error::TrySendError::Closed(_)) => false,
+        }
+    }
+
+    /// The subscription's counters.
+    pub(crate) fn stats(&self) -> &SubscriptionStats {
+        &self.stats
+    }
+
+    /// Whether the buffer has room for another message now.
+    pub(crate) fn has_room(&self) -> bool {
+        self.tx.capacity() > 0
+    }
+
+    /// Whether the subscription has ended.
+    pub(crate) fn is_closed(&self) -> bool {
+        self.tx.is_closed()
+    }
+}
+
+async fn run(
+    mut rx: mpsc::Receiver<Message>,
+    handler: EventHandler,
+    topic: Arc<str>,
+    auto_ack: bool,
+    stats: Arc<SubscriptionStats>,
+) {
+    while let Some(message) = rx.recv().await {
+        let event = Arc::new(Event::new(Arc::clone(&topic), message));
+        let outcome = AssertUnwindSafe(handler(Arc::clone(&event)))
+            .catch_unwind()
+            .await;
+        let id = event.message().id();
+        match outcome {
+            Ok(Ok(())) => {
+                if auto_ack {
+                    event.ack();
+                }
+                stats.handled.fetch_add(1, Ordering::Relaxed);
+            }
+            Ok(Err(err)) => {
+                stats.failed.fetch_add(1, Ordering::Relaxed);
+                tracing::error!(%topic, id, error = %err, "subscriber failed to handle a message");
+            }
+            Err(_) => {
+                stats.failed.fetch_add(1, Ordering::Relaxed);
+                tracing::error!(%topic, id, "subscriber panicked while handling a message");
+            }
+        }
+    }
+}
