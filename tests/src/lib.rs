@@ -8,6 +8,7 @@
 
 pub mod etcd;
 pub mod handlers;
+pub mod nats;
 pub mod netns;
 pub mod support;
 
