@@ -30,6 +30,7 @@ mod health;
 mod registrar;
 mod router;
 mod stream;
+mod subscriber;
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
@@ -45,7 +46,11 @@ pub use router::{Handler, Router};
 
 use self::connection::Shared;
 use self::registrar::Registrar;
-use crate::error::{LocalError, LocalErrorKind};
+use self::subscriber::SubscriberSpec;
+use crate::broker::{Broker, SubscribeOptions, Subscription};
+use crate::codec::Message;
+use crate::context::Context;
+use crate::error::{Error, LocalError, LocalErrorKind};
 use crate::registry::{Node, Registry};
 use crate::transport::Limits;
 use crate::transport::listener;
@@ -67,6 +72,9 @@ pub struct Server {
     limits: Limits,
     router: Router,
     wrappers: Vec<Arc<dyn Wrapper>>,
+    broker: Arc<dyn Broker>,
+    subscribers: Vec<SubscriberSpec>,
+    subscriber_wrappers: Vec<Arc<dyn Wrapper>>,
 }
 
 impl std::fmt::Debug for Server {
@@ -114,6 +122,9 @@ impl Server {
             limits: Limits::default(),
             router,
             wrappers: Vec::new(),
+            broker: crate::broker::shared_memory_broker(),
+            subscribers: Vec::new(),
+            subscriber_wrappers: Vec::new(),
         }
     }
 
@@ -191,6 +202,50 @@ impl Server {
         self
     }
 
+    /// The broker subscribers receive messages from (default: the process's memory broker;
+    /// a [`Service`](crate::Service) passes the one `MICRO_BROKER` names).
+    pub fn broker(mut self, broker: Arc<dyn Broker>) -> Self {
+        self.broker = broker;
+        self
+    }
+
+    /// Subscribes `handler` to `topic`: every message published there reaches it (see
+    /// [`subscribe_with`](Self::subscribe_with) for queue groups). The subscription is made when the
+    /// server starts and ended when it stops, and advertised in the registry as go-micro does.
+    pub fn subscribe<M, F, Fut>(self, topic: impl Into<String>, handler: F) -> Self
+    where
+        M: Message,
+        F: Fn(Context, M) -> Fut + Send + Sync + 'static,
+        Fut: Future<Output = Result<(), Error>> + Send + 'static,
+    {
+        self.subscribe_with(topic, SubscribeOptions::default(), handler)
+    }
+
+    /// Subscribes `handler` to `topic` with options: a queue group shares the messages among the
+    /// servers in it, each message going to one of them.
+    pub fn subscribe_with<M, F, Fut>(
+        mut self,
+        topic: impl Into<String>,
+        options: SubscribeOptions,
+        handler: F,
+    ) -> Self
+    where
+        M: Message,
+        F: Fn(Context, M) -> Fut + Send + Sync + 'static,
+        Fut: Future<Output = Result<(), Error>> + Send + 'static,
+    {
+        self.subscribers
+            .push(SubscriberSpec::new(topic.into(), options, handler));
+        self
+    }
+
+    /// Adds a wrapper around every message a subscriber handles; the first added runs outermost.
+    /// The context carries the message's metadata, [`topic`](Context::topic) and id.
+    pub fn wrap_subscriber(mut self, wrapper: impl Wrapper) -> Self {
+        self.subscriber_wrappers.push(Arc::new(wrapper));
+        self
+    }
+
     /// The service name.
     pub fn name(&self) -> &str {
         &self.name
@@ -216,7 +271,12 @@ impl Server {
         })?;
         let address = listener::advertise_address(local_addr, self.advertise.as_deref())?;
         let registrar = Registrar::new(&self, address);
-        registrar.register_with_retries().await?;
+        // Subscribed before registering: once the node is discoverable it also hears its topics.
+        let subscriptions = self.subscribe_all().await?;
+        if let Err(err) = registrar.register_with_retries().await {
+            unsubscribe_all(subscriptions).await;
+            return Err(err);
+        }
         let node = registrar.node().clone();
         tracing::info!(service = %self.name, node = %node.id, address = %node.address, %local_addr, "server started");
 
@@ -237,6 +297,7 @@ impl Server {
             listener,
             shared,
             registrar,
+            subscriptions,
             stop_rx,
             Timing {
                 deregister_wait,
@@ -249,6 +310,25 @@ impl Server {
             stop_tx,
             task,
         })
+    }
+
+    /// Subscribes every subscriber; on a failure, ends those already made.
+    async fn subscribe_all(&self) -> Result<Vec<Subscription>, LocalError> {
+        let wrappers: Arc<[Arc<dyn Wrapper>]> = self.subscriber_wrappers.clone().into();
+        let mut subscriptions = Vec::with_capacity(self.subscribers.len());
+        for subscriber in &self.subscribers {
+            match subscriber
+                .subscribe(&self.broker, &self.name, Arc::clone(&wrappers))
+                .await
+            {
+                Ok(subscription) => subscriptions.push(subscription),
+                Err(err) => {
+                    unsubscribe_all(subscriptions).await;
+                    return Err(err);
+                }
+            }
+        }
+        Ok(subscriptions)
     }
 
     /// Serves on `listener` until `shutdown` completes, then stops gracefully (mini-redis's
@@ -322,10 +402,22 @@ struct Timing {
     drain_timeout: Duration,
 }
 
+/// Ends every subscription, each after its buffered messages are handled.
+async fn unsubscribe_all(subscriptions: Vec<Subscription>) {
+    let ends = subscriptions.into_iter().map(|subscription| async move {
+        let topic = subscription.topic().to_string();
+        if let Err(err) = subscription.unsubscribe().await {
+            tracing::warn!(%topic, error = %err, "unsubscribe failed");
+        }
+    });
+    futures_util::future::join_all(ends).await;
+}
+
 async fn run(
     listener: TcpListener,
     shared: Arc<Shared>,
     registrar: Registrar,
+    subscriptions: Vec<Subscription>,
     mut stop: watch::Receiver<bool>,
     timing: Timing,
 ) {
@@ -349,14 +441,26 @@ async fn run(
     registrar.deregister().await;
     if !timing.deregister_wait.is_zero() {
         tracing::info!(wait = ?timing.deregister_wait, "deregistered; serving until clients have dropped this node");
-        let wait = tokio::time::sleep(timing.deregister_wait);
-        accept(&listener, &shared, &phase_rx, &mut connections, wait).await;
     }
+    // Subscriptions end alongside the deregister wait: the broker stops sending, and messages
+    // already buffered are handled (within the drain timeout) while calls are still served.
+    let drain_timeout = timing.drain_timeout;
+    let leaving = async {
+        let subscribers = async {
+            if tokio::time::timeout(drain_timeout, unsubscribe_all(subscriptions))
+                .await
+                .is_err()
+            {
+                tracing::warn!(?drain_timeout, "drain timeout: subscribers still busy");
+            }
+        };
+        tokio::join!(subscribers, tokio::time::sleep(timing.deregister_wait));
+    };
+    accept(&listener, &shared, &phase_rx, &mut connections, leaving).await;
 
     drop(listener);
     let _ = phase_tx.send(Phase::Closing);
     let in_flight = connections.len();
-    let drain_timeout = timing.drain_timeout;
     let drained = tokio::time::timeout(drain_timeout, async {
         while connections.join_next().await.is_some() {}
     })
