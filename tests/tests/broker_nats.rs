@@ -1,6 +1,7 @@
-//! The NATS broker against real nats-server processes on loopback: go-micro's exact bytes on the
-//! wire, broadcast and queue groups (shared with a raw NATS client), malformed payloads, a slow
-//! subscriber, unreachable servers, and a server restart in the middle of publishing.
+//! The NATS broker against real nats-server processes on loopback: the broker and subscriber
+//! suites, go-micro's exact bytes on the wire, queue groups shared with a raw NATS client,
+//! malformed payloads, a slow subscriber on a shared connection, unreachable servers, disconnect,
+//! and a server restart in the middle of publishing.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::Arc;
@@ -12,7 +13,9 @@ use micro_runtime::broker::nats::NatsBroker;
 use micro_runtime::broker::{
     Broker, Event, EventHandler, Message, SubscribeOptions, decode_envelope, event_handler,
 };
+use tests::broker_suite::{self, unique_topic};
 use tests::nats::NatsServer;
+use tests::{logs, subscriber_suite};
 use tokio::sync::{Semaphore, mpsc, oneshot};
 use tokio::time::{Instant, timeout};
 
@@ -75,6 +78,51 @@ async fn next<T>(rx: &mut mpsc::UnboundedReceiver<T>) -> T {
         .expect("the channel is open")
 }
 
+/// The next numbered message a raw subscriber sees.
+async fn raw_next(subscriber: &mut async_nats::Subscriber) -> u32 {
+    let message = timeout(WAIT, subscriber.next())
+        .await
+        .expect("a message in time")
+        .expect("subscribed");
+    seq(&decode_envelope(&message.payload).expect("an envelope"))
+}
+
+/// A new broker, with its own connection, on each call: as other processes would have.
+fn connections(server: &NatsServer) -> impl Fn() -> Arc<dyn Broker> {
+    let url = server.url();
+    move || Arc::new(NatsBroker::new(url.as_str()).expect("a valid URL"))
+}
+
+#[tokio::test]
+async fn broadcast_reaches_every_subscriber() {
+    let server = NatsServer::start().await;
+    broker_suite::broadcast_reaches_every_subscriber(&connections(&server)).await;
+}
+
+#[tokio::test]
+async fn queue_group_delivers_each_message_once() {
+    let server = NatsServer::start().await;
+    broker_suite::queue_group_delivers_each_message_once(&connections(&server)).await;
+}
+
+#[tokio::test]
+async fn unsubscribe_stops_delivery() {
+    let server = NatsServer::start().await;
+    broker_suite::unsubscribe_stops_delivery(&connections(&server)).await;
+}
+
+#[tokio::test]
+async fn slow_subscriber_does_not_block_others() {
+    let server = NatsServer::start().await;
+    broker_suite::slow_subscriber_does_not_block_others(&connections(&server)).await;
+}
+
+#[tokio::test]
+async fn typed_subscribers() {
+    let server = NatsServer::start().await;
+    subscriber_suite::typed_subscribers(&connections(&server)).await;
+}
+
 #[tokio::test]
 async fn publishes_go_micros_bytes() {
     let server = NatsServer::start().await;
@@ -132,45 +180,10 @@ async fn reads_what_go_micro_publishes() {
     subscription.unsubscribe().await.unwrap();
 }
 
+/// The suite counts deliveries once all have arrived; this also rules out a duplicate arriving
+/// later.
 #[tokio::test]
-async fn broadcast_reaches_every_broker() {
-    let server = NatsServer::start().await;
-    let (tx, mut rx) = mpsc::unbounded_channel();
-    let mut subscribers = Vec::new();
-    let mut subscriptions = Vec::new();
-    for member in 0..3 {
-        let subscriber = broker(&server);
-        let subscription = subscriber
-            .subscribe("news", numbered(member, &tx), SubscribeOptions::new())
-            .await
-            .unwrap();
-        subscriptions.push(subscription);
-        subscribers.push(subscriber);
-    }
-    let publisher = broker(&server);
-    for n in 0..50u32 {
-        publisher
-            .publish("news", Message::new(n.to_string()))
-            .await
-            .unwrap();
-    }
-    let mut got: HashMap<usize, Vec<u32>> = HashMap::new();
-    for _ in 0..150 {
-        let (member, n) = next(&mut rx).await;
-        got.entry(member).or_default().push(n);
-    }
-    for member in 0..3 {
-        // Each broker has its own connection and gets every message, in order.
-        assert_eq!(got[&member], (0..50).collect::<Vec<_>>(), "member {member}");
-    }
-    for subscription in subscriptions {
-        assert_eq!(subscription.stats().received(), 50);
-        subscription.unsubscribe().await.unwrap();
-    }
-}
-
-#[tokio::test]
-async fn queue_group_gets_each_message_once() {
+async fn queue_group_never_delivers_twice() {
     const COUNT: u32 = 300;
     let server = NatsServer::start().await;
     let (tx, mut rx) = mpsc::unbounded_channel();
@@ -275,48 +288,6 @@ async fn queue_group_is_a_real_nats_queue_group() {
 }
 
 #[tokio::test]
-async fn unsubscribe_stops_delivery() {
-    let server = NatsServer::start().await;
-    let (leaving, staying) = (broker(&server), broker(&server));
-    let (leaving_handler, mut left) = collector();
-    let (staying_handler, mut stayed) = collector();
-    let leaving_subscription = leaving
-        .subscribe("u", leaving_handler, SubscribeOptions::new())
-        .await
-        .unwrap();
-    let staying_subscription = staying
-        .subscribe("u", staying_handler, SubscribeOptions::new())
-        .await
-        .unwrap();
-    let publisher = broker(&server);
-
-    publisher.publish("u", Message::new("1")).await.unwrap();
-    assert_eq!(seq(next(&mut left).await.message()), 1);
-    assert_eq!(seq(next(&mut stayed).await.message()), 1);
-
-    let stats = Arc::clone(leaving_subscription.stats());
-    leaving_subscription.unsubscribe().await.unwrap();
-    publisher.publish("u", Message::new("2")).await.unwrap();
-    assert_eq!(seq(next(&mut stayed).await.message()), 2);
-    // The handler is gone (its channel closed) and never saw message 2.
-    assert!(matches!(
-        left.try_recv(),
-        Err(mpsc::error::TryRecvError::Disconnected)
-    ));
-    assert_eq!(stats.received(), 1);
-    staying_subscription.unsubscribe().await.unwrap();
-}
-
-/// The next numbered message a raw subscriber sees.
-async fn raw_next(subscriber: &mut async_nats::Subscriber) -> u32 {
-    let message = timeout(WAIT, subscriber.next())
-        .await
-        .expect("a message in time")
-        .expect("subscribed");
-    seq(&decode_envelope(&message.payload).expect("an envelope"))
-}
-
-#[tokio::test]
 async fn disconnect_sends_what_was_published_and_ends_subscriptions() {
     let server = NatsServer::start().await;
     let go = raw(&server).await;
@@ -398,26 +369,25 @@ async fn concurrent_first_uses_share_one_connection() {
 }
 
 #[tokio::test]
-async fn malformed_payloads_are_counted_and_skipped() {
+async fn malformed_payloads_are_counted_logged_and_skipped() {
+    let logs = logs::capture();
     let server = NatsServer::start().await;
     let broker = broker(&server);
+    let topic = unique_topic("malformed");
     let (handler, mut events) = collector();
     let subscription = broker
-        .subscribe("m", handler, SubscribeOptions::new())
+        .subscribe(&topic, handler, SubscribeOptions::new())
         .await
         .unwrap();
 
     let go = raw(&server).await;
-    go.publish("m", "not json".into()).await.unwrap();
-    go.publish("m", r#"{"Header":{},"Body":"***"}"#.into())
+    go.publish(topic.clone(), "not json".into()).await.unwrap();
+    go.publish(topic.clone(), r#"{"Header":{},"Body":"***"}"#.into())
         .await
         .unwrap();
-    go.publish(
-        "m",
-        r#"{"Header":{"Micro-Topic":"m"},"Body":"Nw=="}"#.into(),
-    )
-    .await
-    .unwrap();
+    go.publish(topic.clone(), r#"{"Header":{},"Body":"Nw=="}"#.into())
+        .await
+        .unwrap();
     go.flush().await.unwrap();
 
     // NATS keeps one publisher's order, so the bad two were read before this one.
@@ -425,14 +395,16 @@ async fn malformed_payloads_are_counted_and_skipped() {
     let stats = subscription.stats();
     assert_eq!(stats.malformed(), 2);
     assert_eq!(stats.received(), 1);
+    logs.wait_for(&["WARN", &topic, "not a go-micro broker message"], WAIT)
+        .await;
 
-    broker.publish("m", Message::new("8")).await.unwrap();
+    broker.publish(&topic, Message::new("8")).await.unwrap();
     assert_eq!(seq(next(&mut events).await.message()), 8);
     subscription.unsubscribe().await.unwrap();
 }
 
 #[tokio::test]
-async fn slow_subscriber_does_not_hold_up_a_fast_one() {
+async fn slow_subscriber_does_not_hold_up_a_fast_one_on_its_connection() {
     const COUNT: u32 = 500;
     let server = NatsServer::start().await;
     // Both on one broker, so on one NATS connection.
@@ -557,8 +529,9 @@ async fn restart_loses_only_what_was_in_flight() {
     const OUTAGE: Duration = Duration::from_millis(200);
     // Messages handed over this long before the kill may still have been in the publisher's
     // socket or the server's buffers when it died.
-    const IN_FLIGHT: Duration = Duration::from_millis(100);
+    const IN_FLIGHT: Duration = Duration::from_millis(250);
 
+    let logs = logs::capture();
     let mut server = NatsServer::start().await;
     let subscriber = broker(&server);
     let (tx, mut received) = mpsc::unbounded_channel();
@@ -670,6 +643,12 @@ async fn restart_loses_only_what_was_in_flight() {
         .filter(|&&at| at + IN_FLIGHT > killed && at <= killed)
         .count();
     assert!(lost.len() <= published_in_outage + in_flight);
+    // Both sides said what happened.
+    let url = server.url();
+    logs.wait_for(&["WARN", &url, "lost the connection to NATS"], WAIT)
+        .await;
+    logs.wait_for(&["INFO", &url, "reconnected to NATS"], WAIT)
+        .await;
 }
 
 /// `[1, 2, 3, 7]` as `["1-3", "7"]`.
