@@ -5,9 +5,12 @@
 //! and a subscription with a queue group is a NATS queue subscription, so Go and Rust services
 //! share topics and queue groups.
 //!
-//! Delivery is NATS core's: at-most-once. What a server holds when it dies, and what a publisher
-//! sends before the subscribers have reconnected, is lost. While disconnected, publishes wait in
-//! async-nats's outgoing queue (2048 commands) and go out on reconnection.
+//! Delivery is NATS core's: at-most-once. While disconnected, publishes wait in async-nats's
+//! outgoing queue (2048 commands) and go out on reconnection; but a server that dies takes what
+//! it held with it, and a server drops what arrives for a subject nobody is subscribed to, so
+//! when a publisher reconnects before its subscribers, what it queued during the outage is lost.
+//! Use `disconnect` before exiting: it writes out what was published (dropping the broker tries
+//! to, in the background).
 //!
 //! ## Layout
 //! - `servers`: parsing the comma-separated server URLs.
