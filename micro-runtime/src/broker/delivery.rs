@@ -18,7 +18,10 @@ use super::{Event, EventHandler, Message, SubscribeOptions, SubscriptionStats};
 
 /// One subscription's buffer and handler task.
 pub(crate) struct Delivery {
-    sender: DeliverySender,
+    // `None` once the subscription is ending: the task stops when the broker's copies are gone.
+    sender: Option<DeliverySender>,
+    stats: Arc<SubscriptionStats>,
+    topic: Arc<str>,
     task: JoinHandle<()>,
 }
 
@@ -44,26 +47,54 @@ impl Delivery {
             Arc::clone(&stats),
         ));
         Self {
-            sender: DeliverySender { tx, stats, topic },
+            sender: Some(DeliverySender {
+                tx,
+                stats: Arc::clone(&stats),
+                topic: Arc::clone(&topic),
+            }),
+            stats,
+            topic,
             task,
         }
     }
 
     /// A handle for the broker to put messages in.
     pub(crate) fn sender(&self) -> DeliverySender {
-        self.sender.clone()
+        self.sender
+            .clone()
+            .expect("a subscription that has not ended")
     }
 
     /// The subscription's counters.
     pub(crate) fn stats(&self) -> Arc<SubscriptionStats> {
-        Arc::clone(&self.sender.stats)
+        Arc::clone(&self.stats)
     }
 
     /// Waits until every buffered message is handled. The broker must have dropped its senders
     /// (unsubscribed) first, or this waits for them.
-    pub(crate) async fn finish(self) {
-        drop(self.sender);
-        let _ = self.task.await;
+    pub(crate) async fn finish(mut self) {
+        self.wait().await;
+    }
+
+    /// [`finish`](Self::finish), by reference, so a caller can give up and [`abort`](Self::abort).
+    pub(crate) async fn wait(&mut self) {
+        self.sender = None;
+        if let Err(err) = (&mut self.task).await
+            && !err.is_cancelled()
+        {
+            tracing::error!(topic = %self.topic, error = %err, "a subscriber's handler task failed");
+        }
+    }
+
+    /// Stops the handler task now, dropping what is still buffered (logged with how much).
+    pub(crate) fn abort(self) {
+        let stats = &self.stats;
+        let done = stats.dropped() + stats.handled() + stats.failed();
+        let left = stats.received().saturating_sub(done);
+        if !self.task.is_finished() {
+            tracing::warn!(topic = %self.topic, left, "subscriber stopped with messages unhandled");
+        }
+        self.task.abort();
     }
 }
 
@@ -117,9 +148,9 @@ async fn run(
 ) {
     while let Some(message) = rx.recv().await {
         let event = Arc::new(Event::new(Arc::clone(&topic), message));
-        let outcome = AssertUnwindSafe(handler(Arc::clone(&event)))
-            .catch_unwind()
-            .await;
+        // The call itself inside the guarded future: a handler may panic before it returns one.
+        let call = async { handler(Arc::clone(&event)).await };
+        let outcome = AssertUnwindSafe(call).catch_unwind().await;
         let id = event.message().id();
         match outcome {
             Ok(Ok(())) => {

@@ -34,6 +34,7 @@ pub mod nats;
 use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::time::Duration;
 
 use bytes::Bytes;
 
@@ -249,7 +250,9 @@ impl SubscriptionStats {
 
 /// Ends a subscription; each broker has its own.
 pub(crate) trait Unsubscribe: Send + Sync + 'static {
-    /// Stops delivery: once this completes no new message reaches the handler.
+    /// Stops delivery: once this completes no new message reaches the handler, and the broker
+    /// holds none of the subscription's `DeliverySender`s, even when it returns an error (a remote
+    /// unsubscribe that failed).
     fn unsubscribe(self: Box<Self>) -> BoxFuture<'static, Result<(), LocalError>>;
 }
 
@@ -261,6 +264,8 @@ pub struct Subscription {
     stats: Arc<SubscriptionStats>,
     closer: Option<Box<dyn Unsubscribe>>,
     delivery: Option<Delivery>,
+    // Where a dropped subscription unsubscribes, even if it is dropped outside the runtime.
+    runtime: Option<tokio::runtime::Handle>,
 }
 
 impl std::fmt::Debug for Subscription {
@@ -287,6 +292,7 @@ impl Subscription {
             stats: delivery.stats(),
             closer: Some(closer),
             delivery: Some(delivery),
+            runtime: tokio::runtime::Handle::try_current().ok(),
         }
     }
 
@@ -317,12 +323,36 @@ impl Subscription {
         }
         closed
     }
+
+    /// [`unsubscribe`](Self::unsubscribe), but gives buffered messages at most `timeout`; what is
+    /// left then is dropped (and logged), and the handler is stopped mid-message.
+    pub async fn unsubscribe_within(mut self, timeout: Duration) -> Result<(), LocalError> {
+        let deadline = tokio::time::Instant::now() + timeout;
+        let closed = match self.closer.take() {
+            Some(closer) => tokio::time::timeout_at(deadline, closer.unsubscribe())
+                .await
+                .unwrap_or_else(|_| {
+                    Err(broker_error(format!(
+                        "unsubscribing from {} timed out",
+                        self.topic
+                    )))
+                }),
+            None => Ok(()),
+        };
+        if let Some(mut delivery) = self.delivery.take() {
+            let finished = tokio::time::timeout_at(deadline, delivery.wait()).await;
+            if finished.is_err() {
+                delivery.abort();
+            }
+        }
+        closed
+    }
 }
 
 impl Drop for Subscription {
     fn drop(&mut self) {
         if let Some(closer) = self.closer.take()
-            && let Ok(runtime) = tokio::runtime::Handle::try_current()
+            && let Some(runtime) = self.runtime.take()
         {
             let topic = self.topic.clone();
             runtime.spawn(async move {
