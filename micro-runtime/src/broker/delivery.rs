@@ -77,7 +77,7 @@ impl DeliverySender {
             Err(mpsc::error::TrySendError::Full(message)) => {
                 let dropped = self.stats.dropped.fetch_add(1, Ordering::Relaxed) + 1;
                 // The first drop and then every thousandth: a stuck handler must not flood the log.
-                if dropped == 1 || dropped % 1000 == 0 {
+                if dropped == 1 || dropped.is_multiple_of(1000) {
                     tracing::warn!(
                         topic = %self.topic,
                         id = message.id(),
