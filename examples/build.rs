@@ -2,7 +2,11 @@
 
 fn main() -> Result<(), micro_build::Error> {
     micro_build::compile_protos(
-        &["../proto/greeter.proto", "../proto/streaming.proto"],
+        &[
+            "../proto/greeter.proto",
+            "../proto/streaming.proto",
+            "../proto/events.proto",
+        ],
         &["../proto"],
     )
 }

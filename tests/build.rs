@@ -6,6 +6,7 @@ fn main() -> Result<(), micro_build::Error> {
             "../proto/greeter.proto",
             "../proto/streaming.proto",
             "../proto/nested/api/catalog.proto",
+            "../proto/events.proto",
         ],
         &["../proto"],
     )

@@ -39,6 +39,7 @@ struct CallInfo {
     endpoint: String,
     id: String,
     remote_addr: Option<SocketAddr>,
+    topic: String,
 }
 
 impl Context {
@@ -64,6 +65,28 @@ impl Context {
                 endpoint,
                 id,
                 remote_addr,
+                topic: String::new(),
+            })),
+        }
+    }
+
+    /// The context of a message a subscriber receives (used by the server): `id` is the message's
+    /// `Micro-Id`, `metadata` its user headers.
+    pub(crate) fn for_event(
+        service: String,
+        topic: String,
+        id: String,
+        metadata: Metadata,
+    ) -> Self {
+        Self {
+            metadata,
+            deadline: None,
+            call: Some(Arc::new(CallInfo {
+                service,
+                endpoint: String::new(),
+                id,
+                remote_addr: None,
+                topic,
             })),
         }
     }
@@ -116,7 +139,12 @@ impl Context {
         self.call.as_ref().map_or("", |c| c.endpoint.as_str())
     }
 
-    /// The caller's request id (`Micro-Id`), empty when it sent none.
+    /// The topic of the message a subscriber is handling; empty for calls.
+    pub fn topic(&self) -> &str {
+        self.call.as_ref().map_or("", |c| c.topic.as_str())
+    }
+
+    /// The caller's request id, or a message's id (`Micro-Id`); empty when it sent none.
     pub fn request_id(&self) -> &str {
         self.call.as_ref().map_or("", |c| c.id.as_str())
     }

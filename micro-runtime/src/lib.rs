@@ -26,9 +26,11 @@
 //! | [`context`], [`metadata`] | what a call carries: metadata, deadline, caller |
 //! | [`codec`] | protobuf, proto3 JSON and raw bytes, chosen by `Content-Type` |
 //! | [`transport`] | go-micro's HTTP/1.1 framing on raw sockets, limits, port-range listeners |
+//! | [`broker`] | pub/sub: the [`Broker`](broker::Broker) trait, go-micro's message; memory, HTTP (the default) and NATS brokers; the one `MICRO_BROKER` names |
+//! | [`publisher`] | [`Publisher`]: typed publishing with go-micro's headers |
 //! | [`registry`] | the [`Registry`](registry::Registry) trait, go-micro's data model; memory, mDNS and etcd registries; the one `MICRO_REGISTRY` names |
 //! | [`selector`] | node selection: a lookup cache kept fresh by a registry watch, random and round-robin, a cool-down for failed nodes, filters, an iterator so retries move on |
-//! | [`server`] | serving handlers, registration, graceful shutdown, `Debug.Health` |
+//! | [`server`] | serving handlers and typed subscribers, registration, graceful shutdown, `Debug.Health` |
 //! | [`client`] | calls by name: pooled connections, deadlines, safe retries, streams |
 //! | [`stream`] | the typed streams handlers use |
 //! | [`wrapper`] | middleware around calls, for servers and clients |
@@ -40,7 +42,9 @@
 //! | `mdns` | the mDNS registry, go-micro's default and ours: `registry::mdns` | yes |
 //! | `etcd` | the etcd registry: `registry::etcd` (etcd-client's build needs protoc: set `PROTOC`, or build inside this workspace, whose `.cargo/config.toml` supplies the vendored one) | no |
 //!
-//! The memory registry is always built.
+//! | `nats` | the NATS broker: `broker::nats` | no |
+//!
+//! The memory registry, and the memory and HTTP brokers, are always built.
 
 pub mod broker;
 pub mod client;
@@ -51,6 +55,7 @@ pub mod context;
 pub mod descriptor;
 pub mod error;
 pub mod metadata;
+pub mod publisher;
 pub mod registry;
 pub mod selector;
 pub mod server;
@@ -66,6 +71,7 @@ pub use metadata::Metadata;
 /// The proto well-known types (`Timestamp`, `Duration`, `Empty`, ...) with their JSON mapping, as
 /// generated code uses them.
 pub use pbjson_types as well_known;
+pub use publisher::Publisher;
 pub use service::Service;
 
 /// Mounts the code micro-build generated for one proto package:

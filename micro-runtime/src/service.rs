@@ -24,14 +24,20 @@
 //! | `ETCD_USERNAME`, `ETCD_PASSWORD` | etcd credentials |
 //! | `MICRO_MDNS_INTERFACES`, `MICRO_MDNS_TIMEOUT` | mDNS interfaces (default: all that multicast) and lookup time (default `100ms`) |
 //! | `MICRO_REGISTER_TTL`, `MICRO_REGISTER_INTERVAL` | seconds, as go-micro's flags |
+//! | `MICRO_BROKER` | `http` (the default), `nats` or `memory` |
+//! | `MICRO_BROKER_ADDRESS` | HTTP: the inbox address (default `127.0.0.1:0`); NATS: server URLs, comma-separated (default `nats://127.0.0.1:4222`) |
 //! | `MICRO_CLIENT_REQUEST_TIMEOUT` | default call timeout: `30s`, `500ms`, or seconds |
 //! | `MICRO_CLIENT_RETRIES` | default retries |
 
 use std::sync::Arc;
 use std::time::Duration;
 
+use crate::broker::{Broker, SubscribeOptions, broker_from_env};
 use crate::client::{Client, ClientOptions};
-use crate::error::{LocalError, LocalErrorKind};
+use crate::codec::Message;
+use crate::context::Context;
+use crate::error::{Error, LocalError, LocalErrorKind};
+use crate::publisher::Publisher;
 use crate::registry::{Registry, registry_from_env};
 use crate::server::{Handler, RunningServer, Server};
 use crate::wrapper::Wrapper;
@@ -49,6 +55,7 @@ pub fn default_registry() -> Result<Arc<dyn Registry>, LocalError> {
 pub struct Service {
     server: Server,
     client: Client,
+    broker: Arc<dyn Broker>,
 }
 
 /// Configures a [`Service`].
@@ -60,6 +67,7 @@ pub struct ServiceBuilder {
     advertise: Option<String>,
     metadata: Vec<(String, String)>,
     registry: Option<Arc<dyn Registry>>,
+    broker: Option<Arc<dyn Broker>>,
     register_ttl: Option<Duration>,
     register_interval: Option<Duration>,
     client_options: ClientOptions,
@@ -75,6 +83,7 @@ impl Service {
             advertise: None,
             metadata: Vec::new(),
             registry: None,
+            broker: None,
             register_ttl: None,
             register_interval: None,
             client_options: ClientOptions::default(),
@@ -91,6 +100,54 @@ impl Service {
     pub fn wrap(mut self, wrapper: impl Wrapper) -> Self {
         self.server = self.server.wrap(wrapper);
         self
+    }
+
+    /// Subscribes `handler` to `topic`; each message is decoded by its `Content-Type` into `M`:
+    /// `service.subscribe("events", |ctx, event: Event| async move { Ok(()) })`. A handler error
+    /// is logged with the topic and message id, and the subscription goes on.
+    pub fn subscribe<M, F, Fut>(mut self, topic: impl Into<String>, handler: F) -> Self
+    where
+        M: Message,
+        F: Fn(Context, M) -> Fut + Send + Sync + 'static,
+        Fut: Future<Output = Result<(), Error>> + Send + 'static,
+    {
+        self.server = self.server.subscribe(topic, handler);
+        self
+    }
+
+    /// Subscribes with options, e.g. a queue group:
+    /// `SubscribeOptions::new().queue("billing")` shares the messages among the group's members.
+    pub fn subscribe_with<M, F, Fut>(
+        mut self,
+        topic: impl Into<String>,
+        options: SubscribeOptions,
+        handler: F,
+    ) -> Self
+    where
+        M: Message,
+        F: Fn(Context, M) -> Fut + Send + Sync + 'static,
+        Fut: Future<Output = Result<(), Error>> + Send + 'static,
+    {
+        self.server = self.server.subscribe_with(topic, options, handler);
+        self
+    }
+
+    /// Adds a wrapper around every message the service's subscribers handle.
+    pub fn wrap_subscriber(mut self, wrapper: impl Wrapper) -> Self {
+        self.server = self.server.wrap_subscriber(wrapper);
+        self
+    }
+
+    /// A publisher of `M` on `topic` through the service's broker, encoding with the client's
+    /// content type.
+    pub fn publisher<M: Message>(&self, topic: impl Into<String>) -> Publisher<M> {
+        Publisher::new(Arc::clone(&self.broker), topic)
+            .content_type(self.client.options().content_type)
+    }
+
+    /// The service's broker, for raw messages.
+    pub fn broker(&self) -> Arc<dyn Broker> {
+        Arc::clone(&self.broker)
     }
 
     /// A client using the service's registry: `GreeterClient::new("greeter", service.client())`.
@@ -171,6 +228,13 @@ impl ServiceBuilder {
         self
     }
 
+    /// The broker (default: the one `MICRO_BROKER` names, the HTTP broker on the service's
+    /// registry when unset; see [`broker_from_env`]). `MICRO_BROKER`, when set, wins over this.
+    pub fn broker(mut self, broker: Arc<dyn Broker>) -> Self {
+        self.broker = Some(broker);
+        self
+    }
+
     /// The registration TTL.
     pub fn register_ttl(mut self, ttl: Duration) -> Self {
         self.register_ttl = Some(ttl);
@@ -228,7 +292,14 @@ impl ServiceBuilder {
             _ => registry_from_env(&env)?,
         };
 
-        let mut server = Server::new(self.name).registry(Arc::clone(&registry));
+        let broker = match (var("MICRO_BROKER"), self.broker) {
+            (None, Some(broker)) => broker,
+            _ => broker_from_env(&env, Arc::clone(&registry))?,
+        };
+
+        let mut server = Server::new(self.name)
+            .registry(Arc::clone(&registry))
+            .broker(Arc::clone(&broker));
         if let Some(version) = self.version {
             server = server.version(version);
         }
@@ -248,7 +319,11 @@ impl ServiceBuilder {
             server = server.register_interval(interval);
         }
         let client = Client::with_options(registry, self.client_options, Vec::new());
-        Ok(Service { server, client })
+        Ok(Service {
+            server,
+            client,
+            broker,
+        })
     }
 }
 

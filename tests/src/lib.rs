@@ -5,10 +5,16 @@
 //! - [`proto`]: the generated code, mounted with `micro_runtime::include_protos!()`.
 //! - [`handlers`]: handlers for every generated service, used by the tests.
 //! - [`support`]: starting servers on free loopback ports, each with its own registry.
+//! - [`etcd`], [`netns`]: real etcd members; private network namespaces for mDNS.
+//! - [`broker_suite`], [`subscriber_suite`]: what every broker must do, run by each broker's tests.
+//! - [`logs`]: the captured log, to check that failures are reported.
 
+pub mod broker_suite;
 pub mod etcd;
 pub mod handlers;
+pub mod logs;
 pub mod netns;
+pub mod subscriber_suite;
 pub mod support;
 
 /// Everything micro-build generated from `proto/`, nested as the packages are.

@@ -29,7 +29,9 @@ mod connection;
 mod health;
 mod registrar;
 mod router;
+mod serve;
 mod stream;
+mod subscriber;
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
@@ -38,14 +40,18 @@ use std::time::Duration;
 
 use tokio::net::TcpListener;
 use tokio::sync::watch;
-use tokio::task::JoinSet;
 
 pub use health::{HealthRequest, HealthResponse};
 pub use router::{Handler, Router};
+pub(crate) use serve::{Phase, reached};
 
 use self::connection::Shared;
 use self::registrar::Registrar;
-use crate::error::{LocalError, LocalErrorKind};
+use self::subscriber::SubscriberSpec;
+use crate::broker::{Broker, SubscribeOptions, Subscription};
+use crate::codec::Message;
+use crate::context::Context;
+use crate::error::{Error, LocalError, LocalErrorKind};
 use crate::registry::{Node, Registry};
 use crate::transport::Limits;
 use crate::transport::listener;
@@ -67,6 +73,9 @@ pub struct Server {
     limits: Limits,
     router: Router,
     wrappers: Vec<Arc<dyn Wrapper>>,
+    broker: Arc<dyn Broker>,
+    subscribers: Vec<SubscriberSpec>,
+    subscriber_wrappers: Vec<Arc<dyn Wrapper>>,
 }
 
 impl std::fmt::Debug for Server {
@@ -114,6 +123,9 @@ impl Server {
             limits: Limits::default(),
             router,
             wrappers: Vec::new(),
+            broker: crate::broker::shared_memory_broker(),
+            subscribers: Vec::new(),
+            subscriber_wrappers: Vec::new(),
         }
     }
 
@@ -191,6 +203,50 @@ impl Server {
         self
     }
 
+    /// The broker subscribers receive messages from (default: the process's memory broker;
+    /// a [`Service`](crate::Service) passes the one `MICRO_BROKER` names).
+    pub fn broker(mut self, broker: Arc<dyn Broker>) -> Self {
+        self.broker = broker;
+        self
+    }
+
+    /// Subscribes `handler` to `topic`: every message published there reaches it (see
+    /// [`subscribe_with`](Self::subscribe_with) for queue groups). The subscription is made when the
+    /// server starts and ended when it stops, and advertised in the registry as go-micro does.
+    pub fn subscribe<M, F, Fut>(self, topic: impl Into<String>, handler: F) -> Self
+    where
+        M: Message,
+        F: Fn(Context, M) -> Fut + Send + Sync + 'static,
+        Fut: Future<Output = Result<(), Error>> + Send + 'static,
+    {
+        self.subscribe_with(topic, SubscribeOptions::default(), handler)
+    }
+
+    /// Subscribes `handler` to `topic` with options: a queue group shares the messages among the
+    /// servers in it, each message going to one of them.
+    pub fn subscribe_with<M, F, Fut>(
+        mut self,
+        topic: impl Into<String>,
+        options: SubscribeOptions,
+        handler: F,
+    ) -> Self
+    where
+        M: Message,
+        F: Fn(Context, M) -> Fut + Send + Sync + 'static,
+        Fut: Future<Output = Result<(), Error>> + Send + 'static,
+    {
+        self.subscribers
+            .push(SubscriberSpec::new(topic.into(), options, handler));
+        self
+    }
+
+    /// Adds a wrapper around every message a subscriber handles; the first added runs outermost.
+    /// The context carries the message's metadata, [`topic`](Context::topic) and id.
+    pub fn wrap_subscriber(mut self, wrapper: impl Wrapper) -> Self {
+        self.subscriber_wrappers.push(Arc::new(wrapper));
+        self
+    }
+
     /// The service name.
     pub fn name(&self) -> &str {
         &self.name
@@ -216,7 +272,12 @@ impl Server {
         })?;
         let address = listener::advertise_address(local_addr, self.advertise.as_deref())?;
         let registrar = Registrar::new(&self, address);
-        registrar.register_with_retries().await?;
+        // Subscribed before registering: once the node is discoverable it also hears its topics.
+        let subscriptions = self.subscribe_all().await?;
+        if let Err(err) = registrar.register_with_retries().await {
+            serve::unsubscribe_all(subscriptions).await;
+            return Err(err);
+        }
         let node = registrar.node().clone();
         tracing::info!(service = %self.name, node = %node.id, address = %node.address, %local_addr, "server started");
 
@@ -233,12 +294,13 @@ impl Server {
             } else {
                 Duration::ZERO
             });
-        let task = tokio::spawn(run(
+        let task = tokio::spawn(serve::run(
             listener,
             shared,
             registrar,
+            subscriptions,
             stop_rx,
-            Timing {
+            serve::Timing {
                 deregister_wait,
                 drain_timeout: self.drain_timeout,
             },
@@ -249,6 +311,25 @@ impl Server {
             stop_tx,
             task,
         })
+    }
+
+    /// Subscribes every subscriber; on a failure, ends those already made.
+    async fn subscribe_all(&self) -> Result<Vec<Subscription>, LocalError> {
+        let wrappers: Arc<[Arc<dyn Wrapper>]> = self.subscriber_wrappers.clone().into();
+        let mut subscriptions = Vec::with_capacity(self.subscribers.len());
+        for subscriber in &self.subscribers {
+            match subscriber
+                .subscribe(&self.broker, &self.name, Arc::clone(&wrappers))
+                .await
+            {
+                Ok(subscription) => subscriptions.push(subscription),
+                Err(err) => {
+                    serve::unsubscribe_all(subscriptions).await;
+                    return Err(err);
+                }
+            }
+        }
+        Ok(subscriptions)
     }
 
     /// Serves on `listener` until `shutdown` completes, then stops gracefully (mini-redis's
@@ -291,111 +372,5 @@ impl RunningServer {
         self.task.await.map_err(|e| {
             LocalError::new(LocalErrorKind::Io, "the server task failed").with_source(e)
         })
-    }
-}
-
-/// Completes once `flag` turns true (or its sender is gone).
-async fn stopped(flag: &mut watch::Receiver<bool>) {
-    // `wait_for` hands back a borrow of the value, which must not live across the select.
-    let _ = flag.wait_for(|stop| *stop).await.map(|_| ());
-}
-
-/// Where a server is in its life; connections watch it.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
-pub(crate) enum Phase {
-    /// Registered and serving.
-    Serving,
-    /// Deregistered but still serving: replies carry `Connection: close`.
-    Leaving,
-    /// No longer accepting: idle connections close, calls in flight finish.
-    Closing,
-}
-
-/// Completes once the server reaches `phase` (or is gone).
-pub(crate) async fn reached(server: &mut watch::Receiver<Phase>, phase: Phase) {
-    let _ = server.wait_for(|now| *now >= phase).await.map(|_| ());
-}
-
-/// How long the steps of a shutdown may take.
-struct Timing {
-    deregister_wait: Duration,
-    drain_timeout: Duration,
-}
-
-async fn run(
-    listener: TcpListener,
-    shared: Arc<Shared>,
-    registrar: Registrar,
-    mut stop: watch::Receiver<bool>,
-    timing: Timing,
-) {
-    let (phase_tx, phase_rx) = watch::channel(Phase::Serving);
-    let mut connections = JoinSet::new();
-    let reregister = registrar.spawn_reregister();
-    accept(
-        &listener,
-        &shared,
-        &phase_rx,
-        &mut connections,
-        stopped(&mut stop),
-    )
-    .await;
-
-    // Replies close their connections from here on, and the re-register loop is stopped for
-    // good (awaited, so a register in flight cannot land after the deregister).
-    let _ = phase_tx.send(Phase::Leaving);
-    reregister.abort();
-    let _ = reregister.await;
-    registrar.deregister().await;
-    if !timing.deregister_wait.is_zero() {
-        tracing::info!(wait = ?timing.deregister_wait, "deregistered; serving until clients have dropped this node");
-        let wait = tokio::time::sleep(timing.deregister_wait);
-        accept(&listener, &shared, &phase_rx, &mut connections, wait).await;
-    }
-
-    drop(listener);
-    let _ = phase_tx.send(Phase::Closing);
-    let in_flight = connections.len();
-    let drain_timeout = timing.drain_timeout;
-    let drained = tokio::time::timeout(drain_timeout, async {
-        while connections.join_next().await.is_some() {}
-    })
-    .await;
-    if drained.is_err() {
-        tracing::warn!(
-            left = connections.len(),
-            of = in_flight,
-            ?drain_timeout,
-            "drain timeout: closing connections still busy"
-        );
-        connections.shutdown().await;
-    }
-    tracing::info!("server stopped");
-}
-
-/// Accepts and serves connections until `until` completes.
-async fn accept(
-    listener: &TcpListener,
-    shared: &Arc<Shared>,
-    phase: &watch::Receiver<Phase>,
-    connections: &mut JoinSet<()>,
-    until: impl Future<Output = ()>,
-) {
-    tokio::pin!(until);
-    loop {
-        tokio::select! {
-            accepted = listener.accept() => match accepted {
-                Ok((socket, remote)) => {
-                    connections.spawn(connection::serve(socket, remote, Arc::clone(shared), phase.clone()));
-                }
-                Err(err) => {
-                    // Out of file descriptors, most likely: back off instead of spinning.
-                    tracing::warn!(error = %err, "accept failed");
-                    tokio::time::sleep(Duration::from_millis(50)).await;
-                }
-            },
-            Some(_) = connections.join_next(), if !connections.is_empty() => {}
-            () = &mut until => return,
-        }
     }
 }

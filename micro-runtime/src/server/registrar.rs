@@ -48,6 +48,7 @@ impl Registrar {
                 .advertised()
                 .into_iter()
                 .map(|e| e.to_registry())
+                .chain(server.subscribers.iter().map(|s| s.endpoint()))
                 .collect(),
             nodes: vec![node],
         };

@@ -1,0 +1,183 @@
+//! Typed subscribers: a topic, an async handler taking a decoded message, and how the server
+//! subscribes them when it starts.
+//!
+//! Each message is decoded by its `Content-Type` (protobuf when it has none, as go-micro's
+//! subscribers assume), then handed to the subscriber wrappers and the handler with a [`Context`]
+//! holding the message's user headers, its topic and its `Micro-Id`. A message that does not
+//! decode, and a handler error, are logged with the topic and message id; the subscription goes
+//! on with the next message.
+
+use std::collections::HashMap;
+use std::future::Future;
+use std::marker::PhantomData;
+use std::sync::Arc;
+
+use bytes::Bytes;
+
+use crate::broker::{Broker, CONTENT_TYPE_HEADER, EventHandler, SubscribeOptions, Subscription};
+use crate::codec::{ContentType, Message};
+use crate::context::Context;
+use crate::error::{Error, LocalError, LocalErrorKind, SERVER_ID};
+use crate::metadata::{Metadata, is_reserved};
+use crate::registry::{BoxFuture, Endpoint, Value};
+use crate::wrapper::{Next, Wrapper, run_wrapped};
+
+/// A subscriber waiting for its server to start.
+pub(crate) struct SubscriberSpec {
+    topic: String,
+    options: SubscribeOptions,
+    type_name: &'static str,
+    route: Arc<dyn EventRoute>,
+}
+
+/// A typed handler with its message type erased.
+trait EventRoute: Send + Sync {
+    fn call(
+        &self,
+        ctx: Context,
+        content_type: ContentType,
+        body: Bytes,
+        wrappers: Arc<[Arc<dyn Wrapper>]>,
+    ) -> BoxFuture<'static, Result<(), Error>>;
+}
+
+struct Typed<M, F> {
+    handler: Arc<F>,
+    message: PhantomData<fn(M)>,
+}
+
+impl<M, F, Fut> EventRoute for Typed<M, F>
+where
+    M: Message,
+    F: Fn(Context, M) -> Fut + Send + Sync + 'static,
+    Fut: Future<Output = Result<(), Error>> + Send + 'static,
+{
+    fn call(
+        &self,
+        ctx: Context,
+        content_type: ContentType,
+        body: Bytes,
+        wrappers: Arc<[Arc<dyn Wrapper>]>,
+    ) -> BoxFuture<'static, Result<(), Error>> {
+        let message = content_type.decode::<M>(body);
+        let handler = Arc::clone(&self.handler);
+        Box::pin(async move {
+            let message = message.map_err(|err| {
+                Error::bad_request(
+                    SERVER_ID,
+                    format!(
+                        "cannot decode the {content_type} message as {}: {}",
+                        short_type_name::<M>(),
+                        err.detail
+                    ),
+                )
+            })?;
+            let inner = Next::new(move |ctx| Box::pin(handler(ctx, message)));
+            run_wrapped(&wrappers, ctx, inner).await
+        })
+    }
+}
+
+impl SubscriberSpec {
+    /// A subscriber of `topic` running `handler` for each message.
+    pub(crate) fn new<M, F, Fut>(topic: String, options: SubscribeOptions, handler: F) -> Self
+    where
+        M: Message,
+        F: Fn(Context, M) -> Fut + Send + Sync + 'static,
+        Fut: Future<Output = Result<(), Error>> + Send + 'static,
+    {
+        Self {
+            topic,
+            options,
+            type_name: short_type_name::<M>(),
+            route: Arc::new(Typed {
+                handler: Arc::new(handler),
+                message: PhantomData,
+            }),
+        }
+    }
+
+    /// The registry form, as go-micro advertises a function subscriber: endpoint `Func`, the
+    /// message type as the request, metadata `topic` and `subscriber: "true"`.
+    pub(crate) fn endpoint(&self) -> Endpoint {
+        let mut metadata = HashMap::new();
+        metadata.insert("topic".to_string(), self.topic.clone());
+        metadata.insert("subscriber".to_string(), "true".to_string());
+        if let Some(queue) = &self.options.queue {
+            metadata.insert("queue".to_string(), queue.clone());
+        }
+        Endpoint {
+            name: "Func".to_string(),
+            request: Some(Value {
+                name: self.type_name.to_string(),
+                type_name: self.type_name.to_string(),
+                values: Vec::new(),
+            }),
+            response: None,
+            metadata,
+        }
+    }
+
+    /// Subscribes on `broker`, the handler running inside `wrappers`.
+    pub(crate) async fn subscribe(
+        &self,
+        broker: &Arc<dyn Broker>,
+        service: &str,
+        wrappers: Arc<[Arc<dyn Wrapper>]>,
+    ) -> Result<Subscription, LocalError> {
+        let handler = event_handler(Arc::from(service), Arc::clone(&self.route), wrappers);
+        broker
+            .subscribe(&self.topic, handler, self.options.clone())
+            .await
+            .map_err(|err| {
+                LocalError::new(
+                    LocalErrorKind::Broker,
+                    format!(
+                        "cannot subscribe to {} on the {} broker",
+                        self.topic,
+                        broker.name()
+                    ),
+                )
+                .with_source(err)
+            })
+    }
+}
+
+/// The broker-level handler: the message's context and codec, then the typed route.
+fn event_handler(
+    service: Arc<str>,
+    route: Arc<dyn EventRoute>,
+    wrappers: Arc<[Arc<dyn Wrapper>]>,
+) -> EventHandler {
+    Arc::new(move |event| {
+        let message = event.message();
+        let mut metadata = Metadata::new();
+        for (key, value) in &message.header {
+            if !is_reserved(key) {
+                metadata.insert(key.clone(), value.clone());
+            }
+        }
+        let ctx = Context::for_event(
+            service.to_string(),
+            event.topic().to_string(),
+            message.id().to_string(),
+            metadata,
+        );
+        match ContentType::from_header(message.get(CONTENT_TYPE_HEADER)) {
+            Ok(content_type) => route.call(
+                ctx,
+                content_type,
+                message.body.clone(),
+                Arc::clone(&wrappers),
+            ),
+            Err(err) => Box::pin(std::future::ready(Err(err))),
+        }
+    })
+}
+
+/// `Event` for `my_crate::events::Event`: the name go-micro advertises for a message type.
+fn short_type_name<M>() -> &'static str {
+    let full = std::any::type_name::<M>();
+    // Generic arguments would hold `::` too; messages have none.
+    full.rsplit("::").next().unwrap_or(full)
+}

@@ -1,0 +1,89 @@
+//! The memory broker: the broker suite, typed subscribers through the server, and queue groups,
+//! which go-micro's memory broker ignores.
+
+use std::sync::Arc;
+
+use micro_runtime::broker::{Broker, MemoryBroker, SubscribeOptions};
+use tests::broker_suite::{self, Received, numbered, unique_topic};
+use tests::subscriber_suite;
+
+fn shared() -> impl Fn() -> Arc<dyn Broker> {
+    let broker: Arc<dyn Broker> = Arc::new(MemoryBroker::new());
+    move || Arc::clone(&broker)
+}
+
+#[tokio::test]
+async fn broadcast_reaches_every_subscriber() {
+    broker_suite::broadcast_reaches_every_subscriber(&shared()).await;
+}
+
+#[tokio::test]
+async fn queue_group_delivers_each_message_once() {
+    broker_suite::queue_group_delivers_each_message_once(&shared()).await;
+}
+
+#[tokio::test]
+async fn unsubscribe_stops_delivery() {
+    broker_suite::unsubscribe_stops_delivery(&shared()).await;
+}
+
+#[tokio::test]
+async fn slow_subscriber_does_not_block_others() {
+    broker_suite::slow_subscriber_does_not_block_others(&shared()).await;
+}
+
+#[tokio::test]
+async fn typed_subscribers() {
+    subscriber_suite::typed_subscribers(&shared()).await;
+}
+
+/// In one process, a queue member whose buffer is full is passed over while another has room, so
+/// the group drops nothing that one of its members could take.
+#[tokio::test]
+async fn a_full_queue_member_is_passed_over() {
+    let broker: Arc<dyn Broker> = Arc::new(MemoryBroker::new());
+    let topic = unique_topic("passed-over");
+    let stuck = tokio::sync::Semaphore::new(0);
+    let stuck = Arc::new(stuck);
+    let gate = Arc::clone(&stuck);
+    let blocked = micro_runtime::broker::event_handler(move |_| {
+        let gate = Arc::clone(&gate);
+        async move {
+            let _ = gate.acquire().await;
+            Ok(())
+        }
+    });
+    let options = SubscribeOptions::new().queue("q");
+    let slow = broker
+        .subscribe(&topic, blocked, options.clone().buffer(1))
+        .await
+        .unwrap();
+    let free = Received::default();
+    let _free = broker
+        .subscribe(&topic, free.handler(), options.buffer(200))
+        .await
+        .unwrap();
+    for seq in 0..100 {
+        broker.publish(&topic, numbered(seq)).await.unwrap();
+    }
+    let slow_took = slow.stats().received() - slow.stats().dropped();
+    let free_got = free
+        .wait_for(100 - slow_took as usize, "the free member")
+        .await;
+    assert_eq!(
+        slow.stats().dropped(),
+        0,
+        "nothing dropped while a member had room"
+    );
+    assert_eq!(free_got.len() as u64 + slow_took, 100);
+    stuck.close();
+}
+
+#[tokio::test]
+async fn bad_topics_are_refused() {
+    let broker = MemoryBroker::new();
+    for topic in ["", "two words", "tab\there"] {
+        let err = broker.publish(topic, numbered(0)).await.unwrap_err();
+        assert!(err.to_string().contains("invalid topic"), "{err}");
+    }
+}
