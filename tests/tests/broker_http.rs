@@ -3,6 +3,9 @@
 //! groups, retries from the backlog and slow subscribers between broker instances (each instance
 //! has its own inbox, as separate processes would) sharing one registry.
 //!
+//! The broker-agnostic suites (`tests::broker_suite`, `tests::subscriber_suite`) run here too,
+//! each broker handle a new `HttpBroker` on one registry.
+//!
 //! curl is a test requirement (`scripts/install-test-deps.sh` installs it); missing, the curl test
 //! fails loudly rather than skip.
 
@@ -19,6 +22,7 @@ use micro_runtime::broker::{
 };
 use micro_runtime::registry::{MemoryRegistry, Node, Registry, Service};
 use micro_runtime::transport::{FrameReader, Limits, StartLine};
+use tests::{broker_suite, subscriber_suite};
 use tokio::io::AsyncWriteExt;
 use tokio::net::TcpListener;
 use tokio::sync::{Semaphore, mpsc};
@@ -483,14 +487,17 @@ async fn a_slow_subscriber_does_not_delay_a_fast_one() {
     publish_all(&publisher, "load", &sent).await;
     assert_eq!(next_n(&mut fast_rx, sent.len()).await, sent);
 
-    // One message in the blocked handler and eight buffered; the rest bounced with 503 and wait
-    // in the publisher's backlog rather than being dropped.
+    // One message in the blocked handler and eight buffered; the rest are refused with 503 (the
+    // subscription counts them as dropped) and wait in the publisher's backlog, retried.
     let stats = Arc::clone(slow.stats());
-    eventually("the slow buffer fills", || stats.received() >= 9).await;
-    assert_eq!(
-        (stats.received(), stats.handled(), stats.dropped()),
-        (9, 0, 0)
-    );
+    eventually("the slow buffer overflows", || stats.dropped() > 0).await;
+    // Retries go on meanwhile: reading `dropped` first can only overstate what got in.
+    eventually("exactly nine messages got in", || {
+        let dropped = stats.dropped();
+        stats.received() - dropped == 9
+    })
+    .await;
+    assert_eq!(stats.handled(), 0);
 
     gate.add_permits(sent.len());
     let mut got = Vec::new();
@@ -530,6 +537,22 @@ async fn connect_binds_once_and_disconnect_takes_everything_down() {
     broker.publish("down", Message::new("x")).await.unwrap();
 }
 
+#[tokio::test]
+async fn a_subscription_keeps_its_inbox_after_the_broker_handle_is_dropped() {
+    let registry = registry();
+    let subscriber = broker(&registry);
+    let (subscription, mut rx) = collect(&subscriber, "kept-inbox", SubscribeOptions::new()).await;
+    drop(subscriber);
+    let publisher = broker(&registry);
+    publisher
+        .publish("kept-inbox", Message::new("still here"))
+        .await
+        .unwrap();
+    assert_eq!(&next(&mut rx).await[..], b"still here");
+    subscription.unsubscribe().await.unwrap();
+    assert!(registered(&registry, "kept-inbox").await.is_empty());
+}
+
 #[tokio::test(start_paused = true)]
 async fn subscriptions_are_re_registered_before_their_ttl_runs_out() {
     let registry = registry();
@@ -542,4 +565,35 @@ async fn subscriptions_are_re_registered_before_their_ttl_runs_out() {
     assert_eq!(registered(&registry, "kept").await.len(), 1);
     broker.disconnect().await.unwrap();
     assert!(registered(&registry, "kept").await.is_empty());
+}
+
+/// New broker instances on one registry, as separate processes would have them.
+fn http_brokers() -> impl Fn() -> Arc<dyn Broker> {
+    let registry = registry();
+    move || Arc::new(broker(&registry))
+}
+
+#[tokio::test]
+async fn broadcast_reaches_every_subscriber() {
+    broker_suite::broadcast_reaches_every_subscriber(&http_brokers()).await;
+}
+
+#[tokio::test]
+async fn queue_group_delivers_each_message_once() {
+    broker_suite::queue_group_delivers_each_message_once(&http_brokers()).await;
+}
+
+#[tokio::test]
+async fn unsubscribe_stops_delivery() {
+    broker_suite::unsubscribe_stops_delivery(&http_brokers()).await;
+}
+
+#[tokio::test]
+async fn slow_subscriber_does_not_block_others() {
+    broker_suite::slow_subscriber_does_not_block_others(&http_brokers()).await;
+}
+
+#[tokio::test]
+async fn typed_subscribers() {
+    subscriber_suite::typed_subscribers(&http_brokers()).await;
 }

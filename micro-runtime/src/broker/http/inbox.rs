@@ -238,9 +238,10 @@ fn receive(subscriptions: &Subscriptions, method: &str, target: &str, body: &[u8
         Some(_) => {}
     }
     let sender = entry.sender();
-    // A full buffer bounces the message back to its publisher, which keeps it and retries: it is
-    // not lost here, so it is not counted as dropped.
-    if sender.has_room() && sender.offer(message) {
+    // A full buffer refuses the message, counted as dropped by the subscription: a Go publisher
+    // discards our reply, so for it the message is gone. Ours keep it and retry, so a message may
+    // be counted more than once before it gets in.
+    if sender.offer(message) {
         return Reply::ok();
     }
     if sender.is_closed() {

@@ -107,6 +107,12 @@ pub const BROADCAST_VERSION: &str = "ff.http.broadcast";
 pub struct HttpBroker {
     // Copy on write: the builder changes it, tasks keep the snapshot they started with.
     options: Arc<Options>,
+    inner: Arc<Inner>,
+}
+
+/// The broker's state, shared with its subscriptions: a live subscription keeps the inbox it is
+/// served from running, even once the broker handle is dropped.
+struct Inner {
     registry: Arc<dyn Registry>,
     subscriptions: Arc<Subscriptions>,
     outbox: Arc<Outbox>,
@@ -115,6 +121,13 @@ pub struct HttpBroker {
     state: tokio::sync::Mutex<Option<Running>>,
     // The registered inbox address, readable without waiting for `state`.
     advertised: Mutex<Option<String>>,
+}
+
+impl Drop for Inner {
+    fn drop(&mut self) {
+        // The outbox's tasks hold the outbox, not the broker: stop them with it.
+        self.outbox.stop();
+    }
 }
 
 /// A connected broker's inbox and re-register loop.
@@ -139,11 +152,13 @@ impl HttpBroker {
     pub fn new(registry: Arc<dyn Registry>) -> Self {
         Self {
             options: Arc::default(),
-            outbox: Arc::new(Outbox::new(Arc::clone(&registry))),
-            subscriptions: Arc::default(),
-            registry,
-            state: tokio::sync::Mutex::new(None),
-            advertised: Mutex::new(None),
+            inner: Arc::new(Inner {
+                outbox: Arc::new(Outbox::new(Arc::clone(&registry))),
+                subscriptions: Arc::default(),
+                registry,
+                state: tokio::sync::Mutex::new(None),
+                advertised: Mutex::new(None),
+            }),
         }
     }
 
@@ -163,7 +178,7 @@ impl HttpBroker {
             })?;
             let inbox = Inbox::start(
                 listener,
-                Arc::clone(&self.subscriptions),
+                Arc::clone(&self.inner.subscriptions),
                 options.limits.clone(),
             )
             .map_err(|err| {
@@ -171,13 +186,13 @@ impl HttpBroker {
             })?;
             let address = advertise_address(inbox.local_addr(), None)?;
             let reregister = registration::spawn_reregister(
-                Arc::clone(&self.subscriptions),
-                Arc::clone(&self.registry),
+                Arc::clone(&self.inner.subscriptions),
+                Arc::clone(&self.inner.registry),
                 options.ttl(),
                 options.register_interval,
             );
             tracing::debug!(%address, "HTTP broker inbox listening");
-            *lock(&self.advertised) = Some(address.clone());
+            *lock(&self.inner.advertised) = Some(address.clone());
             *state = Some(Running {
                 inbox,
                 reregister: AbortOnDrop(reregister),
@@ -188,18 +203,11 @@ impl HttpBroker {
     }
 }
 
-impl Drop for HttpBroker {
-    fn drop(&mut self) {
-        // Tasks must not outlive the broker; subscriptions still open keep their own handles.
-        self.outbox.stop();
-    }
-}
-
 impl std::fmt::Debug for HttpBroker {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("HttpBroker")
             .field("address", &Broker::address(self))
-            .field("registry", &self.registry.name())
+            .field("registry", &self.inner.registry.name())
             .finish_non_exhaustive()
     }
 }
@@ -212,7 +220,7 @@ impl Broker for HttpBroker {
     /// The registered inbox address once connected (`ip:port`), else the configured listen
     /// address.
     fn address(&self) -> String {
-        lock(&self.advertised)
+        lock(&self.inner.advertised)
             .clone()
             .unwrap_or_else(|| self.options.address.clone())
     }
@@ -220,7 +228,7 @@ impl Broker for HttpBroker {
     /// Binds the inbox. Idempotent; concurrent calls bind once.
     fn connect(&self) -> BoxFuture<'_, Result<(), LocalError>> {
         Box::pin(async move {
-            let mut state = self.state.lock().await;
+            let mut state = self.inner.state.lock().await;
             self.ensure_running(&mut state).await.map(|_| ())
         })
     }
@@ -229,22 +237,22 @@ impl Broker for HttpBroker {
     /// delivery. The broker can connect again afterwards; subscriptions ended here stay ended.
     fn disconnect(&self) -> BoxFuture<'_, Result<(), LocalError>> {
         Box::pin(async move {
-            let mut state = self.state.lock().await;
+            let mut state = self.inner.state.lock().await;
             let mut failed = None;
             if let Some(mut running) = state.take() {
                 // Awaited, so a re-register in flight cannot land after the deregister.
                 running.reregister.0.abort();
                 let _ = (&mut running.reregister.0).await;
-                for entry in self.subscriptions.drain() {
-                    if let Err(err) = entry.retire(self.registry.as_ref()).await {
+                for entry in self.inner.subscriptions.drain() {
+                    if let Err(err) = entry.retire(self.inner.registry.as_ref()).await {
                         failed.get_or_insert(err);
                     }
                 }
                 running.inbox.stop().await;
-                *lock(&self.advertised) = None;
+                *lock(&self.inner.advertised) = None;
                 tracing::debug!(address = %running.address, "HTTP broker inbox stopped");
             }
-            let dropped = self.outbox.stop();
+            let dropped = self.inner.outbox.stop();
             if dropped > 0 {
                 tracing::warn!(
                     dropped,
@@ -255,7 +263,7 @@ impl Broker for HttpBroker {
                 None => Ok(()),
                 Some(err) => Err(broker_error(format!(
                     "the HTTP broker disconnected, but deregistering its subscriptions from the {} registry failed",
-                    self.registry.name()
+                    self.inner.registry.name()
                 ))
                 .with_source(err)),
             }
@@ -271,7 +279,7 @@ impl Broker for HttpBroker {
         message: Message,
     ) -> BoxFuture<'a, Result<(), LocalError>> {
         Box::pin(publish::publish(
-            &self.outbox,
+            &self.inner.outbox,
             &self.options,
             topic,
             message,
@@ -287,7 +295,7 @@ impl Broker for HttpBroker {
     ) -> BoxFuture<'a, Result<Subscription, LocalError>> {
         Box::pin(async move {
             check_topic(topic)?;
-            let mut state = self.state.lock().await;
+            let mut state = self.inner.state.lock().await;
             let address = self.ensure_running(&mut state).await?.address.clone();
             let delivery = Delivery::spawn(topic, handler, &options);
             let entry = Arc::new(Entry::new(
@@ -297,11 +305,11 @@ impl Broker for HttpBroker {
                 delivery.sender(),
             ));
             // In the table before it is in the registry, so the first message finds it.
-            self.subscriptions.insert(Arc::clone(&entry));
+            self.inner.subscriptions.insert(Arc::clone(&entry));
             drop(state);
-            let registry = self.registry.as_ref();
+            let registry = self.inner.registry.as_ref();
             if let Err(err) = entry.register(registry, self.options.ttl()).await {
-                self.subscriptions.remove(entry.id());
+                self.inner.subscriptions.remove(entry.id());
                 return Err(broker_error(format!(
                     "cannot subscribe to {topic}: registering node {} in the {} registry failed",
                     entry.id(),
@@ -309,11 +317,7 @@ impl Broker for HttpBroker {
                 ))
                 .with_source(err));
             }
-            let closer = Box::new(Unsubscriber::new(
-                Arc::clone(&self.registry),
-                Arc::clone(&self.subscriptions),
-                entry,
-            ));
+            let closer = Box::new(Unsubscriber::new(Arc::clone(&self.inner), entry));
             Ok(Subscription::new(topic, options, delivery, closer))
         })
     }

@@ -12,7 +12,7 @@ use std::time::Duration;
 
 use tokio::task::JoinHandle;
 
-use super::{BROADCAST_VERSION, SERVICE_NAME, lock};
+use super::{BROADCAST_VERSION, Inner, SERVICE_NAME, lock};
 use crate::broker::delivery::DeliverySender;
 use crate::broker::{Unsubscribe, broker_error};
 use crate::error::LocalError;
@@ -164,24 +164,16 @@ pub(super) fn spawn_reregister(
     })
 }
 
-/// Ends one subscription: deregisters its node, then takes it out of the inbox's table.
+/// Ends one subscription: deregisters its node, then takes it out of the inbox's table. Holds
+/// the broker's state, so the inbox serving the subscription lives as long as it does.
 pub(super) struct Unsubscriber {
-    registry: Arc<dyn Registry>,
-    subscriptions: Arc<Subscriptions>,
+    broker: Arc<Inner>,
     entry: Arc<Entry>,
 }
 
 impl Unsubscriber {
-    pub(super) fn new(
-        registry: Arc<dyn Registry>,
-        subscriptions: Arc<Subscriptions>,
-        entry: Arc<Entry>,
-    ) -> Self {
-        Self {
-            registry,
-            subscriptions,
-            entry,
-        }
+    pub(super) fn new(broker: Arc<Inner>, entry: Arc<Entry>) -> Self {
+        Self { broker, entry }
     }
 }
 
@@ -190,14 +182,15 @@ impl Unsubscribe for Unsubscriber {
         Box::pin(async move {
             // Deregistered first, so publishers stop choosing the node while it still answers;
             // once out of the table, the inbox refuses its messages (404) and drops its sender.
-            let retired = self.entry.retire(self.registry.as_ref()).await;
-            self.subscriptions.remove(self.entry.id());
+            let registry = self.broker.registry.as_ref();
+            let retired = self.entry.retire(registry).await;
+            self.broker.subscriptions.remove(self.entry.id());
             retired.map_err(|err| {
                 broker_error(format!(
                     "unsubscribed from {}, but deregistering node {} from the {} registry failed",
                     self.entry.topic(),
                     self.entry.id(),
-                    self.registry.name()
+                    registry.name()
                 ))
                 .with_source(err)
             })
