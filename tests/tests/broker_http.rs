@@ -23,7 +23,7 @@ use micro_runtime::broker::{
 use micro_runtime::registry::{MemoryRegistry, Node, Registry, Service};
 use micro_runtime::transport::{FrameReader, Limits, StartLine};
 use tests::{broker_suite, subscriber_suite};
-use tokio::io::AsyncWriteExt;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpListener;
 use tokio::sync::{Semaphore, mpsc};
 
@@ -230,6 +230,50 @@ async fn curl_posts_to_the_inbox_as_a_go_publisher_does() {
     );
     subscription.unsubscribe().await.unwrap();
     broker.disconnect().await.unwrap();
+}
+
+#[tokio::test]
+async fn a_bad_client_is_answered_and_cut_off_without_hurting_others() {
+    let registry = registry();
+    let limits = Limits {
+        header_read_timeout: Duration::from_millis(300),
+        ..Limits::default()
+    };
+    let subscriber = broker(&registry).limits(limits);
+    let (_subscription, mut rx) = collect(&subscriber, "bad", SubscribeOptions::new()).await;
+    let address = inbox(&subscriber);
+
+    // Not HTTP: an error status, then the connection closes.
+    let mut garbage = tokio::net::TcpStream::connect(&address).await.unwrap();
+    garbage.write_all(b"NOT HTTP AT ALL\r\n\r\n").await.unwrap();
+    let mut reply = String::new();
+    tokio::time::timeout(WAIT, garbage.read_to_string(&mut reply))
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(reply.starts_with("HTTP/1.1 400 "), "{reply}");
+    assert!(reply.contains("Connection: close"), "{reply}");
+
+    // A header that never ends: timed out, answered 408, closed.
+    let mut slow = tokio::net::TcpStream::connect(&address).await.unwrap();
+    slow.write_all(b"POST /?id=x HTTP/1.1\r\nHost: a")
+        .await
+        .unwrap();
+    let mut reply = String::new();
+    tokio::time::timeout(WAIT, slow.read_to_string(&mut reply))
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(reply.starts_with("HTTP/1.1 408 "), "{reply}");
+
+    // Meanwhile, and after, good publishers are served.
+    let publisher = broker(&registry);
+    publisher
+        .publish("bad", Message::new("fine"))
+        .await
+        .unwrap();
+    assert_eq!(&next(&mut rx).await[..], b"fine");
+    subscriber.disconnect().await.unwrap();
 }
 
 #[tokio::test]

@@ -168,7 +168,9 @@ async fn serve(
         if close {
             headers.insert("Connection", "close");
         }
-        writer.queue_response(reply.status, &headers, reply.text.as_bytes());
+        // A reply to HEAD carries no body.
+        let body = if method == "HEAD" { "" } else { &reply.text };
+        writer.queue_response(reply.status, &headers, body.as_bytes());
         if writer.flush().await.is_err() || close {
             return;
         }

@@ -28,6 +28,9 @@
 //! - no TLS: subscribers registered with `secure=true` (go-micro's `Secure` option) are skipped,
 //!   with a warning.
 //!
+//! A subscription holds on to its broker's inbox: dropping the [`HttpBroker`] handle leaves the
+//! subscriptions made through it served until they end. [`Broker::disconnect`] ends them all.
+//!
 //! **Delivery is at-most-once.** A message waits in its target's queue only in the publisher's
 //! memory: it is lost if the publisher exits, when the queue is full (the newest is dropped), when
 //! it has waited longer than [`HttpBroker::max_message_age`], or when its subscriber leaves the
@@ -76,6 +79,7 @@ use crate::transport::{advertise_address, listen};
 pub const SERVICE_NAME: &str = "micro.http.broker";
 /// The version broadcast subscriptions register under; any other version is a queue group.
 pub const BROADCAST_VERSION: &str = "ff.http.broadcast";
+
 /// go-micro's HTTP broker: an inbox per process, subscribers found in the registry.
 ///
 /// ```
@@ -167,39 +171,42 @@ impl HttpBroker {
         &self,
         state: &'a mut Option<Running>,
     ) -> Result<&'a Running, LocalError> {
-        if state.is_none() {
-            let options = &self.options;
-            let listener = listen(&options.address).await.map_err(|err| {
-                broker_error(format!(
-                    "the HTTP broker cannot listen on {}",
-                    options.address
-                ))
-                .with_source(err)
-            })?;
-            let inbox = Inbox::start(
-                listener,
-                Arc::clone(&self.inner.subscriptions),
-                options.limits.clone(),
-            )
-            .map_err(|err| {
-                broker_error("the HTTP broker's inbox has no address").with_source(err)
-            })?;
-            let address = advertise_address(inbox.local_addr(), None)?;
-            let reregister = registration::spawn_reregister(
-                Arc::clone(&self.inner.subscriptions),
-                Arc::clone(&self.inner.registry),
-                options.ttl(),
-                options.register_interval,
-            );
-            tracing::debug!(%address, "HTTP broker inbox listening");
-            *lock(&self.inner.advertised) = Some(address.clone());
-            *state = Some(Running {
-                inbox,
-                reregister: AbortOnDrop(reregister),
-                address,
-            });
+        match state {
+            Some(running) => Ok(running),
+            None => Ok(state.insert(self.start().await?)),
         }
-        Ok(state.as_ref().expect("set above"))
+    }
+
+    /// Binds the inbox and starts re-registering subscriptions.
+    async fn start(&self) -> Result<Running, LocalError> {
+        let options = &self.options;
+        let listener = listen(&options.address).await.map_err(|err| {
+            broker_error(format!(
+                "the HTTP broker cannot listen on {}",
+                options.address
+            ))
+            .with_source(err)
+        })?;
+        let inbox = Inbox::start(
+            listener,
+            Arc::clone(&self.inner.subscriptions),
+            options.limits.clone(),
+        )
+        .map_err(|err| broker_error("the HTTP broker's inbox has no address").with_source(err))?;
+        let address = advertise_address(inbox.local_addr(), None)?;
+        let reregister = registration::spawn_reregister(
+            Arc::clone(&self.inner.subscriptions),
+            Arc::clone(&self.inner.registry),
+            options.ttl(),
+            options.register_interval,
+        );
+        tracing::debug!(%address, "HTTP broker inbox listening");
+        *lock(&self.inner.advertised) = Some(address.clone());
+        Ok(Running {
+            inbox,
+            reregister: AbortOnDrop(reregister),
+            address,
+        })
     }
 }
 

@@ -52,6 +52,10 @@ pub(super) struct Worker {
     pending: Arc<AtomicUsize>,
     // In a run of failed deliveries (warned about once, not per retry).
     failing: bool,
+    // Messages given up for age, and refused by the subscriber: logged at the first and then
+    // every thousandth, so a dead or broken subscriber cannot flood the log.
+    expired: u64,
+    refused: u64,
 }
 
 /// How one message ended.
@@ -106,6 +110,8 @@ impl Worker {
             options: Arc::clone(options),
             pending,
             failing: false,
+            expired: 0,
+            refused: 0,
         }
     }
 
@@ -126,7 +132,7 @@ impl Worker {
                     self.pending.fetch_sub(1, Ordering::Relaxed);
                     dropped += 1;
                 }
-                tracing::debug!(target = %self.key, dropped, "HTTP broker: subscriber left the registry; its queued messages are dropped");
+                tracing::debug!(to = %self.key, dropped, "HTTP broker: subscriber left the registry; its queued messages are dropped");
             }
         }
     }
@@ -136,7 +142,10 @@ impl Worker {
         loop {
             let age = item.at.elapsed();
             if age >= self.options.max_message_age {
-                tracing::warn!(target = %self.key, id = %item.id, ?age, "HTTP broker: message not delivered in time; dropped");
+                self.expired += 1;
+                if self.expired == 1 || self.expired.is_multiple_of(1000) {
+                    tracing::warn!(to = %self.key, id = %item.id, ?age, dropped = self.expired, "HTTP broker: message not delivered in time; dropped");
+                }
                 return Outcome::Done;
             }
             let attempt = match &self.key {
@@ -146,7 +155,7 @@ impl Worker {
             let why = match attempt {
                 Attempt::Delivered => {
                     if std::mem::take(&mut self.failing) {
-                        tracing::info!(target = %self.key, "HTTP broker: delivering again");
+                        tracing::info!(to = %self.key, "HTTP broker: delivering again");
                     }
                     self.backoff = self.options.retry_first;
                     return Outcome::Done;
@@ -156,9 +165,9 @@ impl Worker {
                 Attempt::Retry(why) => why,
             };
             if std::mem::replace(&mut self.failing, true) {
-                tracing::debug!(target = %self.key, id = %item.id, error = %why, "HTTP broker: delivery failed again");
+                tracing::debug!(to = %self.key, id = %item.id, error = %why, "HTTP broker: delivery failed again");
             } else {
-                tracing::warn!(target = %self.key, id = %item.id, error = %why, "HTTP broker: delivery failed; retrying with backoff");
+                tracing::warn!(to = %self.key, id = %item.id, error = %why, "HTTP broker: delivery failed; retrying with backoff");
             }
             let left = self.options.max_message_age.saturating_sub(age);
             tokio::time::sleep(self.backoff.min(left)).await;
@@ -191,14 +200,14 @@ impl Worker {
             Ok(status) => match answer(status) {
                 Answer::Delivered => Attempt::Delivered,
                 Answer::Ended => {
-                    tracing::debug!(target = %self.key, id = %item.id, "HTTP broker: the subscription has ended (404); message dropped");
+                    tracing::debug!(to = %self.key, id = %item.id, "HTTP broker: the subscription has ended (404); message dropped");
                     Attempt::Dropped
                 }
                 Answer::Busy => {
                     self.node = None;
                     Attempt::Retry(format!("{} answered {status}", node.address))
                 }
-                Answer::Refused => refused(&self.key, &node, item, status),
+                Answer::Refused => self.refused(&node, item, status),
             },
             Err(err) => {
                 self.node = None;
@@ -236,7 +245,7 @@ impl Worker {
                     Answer::Ended | Answer::Busy => {
                         last = format!("{} answered {status}", member.address);
                     }
-                    Answer::Refused => return refused(&self.key, member, item, status),
+                    Answer::Refused => return self.refused(member, item, status),
                 },
                 Err(err) => last = format!("{}: {err}", member.address),
             }
@@ -244,13 +253,18 @@ impl Worker {
         }
         Attempt::Retry(format!("no member took the message; last: {last}"))
     }
+
+    /// A 4xx other than 404: the subscriber cannot take this message, so retrying is pointless.
+    fn refused(&mut self, node: &Node, item: &Queued, status: u16) -> Attempt {
+        self.refused += 1;
+        if self.refused == 1 || self.refused.is_multiple_of(1000) {
+            tracing::error!(to = %self.key, node = %node.id, address = %node.address, id = %item.id, status, dropped = self.refused, "HTTP broker: the subscriber refused the message; dropped");
+        }
+        Attempt::Dropped
+    }
 }
 
+// A member's id, borrowed from the looked-up services rather than from the list being sorted.
 fn node_id<'a>(node: &&'a Node) -> &'a str {
     &node.id
-}
-
-fn refused(key: &TargetKey, node: &Node, item: &Queued, status: u16) -> Attempt {
-    tracing::error!(target = %key, node = %node.id, address = %node.address, id = %item.id, status, "HTTP broker: the subscriber refused the message; dropped");
-    Attempt::Dropped
 }
