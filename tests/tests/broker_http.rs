@@ -16,11 +16,12 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
+use micro_runtime::LocalError;
 use micro_runtime::broker::http::{BROADCAST_VERSION, HttpBroker, SERVICE_NAME};
 use micro_runtime::broker::{
     Broker, Message, SubscribeOptions, Subscription, decode_envelope, event_handler,
 };
-use micro_runtime::registry::{MemoryRegistry, Node, Registry, Service};
+use micro_runtime::registry::{BoxFuture, MemoryRegistry, Node, Registry, Service, Watcher};
 use micro_runtime::transport::{FrameReader, Limits, StartLine};
 use tests::{broker_suite, subscriber_suite};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -595,6 +596,75 @@ async fn a_subscription_keeps_its_inbox_after_the_broker_handle_is_dropped() {
     assert_eq!(&next(&mut rx).await[..], b"still here");
     subscription.unsubscribe().await.unwrap();
     assert!(registered(&registry, "kept-inbox").await.is_empty());
+}
+
+/// The memory registry dressed as a network one, so publishers look subscribers up through the
+/// selector's cache and its watch, as they do with mDNS or etcd.
+#[derive(Debug, Default)]
+struct Remote(MemoryRegistry);
+
+impl Registry for Remote {
+    fn register<'a>(
+        &'a self,
+        service: &'a Service,
+        ttl: Option<Duration>,
+    ) -> BoxFuture<'a, Result<(), LocalError>> {
+        self.0.register(service, ttl)
+    }
+    fn deregister<'a>(&'a self, service: &'a Service) -> BoxFuture<'a, Result<(), LocalError>> {
+        self.0.deregister(service)
+    }
+    fn get_service<'a>(&'a self, name: &'a str) -> BoxFuture<'a, Result<Vec<Service>, LocalError>> {
+        self.0.get_service(name)
+    }
+    fn list_services(&self) -> BoxFuture<'_, Result<Vec<Service>, LocalError>> {
+        self.0.list_services()
+    }
+    fn watch<'a>(&'a self, service: Option<&'a str>) -> BoxFuture<'a, Result<Watcher, LocalError>> {
+        self.0.watch(service)
+    }
+    fn needs_cache(&self) -> bool {
+        true
+    }
+    fn name(&self) -> &'static str {
+        "remote"
+    }
+}
+
+#[tokio::test]
+async fn publishers_follow_subscribers_through_the_registry_cache() {
+    let registry: Arc<dyn Registry> = Arc::new(Remote::default());
+    let publisher = broker(&registry);
+    let first = broker(&registry);
+    let (_one, mut one_rx) = collect(&first, "cached", SubscribeOptions::new()).await;
+    publisher
+        .publish("cached", Message::new("a"))
+        .await
+        .unwrap();
+    assert_eq!(&next(&mut one_rx).await[..], b"a");
+
+    // The cache holds the record now; the watch brings in a subscriber that comes later.
+    let second = broker(&registry);
+    let (_two, mut two_rx) = collect(&second, "cached", SubscribeOptions::new()).await;
+    let mut n = 0;
+    let reached = tokio::time::timeout(WAIT, async {
+        loop {
+            n += 1;
+            publisher
+                .publish("cached", Message::new(n.to_string()))
+                .await
+                .unwrap();
+            if let Ok(Some(_)) =
+                tokio::time::timeout(Duration::from_millis(50), two_rx.recv()).await
+            {
+                return;
+            }
+        }
+    });
+    reached.await.expect("the later subscriber is found");
+    for broker in [&publisher, &first, &second] {
+        broker.disconnect().await.unwrap();
+    }
 }
 
 #[tokio::test(start_paused = true)]
