@@ -180,8 +180,11 @@ pub fn status_text(code: i32) -> &'static str {
 /// A failure that happens locally and never crosses the wire: binding a listener, bad configuration,
 /// an unreachable registry or broker.
 ///
-/// Opaque on purpose (as tonic's transport error): match on [`LocalError::kind`], read the message
-/// with `Display`, and the cause with [`std::error::Error::source`].
+/// Opaque on purpose (as tonic's transport error): match on [`LocalError::kind`], and read the
+/// message with `Display`, which ends with the cause (`cannot reach etcd at …: connection
+/// refused`), so one line in a log says everything. For the same reason
+/// [`std::error::Error::source`] returns `None` (otherwise `anyhow` and other reporters print each
+/// cause twice); [`LocalError::cause`] gives the cause itself.
 #[derive(Debug)]
 pub struct LocalError {
     kind: LocalErrorKind,
@@ -225,25 +228,34 @@ impl LocalError {
     pub fn kind(&self) -> LocalErrorKind {
         self.kind
     }
+
+    /// The underlying cause, already part of the `Display` text.
+    pub fn cause(&self) -> Option<&(dyn std::error::Error + Send + Sync + 'static)> {
+        self.source.as_deref()
+    }
 }
 
 impl fmt::Display for LocalError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(&self.message)?;
-        if let Some(source) = &self.source {
-            write!(f, ": {source}")?;
+        // The whole chain of causes, skipping a link whose text the previous one already holds
+        // (many errors print their own cause).
+        let mut shown = String::new();
+        let mut next = self.source.as_deref().map(|e| e as &dyn std::error::Error);
+        while let Some(cause) = next {
+            let text = cause.to_string();
+            if !shown.contains(&text) {
+                write!(f, ": {text}")?;
+            }
+            shown = text;
+            next = cause.source();
         }
         Ok(())
     }
 }
 
-impl std::error::Error for LocalError {
-    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
-        self.source
-            .as_deref()
-            .map(|e| e as &(dyn std::error::Error + 'static))
-    }
-}
+// `source` stays `None`: `Display` already ends with the cause (see the type's docs).
+impl std::error::Error for LocalError {}
 
 impl From<LocalError> for Error {
     /// A local failure seen by a caller: a 500 from the client.
@@ -284,6 +296,30 @@ mod tests {
             back.detail.ends_with("bytes cut)"),
             "{}",
             &back.detail[back.detail.len() - 30..]
+        );
+    }
+
+    #[test]
+    fn a_local_error_reads_as_one_line_with_its_cause() {
+        let io = std::io::Error::new(std::io::ErrorKind::ConnectionRefused, "connection refused");
+        let err = LocalError::new(LocalErrorKind::Broker, "cannot reach NATS at nats://h:1")
+            .with_source(io);
+        assert_eq!(
+            err.to_string(),
+            "cannot reach NATS at nats://h:1: connection refused"
+        );
+        assert!(
+            std::error::Error::source(&err).is_none(),
+            "no cause printed twice"
+        );
+        assert_eq!(err.cause().unwrap().to_string(), "connection refused");
+
+        // Causes of causes are shown too, each once.
+        let outer =
+            LocalError::new(LocalErrorKind::Broker, "cannot subscribe to orders").with_source(err);
+        assert_eq!(
+            outer.to_string(),
+            "cannot subscribe to orders: cannot reach NATS at nats://h:1: connection refused"
         );
     }
 

@@ -13,6 +13,7 @@ pub mod broker_suite;
 pub mod etcd;
 pub mod handlers;
 pub mod logs;
+pub mod nats;
 pub mod netns;
 pub mod subscriber_suite;
 pub mod support;
