@@ -12,7 +12,7 @@
 
 mod call;
 mod options;
-mod pool;
+pub(crate) mod pool;
 mod sender;
 mod service_client;
 mod stream;

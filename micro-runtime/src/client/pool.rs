@@ -46,7 +46,7 @@ impl Conn {
 
     /// Whether an idle connection can carry another call: the server has not closed it and sent
     /// nothing unasked.
-    fn is_reusable(&self) -> bool {
+    pub(crate) fn is_reusable(&self) -> bool {
         let mut probe = [0u8; 1];
         matches!(
             self.reader.get_ref().try_read(&mut probe),

@@ -47,8 +47,8 @@ use crate::Error;
 use crate::error::CLIENT_ID;
 use crate::registry::{Node, Registry, Service};
 
-use self::cache::Cache;
-use self::cooldown::Cooldown;
+pub(crate) use self::cache::Cache;
+pub(crate) use self::cooldown::Cooldown;
 
 /// How long a cached lookup serves before it is fetched again behind the next call; watch events
 /// keep it current in between (go-micro's cache TTL).

@@ -1,31 +1,221 @@
-//! The HTTP broker: go-micro's default. (Being written: see issue 5.)
+//! The HTTP broker: go-micro's default pub/sub, between processes that share a registry.
+//!
+//! There is no broker server. Each process runs a small HTTP server, its *inbox*, and every
+//! subscription registers itself in the service registry the process already uses, as a node of
+//! the service [`SERVICE_NAME`] (`micro.http.broker`):
+//!
+//! | field | value |
+//! |---|---|
+//! | version | the queue group, or [`BROADCAST_VERSION`] (`ff.http.broadcast`) |
+//! | node id | `<topic>-<uuid>`, one uuid per subscription |
+//! | node address | the inbox, `ip:port` |
+//! | node metadata | `{"broker": "http", "topic": <topic>, "secure": "false"}` |
+//!
+//! A publisher looks the service up, keeps the nodes of the topic, and POSTs the message to each
+//! broadcast node and to one member of each queue group: `POST /?id=<node id>` with go-micro's
+//! JSON envelope `{"Header":{..,"Micro-Topic":<topic>},"Body":"<base64>"}`. Records, wire and
+//! envelope are go-micro's, so Go and Rust services publish to and subscribe from each other.
+//!
+//! Where we differ from go-micro, deliberately:
+//! - one uuid per subscription rather than per broker, so two subscriptions to one topic in one
+//!   process have distinct node ids (Go dispatches by id, so this stays compatible);
+//! - each subscriber (each broadcast node, each queue group) has its own outbound queue and task
+//!   over a keep-alive connection, so a slow or dead subscriber never delays the others; Go keeps
+//!   one backlog per topic, capped at 64, and sends it a few messages per publish;
+//! - the inbox answers what happened (404 unknown id, 400 unreadable message, 503 buffer full),
+//!   and a publisher retries 503s, 5xx and connection failures with backoff, picking another
+//!   queue member where it can; Go always answers 200 and discards the reply;
+//! - no TLS: subscribers registered with `secure=true` (go-micro's `Secure` option) are skipped,
+//!   with a warning.
+//!
+//! A subscription holds on to its broker's inbox: dropping the [`HttpBroker`] handle leaves the
+//! subscriptions made through it served until they end. [`Broker::disconnect`] ends them all.
+//!
+//! **Delivery is at-most-once.** A message waits in its target's queue only in the publisher's
+//! memory: it is lost if the publisher exits, when the queue is full (the newest is dropped), when
+//! it has waited longer than [`HttpBroker::max_message_age`], or when its subscriber leaves the
+//! registry. A subscriber that restarts gets a new node id, so only queue groups (whose members
+//! replace each other) and inboxes that were briefly unreachable benefit from the retries.
+//!
+//! ## Layout
+//! - `mod.rs`: [`HttpBroker`] and the [`Broker`] implementation.
+//! - `options.rs`: the builder methods and their defaults.
+//! - `registration.rs`: the subscriptions table and each subscription's registry record.
+//! - `inbox.rs`: the HTTP server that receives messages for this process's subscriptions.
+//! - `publish.rs`: finding a topic's subscribers in the registry.
+//! - `outbox.rs`: the per-target queues.
+//! - `target.rs`: the task serving one target's queue, and the retry policy.
+//! - `post.rs`: one POST to a subscriber over a keep-alive connection.
 
-use std::sync::Arc;
+mod inbox;
+mod options;
+mod outbox;
+mod post;
+mod publish;
+mod registration;
+mod target;
 
-use super::{Broker, EventHandler, Message, SubscribeOptions, Subscription, broker_error};
+use std::sync::{Arc, Mutex};
+
+use tokio::task::JoinHandle;
+
+use self::inbox::Inbox;
+use self::options::Options;
+pub use self::options::{
+    DEFAULT_ADDRESS, DEFAULT_BACKLOG, DEFAULT_DELIVERY_TIMEOUT, DEFAULT_MAX_MESSAGE_AGE,
+    DEFAULT_REGISTER_INTERVAL, DEFAULT_REGISTER_TTL,
+};
+use self::outbox::Outbox;
+use self::registration::{Entry, Subscriptions, Unsubscriber};
+use super::{
+    Broker, Delivery, EventHandler, Message, SubscribeOptions, Subscription, broker_error,
+    check_topic,
+};
 use crate::error::LocalError;
 use crate::registry::{BoxFuture, Registry};
+use crate::transport::{advertise_address, listen};
 
-/// go-micro's HTTP broker.
+/// The registry service every HTTP broker subscription is a node of (go-micro's).
+pub const SERVICE_NAME: &str = "micro.http.broker";
+/// The version broadcast subscriptions register under; any other version is a queue group.
+pub const BROADCAST_VERSION: &str = "ff.http.broadcast";
+
+/// go-micro's HTTP broker: an inbox per process, subscribers found in the registry.
+///
+/// ```
+/// use std::sync::Arc;
+/// use micro_runtime::broker::http::HttpBroker;
+/// use micro_runtime::broker::{Broker, Message, SubscribeOptions, event_handler};
+/// use micro_runtime::registry::MemoryRegistry;
+///
+/// # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
+/// // Every process uses the same registry (mDNS or etcd in real life) and runs its own broker.
+/// let registry = Arc::new(MemoryRegistry::new());
+/// let subscriber = HttpBroker::new(registry.clone()).address("127.0.0.1:0");
+/// let publisher = HttpBroker::new(registry);
+///
+/// let (tx, mut received) = tokio::sync::mpsc::unbounded_channel();
+/// let handler = event_handler(move |event| {
+///     let _ = tx.send(event.message().body.clone());
+///     async { Ok(()) }
+/// });
+/// let subscription = subscriber.subscribe("events", handler, SubscribeOptions::new()).await?;
+/// publisher.publish("events", Message::new("hello")).await?;
+/// assert_eq!(received.recv().await.unwrap(), "hello");
+///
+/// subscription.unsubscribe().await?;
+/// subscriber.disconnect().await?;
+/// # Ok::<_, micro_runtime::LocalError>(())
+/// # }).unwrap();
+/// ```
 pub struct HttpBroker {
-    #[allow(dead_code)]
+    // Copy on write: the builder changes it, tasks keep the snapshot they started with.
+    options: Arc<Options>,
+    inner: Arc<Inner>,
+}
+
+/// The broker's state, shared with its subscriptions: a live subscription keeps the inbox it is
+/// served from running, even once the broker handle is dropped.
+struct Inner {
     registry: Arc<dyn Registry>,
+    subscriptions: Arc<Subscriptions>,
+    outbox: Arc<Outbox>,
+    // The inbox and the re-register loop, while connected. An async lock, so that concurrent
+    // `connect`s bind one inbox and a `disconnect` never interleaves with a `subscribe`.
+    state: tokio::sync::Mutex<Option<Running>>,
+    // The registered inbox address, readable without waiting for `state`.
+    advertised: Mutex<Option<String>>,
+}
+
+impl Drop for Inner {
+    fn drop(&mut self) {
+        // The outbox's tasks hold the outbox, not the broker: stop them with it.
+        self.outbox.stop();
+    }
+}
+
+/// A connected broker's inbox and re-register loop.
+struct Running {
+    inbox: Inbox,
+    reregister: AbortOnDrop,
     address: String,
 }
 
+/// A task that must not outlive its owner.
+struct AbortOnDrop(JoinHandle<()>);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
+}
+
 impl HttpBroker {
-    /// A broker finding subscribers in `registry`, its inbox on `127.0.0.1:0`.
+    /// A broker finding subscribers in `registry` (and registering its own there), its inbox on
+    /// [`DEFAULT_ADDRESS`]. Nothing is bound or spawned until the broker is used.
     pub fn new(registry: Arc<dyn Registry>) -> Self {
         Self {
-            registry,
-            address: "127.0.0.1:0".to_string(),
+            options: Arc::default(),
+            inner: Arc::new(Inner {
+                outbox: Arc::new(Outbox::new(Arc::clone(&registry))),
+                subscriptions: Arc::default(),
+                registry,
+                state: tokio::sync::Mutex::new(None),
+                advertised: Mutex::new(None),
+            }),
         }
     }
 
-    /// The inbox's listen address.
-    pub fn address(mut self, address: impl Into<String>) -> Self {
-        self.address = address.into();
-        self
+    /// The running inbox, binding it first if needed. The caller holds the state lock.
+    async fn ensure_running<'a>(
+        &self,
+        state: &'a mut Option<Running>,
+    ) -> Result<&'a Running, LocalError> {
+        match state {
+            Some(running) => Ok(running),
+            None => Ok(state.insert(self.start().await?)),
+        }
+    }
+
+    /// Binds the inbox and starts re-registering subscriptions.
+    async fn start(&self) -> Result<Running, LocalError> {
+        let options = &self.options;
+        let listener = listen(&options.address).await.map_err(|err| {
+            broker_error(format!(
+                "the HTTP broker cannot listen on {}",
+                options.address
+            ))
+            .with_source(err)
+        })?;
+        let inbox = Inbox::start(
+            listener,
+            Arc::clone(&self.inner.subscriptions),
+            options.limits.clone(),
+        )
+        .map_err(|err| broker_error("the HTTP broker's inbox has no address").with_source(err))?;
+        let address = advertise_address(inbox.local_addr(), None)?;
+        let reregister = registration::spawn_reregister(
+            Arc::clone(&self.inner.subscriptions),
+            Arc::clone(&self.inner.registry),
+            options.ttl(),
+            options.register_interval,
+        );
+        tracing::debug!(%address, "HTTP broker inbox listening");
+        *lock(&self.inner.advertised) = Some(address.clone());
+        Ok(Running {
+            inbox,
+            reregister: AbortOnDrop(reregister),
+            address,
+        })
+    }
+}
+
+impl std::fmt::Debug for HttpBroker {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("HttpBroker")
+            .field("address", &Broker::address(self))
+            .field("registry", &self.inner.registry.name())
+            .finish_non_exhaustive()
     }
 }
 
@@ -33,24 +223,114 @@ impl Broker for HttpBroker {
     fn name(&self) -> &'static str {
         "http"
     }
+
+    /// The registered inbox address once connected (`ip:port`), else the configured listen
+    /// address.
     fn address(&self) -> String {
-        self.address.clone()
+        lock(&self.inner.advertised)
+            .clone()
+            .unwrap_or_else(|| self.options.address.clone())
     }
+
+    /// Binds the inbox. Idempotent; concurrent calls bind once.
     fn connect(&self) -> BoxFuture<'_, Result<(), LocalError>> {
-        Box::pin(async { Err(broker_error("the HTTP broker is not written yet")) })
+        Box::pin(async move {
+            let mut state = self.inner.state.lock().await;
+            self.ensure_running(&mut state).await.map(|_| ())
+        })
     }
+
+    /// Deregisters every subscription, stops the inbox and drops the messages still queued for
+    /// delivery. The broker can connect again afterwards; subscriptions ended here stay ended.
     fn disconnect(&self) -> BoxFuture<'_, Result<(), LocalError>> {
-        Box::pin(async { Ok(()) })
+        Box::pin(async move {
+            let mut state = self.inner.state.lock().await;
+            let mut failed = None;
+            if let Some(mut running) = state.take() {
+                // Awaited, so a re-register in flight cannot land after the deregister.
+                running.reregister.0.abort();
+                let _ = (&mut running.reregister.0).await;
+                for entry in self.inner.subscriptions.drain() {
+                    if let Err(err) = entry.retire(self.inner.registry.as_ref()).await {
+                        failed.get_or_insert(err);
+                    }
+                }
+                running.inbox.stop().await;
+                *lock(&self.inner.advertised) = None;
+                tracing::debug!(address = %running.address, "HTTP broker inbox stopped");
+            }
+            let dropped = self.inner.outbox.stop();
+            if dropped > 0 {
+                tracing::warn!(
+                    dropped,
+                    "HTTP broker disconnected with messages not yet delivered; they are dropped"
+                );
+            }
+            match failed {
+                None => Ok(()),
+                Some(err) => Err(broker_error(format!(
+                    "the HTTP broker disconnected, but deregistering its subscriptions from the {} registry failed",
+                    self.inner.registry.name()
+                ))
+                .with_source(err)),
+            }
+        })
     }
-    fn publish<'a>(&'a self, _: &'a str, _: Message) -> BoxFuture<'a, Result<(), LocalError>> {
-        Box::pin(async { Err(broker_error("the HTTP broker is not written yet")) })
+
+    /// Queues `message` for every broadcast subscriber of `topic` and one member of each of its
+    /// queue groups, then returns: delivery runs in the background. Fails only for an invalid
+    /// topic, or when the registry fails and no earlier answer is cached.
+    fn publish<'a>(
+        &'a self,
+        topic: &'a str,
+        message: Message,
+    ) -> BoxFuture<'a, Result<(), LocalError>> {
+        Box::pin(publish::publish(
+            &self.inner.outbox,
+            &self.options,
+            topic,
+            message,
+        ))
     }
+
+    /// Binds the inbox if needed, then registers the subscription in the registry.
     fn subscribe<'a>(
         &'a self,
-        _: &'a str,
-        _: EventHandler,
-        _: SubscribeOptions,
+        topic: &'a str,
+        handler: EventHandler,
+        options: SubscribeOptions,
     ) -> BoxFuture<'a, Result<Subscription, LocalError>> {
-        Box::pin(async { Err(broker_error("the HTTP broker is not written yet")) })
+        Box::pin(async move {
+            check_topic(topic)?;
+            let mut state = self.inner.state.lock().await;
+            let address = self.ensure_running(&mut state).await?.address.clone();
+            let delivery = Delivery::spawn(topic, handler, &options);
+            let entry = Arc::new(Entry::new(
+                topic,
+                options.queue.as_deref(),
+                address,
+                delivery.sender(),
+            ));
+            // In the table before it is in the registry, so the first message finds it.
+            self.inner.subscriptions.insert(Arc::clone(&entry));
+            drop(state);
+            let registry = self.inner.registry.as_ref();
+            if let Err(err) = entry.register(registry, self.options.ttl()).await {
+                self.inner.subscriptions.remove(entry.id());
+                return Err(broker_error(format!(
+                    "cannot subscribe to {topic}: registering node {} in the {} registry failed",
+                    entry.id(),
+                    registry.name()
+                ))
+                .with_source(err));
+            }
+            let closer = Box::new(Unsubscriber::new(Arc::clone(&self.inner), entry));
+            Ok(Subscription::new(topic, options, delivery, closer))
+        })
     }
+}
+
+fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    // Nothing guarded here can be left half-updated by a panic.
+    mutex.lock().unwrap_or_else(|e| e.into_inner())
 }

@@ -1,0 +1,125 @@
+//! [`HttpBroker`]'s settings: the builder methods and their defaults.
+//!
+//! Options live behind an `Arc` and change copy-on-write, so the builder needs no `&mut` access
+//! to anything shared, and each task keeps the settings it started with.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use super::HttpBroker;
+use crate::transport::Limits;
+
+/// Where the inbox listens by default: loopback, as go-micro's since 2020.
+pub const DEFAULT_ADDRESS: &str = "127.0.0.1:0";
+/// How long a subscription's registry record lives unless re-registered (go-micro's).
+pub const DEFAULT_REGISTER_TTL: Duration = Duration::from_secs(60);
+/// How often subscriptions are re-registered (go-micro's).
+pub const DEFAULT_REGISTER_INTERVAL: Duration = Duration::from_secs(30);
+/// How many messages wait for one target by default before the newest are dropped.
+pub const DEFAULT_BACKLOG: usize = 1024;
+/// How long a message is retried before it is dropped, by default: the register TTL, after which
+/// a subscriber that stopped answering has left the registry anyway.
+pub const DEFAULT_MAX_MESSAGE_AGE: Duration = Duration::from_secs(60);
+/// How long one delivery may take by default: dialing, sending and reading the reply.
+pub const DEFAULT_DELIVERY_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// The broker's settings; see the builder methods of [`HttpBroker`].
+#[derive(Clone, Debug)]
+pub(super) struct Options {
+    pub(super) address: String,
+    pub(super) register_ttl: Duration,
+    pub(super) register_interval: Duration,
+    pub(super) backlog: usize,
+    pub(super) max_message_age: Duration,
+    pub(super) delivery_timeout: Duration,
+    pub(super) retry_first: Duration,
+    pub(super) retry_max: Duration,
+    pub(super) limits: Limits,
+}
+
+impl Options {
+    /// The TTL to register with; `None` when zero (no expiry).
+    pub(super) fn ttl(&self) -> Option<Duration> {
+        (!self.register_ttl.is_zero()).then_some(self.register_ttl)
+    }
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Self {
+            address: DEFAULT_ADDRESS.to_string(),
+            register_ttl: DEFAULT_REGISTER_TTL,
+            register_interval: DEFAULT_REGISTER_INTERVAL,
+            backlog: DEFAULT_BACKLOG,
+            max_message_age: DEFAULT_MAX_MESSAGE_AGE,
+            delivery_timeout: DEFAULT_DELIVERY_TIMEOUT,
+            retry_first: Duration::from_millis(100),
+            retry_max: Duration::from_secs(5),
+            limits: Limits::default(),
+        }
+    }
+}
+
+impl HttpBroker {
+    /// The inbox's listen address: `host:port`, or `host:min-max` for the first free port of a
+    /// range (see [`listen`](crate::transport::listen)). An unspecified host (`0.0.0.0`, `:0`)
+    /// registers the machine's first private IP. Other processes must be able to reach it, so set
+    /// a non-loopback address for pub/sub across hosts. Once connected, read the registered
+    /// address back with [`Broker::address`](crate::broker::Broker::address).
+    pub fn address(mut self, address: impl Into<String>) -> Self {
+        Arc::make_mut(&mut self.options).address = address.into();
+        self
+    }
+
+    /// How long each subscription's registry record lives unless re-registered (default
+    /// [`DEFAULT_REGISTER_TTL`]; zero: until deregistered).
+    pub fn register_ttl(mut self, ttl: Duration) -> Self {
+        Arc::make_mut(&mut self.options).register_ttl = ttl;
+        self
+    }
+
+    /// How often subscriptions are re-registered (default [`DEFAULT_REGISTER_INTERVAL`]; zero:
+    /// never). Keep it well under the TTL.
+    pub fn register_interval(mut self, interval: Duration) -> Self {
+        Arc::make_mut(&mut self.options).register_interval = interval;
+        self
+    }
+
+    /// How many messages may wait for one target (a broadcast subscriber, or a queue group)
+    /// while it is slow or unreachable (default [`DEFAULT_BACKLOG`], at least 1). Beyond it the
+    /// newest message for that target is dropped, with a warning.
+    pub fn backlog(mut self, messages: usize) -> Self {
+        Arc::make_mut(&mut self.options).backlog = messages.max(1);
+        self
+    }
+
+    /// How long a message is retried before it is given up (default
+    /// [`DEFAULT_MAX_MESSAGE_AGE`]), counted from `publish`.
+    pub fn max_message_age(mut self, age: Duration) -> Self {
+        Arc::make_mut(&mut self.options).max_message_age = age;
+        self
+    }
+
+    /// How long one delivery may take, dialing included, before it counts as failed and is
+    /// retried (default [`DEFAULT_DELIVERY_TIMEOUT`]).
+    pub fn delivery_timeout(mut self, timeout: Duration) -> Self {
+        Arc::make_mut(&mut self.options).delivery_timeout = timeout;
+        self
+    }
+
+    /// The pause before retrying a failed delivery: `first`, doubling after each failure up to
+    /// `max`, and back to `first` after a success (default 100 ms to 5 s).
+    pub fn retry_backoff(mut self, first: Duration, max: Duration) -> Self {
+        let options = Arc::make_mut(&mut self.options);
+        options.retry_first = first;
+        options.retry_max = max.max(first);
+        self
+    }
+
+    /// Message size, header size and header read timeout limits for the inbox (default
+    /// [`Limits::default`]: 4 MiB messages, as go-micro's).
+    pub fn limits(mut self, limits: Limits) -> Self {
+        Arc::make_mut(&mut self.options).limits = limits;
+        self
+    }
+}

@@ -1,0 +1,713 @@
+//! The HTTP broker over real loopback sockets: go-micro's registry records and wire, checked with
+//! real `curl` as a Go publisher and a bare TCP listener as a Go subscriber, plus fan-out, queue
+//! groups, retries from the backlog and slow subscribers between broker instances (each instance
+//! has its own inbox, as separate processes would) sharing one registry.
+//!
+//! The broker-agnostic suites (`tests::broker_suite`, `tests::subscriber_suite`) run here too,
+//! each broker handle a new `HttpBroker` on one registry.
+//!
+//! curl is a test requirement (`scripts/install-test-deps.sh` installs it); missing, the curl test
+//! fails loudly rather than skip.
+
+use std::collections::{BTreeSet, HashMap};
+use std::net::SocketAddr;
+use std::process::Command;
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::Bytes;
+use micro_runtime::LocalError;
+use micro_runtime::broker::http::{BROADCAST_VERSION, HttpBroker, SERVICE_NAME};
+use micro_runtime::broker::{
+    Broker, Message, SubscribeOptions, Subscription, decode_envelope, event_handler,
+};
+use micro_runtime::registry::{BoxFuture, MemoryRegistry, Node, Registry, Service, Watcher};
+use micro_runtime::transport::{FrameReader, Limits, StartLine};
+use tests::{broker_suite, subscriber_suite};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpListener;
+use tokio::sync::{Semaphore, mpsc};
+
+// The longest any awaited event may take before the test fails.
+const WAIT: Duration = Duration::from_secs(20);
+
+/// The broker's registered inbox address. (`broker.address(..)` is the builder's setter.)
+fn inbox(broker: &HttpBroker) -> String {
+    Broker::address(broker)
+}
+
+fn registry() -> Arc<dyn Registry> {
+    Arc::new(MemoryRegistry::new())
+}
+
+/// A broker instance with short retry pauses, so retries show within a test's patience.
+fn broker(registry: &Arc<dyn Registry>) -> HttpBroker {
+    HttpBroker::new(Arc::clone(registry))
+        .retry_backoff(Duration::from_millis(10), Duration::from_millis(200))
+}
+
+/// Subscribes a handler that passes each body on to the returned channel.
+async fn collect(
+    broker: &HttpBroker,
+    topic: &str,
+    options: SubscribeOptions,
+) -> (Subscription, mpsc::UnboundedReceiver<Bytes>) {
+    let (tx, rx) = mpsc::unbounded_channel();
+    let handler = event_handler(move |event| {
+        let tx = tx.clone();
+        async move {
+            let _ = tx.send(event.message().body.clone());
+            Ok(())
+        }
+    });
+    let subscription = broker.subscribe(topic, handler, options).await.unwrap();
+    (subscription, rx)
+}
+
+async fn next(rx: &mut mpsc::UnboundedReceiver<Bytes>) -> Bytes {
+    tokio::time::timeout(WAIT, rx.recv())
+        .await
+        .expect("timed out waiting for a message")
+        .expect("the subscription ended")
+}
+
+async fn next_n(rx: &mut mpsc::UnboundedReceiver<Bytes>, n: usize) -> Vec<String> {
+    let mut out = Vec::new();
+    for _ in 0..n {
+        out.push(String::from_utf8(next(rx).await.to_vec()).unwrap());
+    }
+    out
+}
+
+fn numbered(prefix: &str, n: usize) -> Vec<String> {
+    (0..n).map(|i| format!("{prefix}{i}")).collect()
+}
+
+async fn publish_all(broker: &HttpBroker, topic: &str, bodies: &[String]) {
+    for body in bodies {
+        broker
+            .publish(topic, Message::new(body.clone()))
+            .await
+            .unwrap();
+    }
+}
+
+/// Polls `done` until it holds; for counters that no event announces.
+async fn eventually(what: &str, done: impl Fn() -> bool) {
+    let waited = tokio::time::timeout(WAIT, async {
+        while !done() {
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+    });
+    waited
+        .await
+        .unwrap_or_else(|_| panic!("timed out waiting: {what}"));
+}
+
+/// Every `micro.http.broker` node of `topic`, with its version.
+async fn registered(registry: &Arc<dyn Registry>, topic: &str) -> Vec<(String, Node)> {
+    let services = registry.get_service(SERVICE_NAME).await.unwrap();
+    services
+        .into_iter()
+        .flat_map(|s| {
+            let version = s.version.clone();
+            s.nodes.into_iter().map(move |n| (version.clone(), n))
+        })
+        .filter(|(_, n)| n.metadata.get("topic").map(String::as_str) == Some(topic))
+        .collect()
+}
+
+/// Registers a hand-made subscriber node, as a Go process would.
+async fn register_node(
+    registry: &Arc<dyn Registry>,
+    version: &str,
+    id: &str,
+    topic: &str,
+    address: SocketAddr,
+) {
+    let metadata = [("broker", "http"), ("topic", topic), ("secure", "false")]
+        .into_iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect();
+    let service = Service {
+        name: SERVICE_NAME.to_string(),
+        version: version.to_string(),
+        nodes: vec![Node {
+            id: id.to_string(),
+            address: address.to_string(),
+            metadata,
+        }],
+        ..Service::default()
+    };
+    registry.register(&service, None).await.unwrap();
+}
+
+/// A loopback address nothing listens on (yet).
+async fn refusing_address() -> SocketAddr {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    listener.local_addr().unwrap()
+}
+
+/// Runs curl; returns the status and the body.
+async fn curl(args: &[&str]) -> (u16, String) {
+    let mut command = Command::new("curl");
+    command
+        .args(["-sS", "--max-time", "10", "-w", "\n%{http_code}"])
+        .args(args);
+    let output = tokio::task::spawn_blocking(move || command.output())
+        .await
+        .unwrap()
+        .expect("curl must be installed (scripts/install-test-deps.sh installs it)");
+    let stdout = String::from_utf8_lossy(&output.stdout).into_owned();
+    let (body, status) = stdout.rsplit_once('\n').expect("curl printed the status");
+    (
+        status.trim().parse().expect("a status code"),
+        body.to_string(),
+    )
+}
+
+#[tokio::test]
+async fn curl_posts_to_the_inbox_as_a_go_publisher_does() {
+    let registry = registry();
+    let broker = broker(&registry);
+    let (subscription, mut rx) = collect(&broker, "t", SubscribeOptions::new()).await;
+    let (_, node) = registered(&registry, "t").await.remove(0);
+    let url = format!("http://{}/?id={}", inbox(&broker), node.id);
+    let post = |body: &'static str| {
+        let url = url.clone();
+        async move {
+            curl(&[
+                "-X",
+                "POST",
+                &url,
+                "-H",
+                "Content-Type: application/json",
+                "-d",
+                body,
+            ])
+            .await
+        }
+    };
+
+    assert_eq!(
+        post(r#"{"Header":{"Micro-Topic":"t"},"Body":"aGk="}"#).await,
+        (200, String::new())
+    );
+    assert_eq!(&next(&mut rx).await[..], b"hi");
+
+    let (status, _) = curl(&[&url]).await;
+    assert_eq!(status, 405, "GET is not allowed");
+
+    let (status, text) = post("garbage").await;
+    assert_eq!(status, 400);
+    assert!(text.contains("not a go-micro broker message"), "{text}");
+    assert_eq!(subscription.stats().malformed(), 1);
+
+    let (status, text) = post(r#"{"Header":{},"Body":"aGk="}"#).await;
+    assert_eq!(status, 400);
+    assert!(text.contains("Topic not found"), "{text}");
+
+    let (status, _) = post(r#"{"Header":{"Micro-Topic":"other"},"Body":"aGk="}"#).await;
+    assert_eq!(status, 400, "a topic that is not the subscription's");
+
+    let (status, _) = curl(&[
+        "-X",
+        "POST",
+        &format!("http://{}/?id=nobody", inbox(&broker)),
+        "-d",
+        r#"{"Header":{"Micro-Topic":"t"},"Body":"aGk="}"#,
+    ])
+    .await;
+    assert_eq!(status, 404, "unknown id");
+
+    assert_eq!(
+        post(r#"{"Header":{"Micro-Topic":"t"},"Body":"YWdhaW4="}"#).await,
+        (200, String::new())
+    );
+    assert_eq!(
+        &next(&mut rx).await[..],
+        b"again",
+        "bad requests hurt nothing"
+    );
+    subscription.unsubscribe().await.unwrap();
+    broker.disconnect().await.unwrap();
+}
+
+#[tokio::test]
+async fn a_bad_client_is_answered_and_cut_off_without_hurting_others() {
+    let registry = registry();
+    let limits = Limits {
+        header_read_timeout: Duration::from_millis(300),
+        ..Limits::default()
+    };
+    let subscriber = broker(&registry).limits(limits);
+    let (_subscription, mut rx) = collect(&subscriber, "bad", SubscribeOptions::new()).await;
+    let address = inbox(&subscriber);
+
+    // Not HTTP: an error status, then the connection closes.
+    let mut garbage = tokio::net::TcpStream::connect(&address).await.unwrap();
+    garbage.write_all(b"NOT HTTP AT ALL\r\n\r\n").await.unwrap();
+    let mut reply = String::new();
+    tokio::time::timeout(WAIT, garbage.read_to_string(&mut reply))
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(reply.starts_with("HTTP/1.1 400 "), "{reply}");
+    assert!(reply.contains("Connection: close"), "{reply}");
+
+    // A header that never ends: timed out, answered 408, closed.
+    let mut slow = tokio::net::TcpStream::connect(&address).await.unwrap();
+    slow.write_all(b"POST /?id=x HTTP/1.1\r\nHost: a")
+        .await
+        .unwrap();
+    let mut reply = String::new();
+    tokio::time::timeout(WAIT, slow.read_to_string(&mut reply))
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(reply.starts_with("HTTP/1.1 408 "), "{reply}");
+
+    // Meanwhile, and after, good publishers are served.
+    let publisher = broker(&registry);
+    publisher
+        .publish("bad", Message::new("fine"))
+        .await
+        .unwrap();
+    assert_eq!(&next(&mut rx).await[..], b"fine");
+    subscriber.disconnect().await.unwrap();
+}
+
+#[tokio::test]
+async fn subscriptions_register_go_micros_record_and_leave_on_unsubscribe() {
+    let registry = registry();
+    let broker = broker(&registry);
+    let (first, _rx1) = collect(&broker, "records", SubscribeOptions::new()).await;
+    let (second, _rx2) = collect(&broker, "records", SubscribeOptions::new()).await;
+    let (worker, _rx3) =
+        collect(&broker, "records", SubscribeOptions::new().queue("workers")).await;
+
+    let services = registry.get_service(SERVICE_NAME).await.unwrap();
+    let versions: Vec<_> = services.iter().map(|s| s.version.as_str()).collect();
+    assert_eq!(versions, [BROADCAST_VERSION, "workers"]);
+    let mut ids = BTreeSet::new();
+    for service in &services {
+        assert_eq!(service.name, "micro.http.broker");
+        assert_eq!(service.metadata, None);
+        assert!(service.endpoints.is_empty());
+        for node in &service.nodes {
+            let uuid = node.id.strip_prefix("records-").expect("id <topic>-<uuid>");
+            assert_eq!(uuid.len(), 36, "{uuid}");
+            assert!(uuid.chars().all(|c| c.is_ascii_hexdigit() || c == '-'));
+            assert_eq!(node.address, inbox(&broker));
+            let expected: HashMap<String, String> = [
+                ("broker", "http"),
+                ("topic", "records"),
+                ("secure", "false"),
+            ]
+            .into_iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+            assert_eq!(node.metadata, expected);
+            ids.insert(node.id.clone());
+        }
+    }
+    assert_eq!(services[0].nodes.len(), 2);
+    assert_eq!(ids.len(), 3, "one id per subscription");
+    assert!(inbox(&broker).starts_with("127.0.0.1:"));
+
+    first.unsubscribe().await.unwrap();
+    assert_eq!(registered(&registry, "records").await.len(), 2);
+    second.unsubscribe().await.unwrap();
+    worker.unsubscribe().await.unwrap();
+    assert!(registry.get_service(SERVICE_NAME).await.unwrap().is_empty());
+    broker.disconnect().await.unwrap();
+}
+
+#[tokio::test]
+async fn a_go_subscriber_receives_what_go_would_post() {
+    let registry = registry();
+    let inbox = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let address = inbox.local_addr().unwrap();
+    register_node(
+        &registry,
+        BROADCAST_VERSION,
+        "go/sub 1",
+        "go-events",
+        address,
+    )
+    .await;
+    let publisher = broker(&registry);
+    let message = Message::new("hello")
+        .with_header("Content-Type", "application/json")
+        .with_header("Micro-Id", "m1");
+    publisher.publish("go-events", message).await.unwrap();
+    publisher
+        .publish("go-events", Message::new("again"))
+        .await
+        .unwrap();
+
+    let (socket, _) = tokio::time::timeout(WAIT, inbox.accept())
+        .await
+        .unwrap()
+        .unwrap();
+    let (read, mut write) = socket.into_split();
+    let mut reader = FrameReader::new(read, Limits::default());
+    let mut bodies = Vec::new();
+    for _ in 0..2 {
+        let frame = tokio::time::timeout(WAIT, reader.read_request())
+            .await
+            .unwrap()
+            .unwrap()
+            .expect("a request on the kept-alive connection");
+        let StartLine::Request { method, path } = &frame.start else {
+            panic!("not a request: {:?}", frame.start)
+        };
+        assert_eq!(
+            (method.as_str(), path.as_str()),
+            ("POST", "/?id=go%2Fsub+1")
+        );
+        assert_eq!(frame.headers.get("Host"), Some(&*address.to_string()));
+        assert_eq!(frame.headers.get("Content-Type"), Some("application/json"));
+        let envelope = decode_envelope(&frame.body).unwrap();
+        assert_eq!(envelope.get("Micro-Topic"), Some("go-events"));
+        bodies.push(frame.body.clone());
+        write
+            .write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n")
+            .await
+            .unwrap();
+    }
+    // Byte for byte what Go's json.Marshal writes for the broker.Message.
+    assert_eq!(
+        std::str::from_utf8(&bodies[0]).unwrap(),
+        r#"{"Header":{"Content-Type":"application/json","Micro-Id":"m1","Micro-Topic":"go-events"},"Body":"aGVsbG8="}"#
+    );
+    assert_eq!(&decode_envelope(&bodies[1]).unwrap().body[..], b"again");
+}
+
+#[tokio::test]
+async fn broadcast_reaches_everyone_and_a_queue_group_shares_the_work() {
+    let registry = registry();
+    let publisher = broker(&registry);
+    let brokers: Vec<HttpBroker> = (0..3).map(|_| broker(&registry)).collect();
+    let mut everyone = Vec::new();
+    let mut workers = Vec::new();
+    for broker in &brokers {
+        everyone.push(collect(broker, "fanout", SubscribeOptions::new()).await);
+        workers.push(collect(broker, "work", SubscribeOptions::new().queue("workers")).await);
+    }
+    let inboxes: BTreeSet<_> = brokers.iter().map(inbox).collect();
+    assert_eq!(inboxes.len(), 3, "one inbox per broker instance");
+
+    let sent = numbered("b", 10);
+    publish_all(&publisher, "fanout", &sent).await;
+    for (_, rx) in &mut everyone {
+        assert_eq!(next_n(rx, sent.len()).await, sent, "all of them, in order");
+    }
+
+    let jobs = numbered("j", 60);
+    publish_all(&publisher, "work", &jobs).await;
+    let mut got: Vec<Vec<String>> = vec![Vec::new(); workers.len()];
+    let all = async {
+        let mut total = 0;
+        while total < jobs.len() {
+            for (i, (_, rx)) in workers.iter_mut().enumerate() {
+                while let Ok(body) = rx.try_recv() {
+                    got[i].push(String::from_utf8(body.to_vec()).unwrap());
+                    total += 1;
+                }
+            }
+            tokio::task::yield_now().await;
+        }
+    };
+    tokio::time::timeout(WAIT, all)
+        .await
+        .expect("every job arrives");
+    let distinct: BTreeSet<_> = got.iter().flatten().collect();
+    assert_eq!(distinct.len(), jobs.len(), "each job exactly once: {got:?}");
+    assert!(
+        got.iter().all(|g| !g.is_empty()),
+        "every member works: {got:?}"
+    );
+
+    // Unsubscribed, the handler has let go of its channel: nothing can reach it any more.
+    let (gone, mut gone_rx) = everyone.remove(0);
+    gone.unsubscribe().await.unwrap();
+    assert!(gone_rx.recv().await.is_none());
+    let later = numbered("after", 5);
+    publish_all(&publisher, "fanout", &later).await;
+    for (_, rx) in &mut everyone {
+        assert_eq!(next_n(rx, later.len()).await, later);
+    }
+    for broker in brokers.iter().chain([&publisher]) {
+        broker.disconnect().await.unwrap();
+    }
+}
+
+/// Serves go-micro's inbox by hand on `listener`: answers 200 and passes on each body.
+async fn serve_by_hand(listener: TcpListener, n: usize) -> Vec<String> {
+    let mut bodies = Vec::new();
+    while bodies.len() < n {
+        let (socket, _) = listener.accept().await.unwrap();
+        let (read, mut write) = socket.into_split();
+        let mut reader = FrameReader::new(read, Limits::default());
+        while let Ok(Some(frame)) = reader.read_request().await {
+            let message = decode_envelope(&frame.body).unwrap();
+            bodies.push(String::from_utf8(message.body.to_vec()).unwrap());
+            write
+                .write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n")
+                .await
+                .unwrap();
+            if bodies.len() == n {
+                break;
+            }
+        }
+    }
+    bodies
+}
+
+#[tokio::test]
+async fn messages_wait_in_the_backlog_until_a_subscriber_listens() {
+    let registry = registry();
+    let address = refusing_address().await;
+    register_node(&registry, BROADCAST_VERSION, "late-1", "late", address).await;
+    let publisher = broker(&registry);
+    let sent = numbered("m", 5);
+    publish_all(&publisher, "late", &sent).await;
+    // The subscriber is down for a while: connections are refused and retried meanwhile.
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let listener = TcpListener::bind(address).await.unwrap();
+    let got = tokio::time::timeout(WAIT, serve_by_hand(listener, sent.len()))
+        .await
+        .expect("the backlog is delivered");
+    assert_eq!(got, sent, "every message, in order");
+    publisher.disconnect().await.unwrap();
+}
+
+#[tokio::test]
+async fn a_queue_group_routes_around_a_dead_member() {
+    let registry = registry();
+    register_node(
+        &registry,
+        "g",
+        "jobs-dead",
+        "jobs",
+        refusing_address().await,
+    )
+    .await;
+    let live = broker(&registry);
+    let (_subscription, mut rx) = collect(&live, "jobs", SubscribeOptions::new().queue("g")).await;
+    let publisher = broker(&registry);
+    let sent = numbered("job", 20);
+    publish_all(&publisher, "jobs", &sent).await;
+    assert_eq!(next_n(&mut rx, sent.len()).await, sent);
+    publisher.disconnect().await.unwrap();
+    live.disconnect().await.unwrap();
+}
+
+#[tokio::test]
+async fn a_slow_subscriber_does_not_delay_a_fast_one() {
+    let registry = registry();
+    let (slow_broker, fast_broker, publisher) =
+        (broker(&registry), broker(&registry), broker(&registry));
+    let gate = Arc::new(Semaphore::new(0));
+    let (tx, mut slow_rx) = mpsc::unbounded_channel();
+    let handler = {
+        let gate = Arc::clone(&gate);
+        event_handler(move |event| {
+            let (gate, tx) = (Arc::clone(&gate), tx.clone());
+            async move {
+                gate.acquire().await.unwrap().forget();
+                let _ = tx.send(event.message().body.clone());
+                Ok(())
+            }
+        })
+    };
+    let slow = slow_broker
+        .subscribe("load", handler, SubscribeOptions::new().buffer(8))
+        .await
+        .unwrap();
+    let (_fast, mut fast_rx) = collect(&fast_broker, "load", SubscribeOptions::new()).await;
+
+    let sent = numbered("n", 100);
+    publish_all(&publisher, "load", &sent).await;
+    assert_eq!(next_n(&mut fast_rx, sent.len()).await, sent);
+
+    // One message in the blocked handler and eight buffered; the rest are refused with 503 (the
+    // subscription counts them as dropped) and wait in the publisher's backlog, retried.
+    let stats = Arc::clone(slow.stats());
+    eventually("the slow buffer overflows", || stats.dropped() > 0).await;
+    // Retries go on meanwhile: reading `dropped` first can only overstate what got in.
+    eventually("exactly nine messages got in", || {
+        let dropped = stats.dropped();
+        stats.received() - dropped == 9
+    })
+    .await;
+    assert_eq!(stats.handled(), 0);
+
+    gate.add_permits(sent.len());
+    let mut got = Vec::new();
+    for _ in 0..sent.len() {
+        got.push(String::from_utf8(next(&mut slow_rx).await.to_vec()).unwrap());
+    }
+    assert_eq!(got, sent, "the slow one catches up, in order");
+    for broker in [&slow_broker, &fast_broker, &publisher] {
+        broker.disconnect().await.unwrap();
+    }
+}
+
+#[tokio::test]
+async fn connect_binds_once_and_disconnect_takes_everything_down() {
+    let registry = registry();
+    let broker = broker(&registry);
+    assert_eq!(inbox(&broker), "127.0.0.1:0");
+    let (a, b) = tokio::join!(broker.connect(), broker.connect());
+    a.unwrap();
+    b.unwrap();
+    let address = inbox(&broker);
+    assert_ne!(address, "127.0.0.1:0");
+    broker.connect().await.unwrap();
+    assert_eq!(inbox(&broker), address, "connect is idempotent");
+
+    let (subscription, mut rx) = collect(&broker, "down", SubscribeOptions::new()).await;
+    assert_eq!(registered(&registry, "down").await.len(), 1);
+    broker.disconnect().await.unwrap();
+    assert!(registered(&registry, "down").await.is_empty());
+    assert_eq!(inbox(&broker), "127.0.0.1:0");
+    assert!(
+        tokio::net::TcpStream::connect(&address).await.is_err(),
+        "the inbox is closed"
+    );
+    subscription.unsubscribe().await.unwrap();
+    assert!(rx.recv().await.is_none());
+    broker.publish("down", Message::new("x")).await.unwrap();
+}
+
+#[tokio::test]
+async fn a_subscription_keeps_its_inbox_after_the_broker_handle_is_dropped() {
+    let registry = registry();
+    let subscriber = broker(&registry);
+    let (subscription, mut rx) = collect(&subscriber, "kept-inbox", SubscribeOptions::new()).await;
+    drop(subscriber);
+    let publisher = broker(&registry);
+    publisher
+        .publish("kept-inbox", Message::new("still here"))
+        .await
+        .unwrap();
+    assert_eq!(&next(&mut rx).await[..], b"still here");
+    subscription.unsubscribe().await.unwrap();
+    assert!(registered(&registry, "kept-inbox").await.is_empty());
+}
+
+/// The memory registry dressed as a network one, so publishers look subscribers up through the
+/// selector's cache and its watch, as they do with mDNS or etcd.
+#[derive(Debug, Default)]
+struct Remote(MemoryRegistry);
+
+impl Registry for Remote {
+    fn register<'a>(
+        &'a self,
+        service: &'a Service,
+        ttl: Option<Duration>,
+    ) -> BoxFuture<'a, Result<(), LocalError>> {
+        self.0.register(service, ttl)
+    }
+    fn deregister<'a>(&'a self, service: &'a Service) -> BoxFuture<'a, Result<(), LocalError>> {
+        self.0.deregister(service)
+    }
+    fn get_service<'a>(&'a self, name: &'a str) -> BoxFuture<'a, Result<Vec<Service>, LocalError>> {
+        self.0.get_service(name)
+    }
+    fn list_services(&self) -> BoxFuture<'_, Result<Vec<Service>, LocalError>> {
+        self.0.list_services()
+    }
+    fn watch<'a>(&'a self, service: Option<&'a str>) -> BoxFuture<'a, Result<Watcher, LocalError>> {
+        self.0.watch(service)
+    }
+    fn needs_cache(&self) -> bool {
+        true
+    }
+    fn name(&self) -> &'static str {
+        "remote"
+    }
+}
+
+#[tokio::test]
+async fn publishers_follow_subscribers_through_the_registry_cache() {
+    let registry: Arc<dyn Registry> = Arc::new(Remote::default());
+    let publisher = broker(&registry);
+    let first = broker(&registry);
+    let (_one, mut one_rx) = collect(&first, "cached", SubscribeOptions::new()).await;
+    publisher
+        .publish("cached", Message::new("a"))
+        .await
+        .unwrap();
+    assert_eq!(&next(&mut one_rx).await[..], b"a");
+
+    // The cache holds the record now; the watch brings in a subscriber that comes later.
+    let second = broker(&registry);
+    let (_two, mut two_rx) = collect(&second, "cached", SubscribeOptions::new()).await;
+    let mut n = 0;
+    let reached = tokio::time::timeout(WAIT, async {
+        loop {
+            n += 1;
+            publisher
+                .publish("cached", Message::new(n.to_string()))
+                .await
+                .unwrap();
+            if let Ok(Some(_)) =
+                tokio::time::timeout(Duration::from_millis(50), two_rx.recv()).await
+            {
+                return;
+            }
+        }
+    });
+    reached.await.expect("the later subscriber is found");
+    for broker in [&publisher, &first, &second] {
+        broker.disconnect().await.unwrap();
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn subscriptions_are_re_registered_before_their_ttl_runs_out() {
+    let registry = registry();
+    let broker = HttpBroker::new(Arc::clone(&registry))
+        .register_ttl(Duration::from_secs(10))
+        .register_interval(Duration::from_secs(3));
+    let (_subscription, _rx) = collect(&broker, "kept", SubscribeOptions::new()).await;
+    // Paused time jumps ahead whenever every task is idle: a minute of registry time.
+    tokio::time::sleep(Duration::from_secs(60)).await;
+    assert_eq!(registered(&registry, "kept").await.len(), 1);
+    broker.disconnect().await.unwrap();
+    assert!(registered(&registry, "kept").await.is_empty());
+}
+
+/// New broker instances on one registry, as separate processes would have them.
+fn http_brokers() -> impl Fn() -> Arc<dyn Broker> {
+    let registry = registry();
+    move || Arc::new(broker(&registry))
+}
+
+#[tokio::test]
+async fn broadcast_reaches_every_subscriber() {
+    broker_suite::broadcast_reaches_every_subscriber(&http_brokers()).await;
+}
+
+#[tokio::test]
+async fn queue_group_delivers_each_message_once() {
+    broker_suite::queue_group_delivers_each_message_once(&http_brokers()).await;
+}
+
+#[tokio::test]
+async fn unsubscribe_stops_delivery() {
+    broker_suite::unsubscribe_stops_delivery(&http_brokers()).await;
+}
+
+#[tokio::test]
+async fn slow_subscriber_does_not_block_others() {
+    broker_suite::slow_subscriber_does_not_block_others(&http_brokers()).await;
+}
+
+#[tokio::test]
+async fn typed_subscribers() {
+    subscriber_suite::typed_subscribers(&http_brokers()).await;
+}
