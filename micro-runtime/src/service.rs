@@ -292,14 +292,19 @@ impl ServiceBuilder {
             _ => registry_from_env(&env)?,
         };
 
-        let broker = match (var("MICRO_BROKER"), self.broker) {
-            (None, Some(broker)) => broker,
-            _ => broker_from_env(&env, Arc::clone(&registry))?,
+        let (broker, built) = match (var("MICRO_BROKER"), self.broker) {
+            (None, Some(broker)) => (broker, false),
+            _ => (broker_from_env(&env, Arc::clone(&registry))?, true),
         };
 
         let mut server = Server::new(self.name)
             .registry(Arc::clone(&registry))
             .broker(Arc::clone(&broker));
+        if built {
+            // The service made this broker: its server disconnects it when it stops, so what
+            // was published goes out before the process exits.
+            server = server.owning_broker();
+        }
         if let Some(version) = self.version {
             server = server.version(version);
         }

@@ -65,7 +65,10 @@ async fn all_busy_names_the_range() {
             .starts_with(&format!("no free port in {addr}: ")),
         "{err}"
     );
-    assert!(std::error::Error::source(&err).is_some());
+    assert!(
+        err.cause().is_some(),
+        "the last bind error is kept as the cause"
+    );
 }
 
 #[tokio::test]

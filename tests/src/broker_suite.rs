@@ -70,6 +70,22 @@ impl Received {
         })
     }
 
+    /// A handler recording the `seq` of each protobuf `OrderPlaced`.
+    pub fn handler_for_orders(&self) -> EventHandler {
+        let this = self.clone();
+        event_handler(move |event| {
+            let this = this.clone();
+            async move {
+                let order: crate::proto::events::OrderPlaced =
+                    micro_runtime::codec::ContentType::Protobuf
+                        .decode(event.message().body.clone())
+                        .expect("an OrderPlaced");
+                this.push(order.seq);
+                Ok(())
+            }
+        })
+    }
+
     /// What was received, in order.
     pub fn seen(&self) -> Vec<u64> {
         self.seen.lock().unwrap().clone()

@@ -128,6 +128,11 @@ impl DeliverySender {
         &self.stats
     }
 
+    /// The subscription's topic.
+    pub(crate) fn topic(&self) -> &str {
+        &self.topic
+    }
+
     /// Whether the buffer has room for another message now.
     pub(crate) fn has_room(&self) -> bool {
         self.tx.capacity() > 0

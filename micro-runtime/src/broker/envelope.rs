@@ -20,14 +20,35 @@ struct Out<'a> {
     body: String,
 }
 
+// Go's decoder matches field names without regard to case; the aliases cover the spellings other
+// publishers use. `Option<Option<_>>` tells a missing field from Go's `null`.
 #[derive(Deserialize)]
 struct In {
-    // Go writes a nil map as `null`.
-    #[serde(rename = "Header", default)]
-    header: Option<BTreeMap<String, String>>,
-    // Go writes a nil slice as `null`.
-    #[serde(rename = "Body", default)]
-    body: Option<String>,
+    #[serde(
+        rename = "Header",
+        alias = "header",
+        alias = "HEADER",
+        default,
+        deserialize_with = "present"
+    )]
+    header: Option<Option<BTreeMap<String, String>>>,
+    #[serde(
+        rename = "Body",
+        alias = "body",
+        alias = "BODY",
+        default,
+        deserialize_with = "present"
+    )]
+    body: Option<Option<String>>,
+}
+
+/// A field that is there, possibly `null` (serde alone reads `null` as absent).
+fn present<'de, D, T>(deserializer: D) -> Result<Option<Option<T>>, D::Error>
+where
+    D: serde::Deserializer<'de>,
+    T: Deserialize<'de>,
+{
+    Option::<T>::deserialize(deserializer).map(Some)
 }
 
 /// Encodes `message` as go-micro does.
@@ -45,14 +66,20 @@ pub fn decode_envelope(bytes: &[u8]) -> Result<Message, String> {
     let parsed: In = serde_json::from_slice(bytes).map_err(|e| {
         format!("not a go-micro broker message ({{\"Header\":{{..}},\"Body\":\"<base64>\"}}): {e}")
     })?;
-    let body = match parsed.body {
+    // Go always writes both fields; an object with neither is something else entirely.
+    if parsed.header.is_none() && parsed.body.is_none() {
+        return Err(
+            "not a go-micro broker message: it has neither a Header nor a Body".to_string(),
+        );
+    }
+    let body = match parsed.body.flatten() {
         Some(text) => STANDARD
             .decode(text.as_bytes())
             .map_err(|e| format!("the Body is not standard base64: {e}"))?,
         None => Vec::new(),
     };
     Ok(Message {
-        header: parsed.header.unwrap_or_default(),
+        header: parsed.header.flatten().unwrap_or_default(),
         body: body.into(),
     })
 }

@@ -5,11 +5,13 @@
 //! (go-micro's memory broker ignores queue groups and delivers to every member).
 
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
 use super::delivery::{Delivery, DeliverySender};
 use super::{
-    Broker, EventHandler, Message, SubscribeOptions, Subscription, Unsubscribe, check_topic,
+    Broker, EventHandler, Message, SubscribeOptions, Subscription, TOPIC_HEADER, Unsubscribe,
+    check_topic,
 };
 use crate::error::LocalError;
 use crate::registry::BoxFuture;
@@ -18,6 +20,7 @@ use crate::registry::BoxFuture;
 #[derive(Clone, Default)]
 pub struct MemoryBroker {
     topics: Arc<Mutex<HashMap<String, Vec<Subscriber>>>>,
+    next_id: Arc<AtomicU64>,
 }
 
 impl std::fmt::Debug for MemoryBroker {
@@ -81,14 +84,11 @@ impl Broker for MemoryBroker {
         Box::pin(async { Ok(()) })
     }
 
+    /// Does nothing: there is no connection, and the process shares one memory broker, so
+    /// ending every subscription would end other services' too. Subscriptions end with their
+    /// [`Subscription`].
     fn disconnect(&self) -> BoxFuture<'_, Result<(), LocalError>> {
-        Box::pin(async {
-            self.topics
-                .lock()
-                .unwrap_or_else(|e| e.into_inner())
-                .clear();
-            Ok(())
-        })
+        Box::pin(async { Ok(()) })
     }
 
     fn publish<'a>(
@@ -98,6 +98,13 @@ impl Broker for MemoryBroker {
     ) -> BoxFuture<'a, Result<(), LocalError>> {
         Box::pin(async move {
             check_topic(topic)?;
+            let mut message = message;
+            // As the other brokers: subscribers can always read the topic from the headers.
+            if message.get(TOPIC_HEADER).is_none() {
+                message
+                    .header
+                    .insert(TOPIC_HEADER.to_string(), topic.to_string());
+            }
             for recipient in self.recipients(topic) {
                 recipient.offer(message.clone());
             }
@@ -114,7 +121,7 @@ impl Broker for MemoryBroker {
         Box::pin(async move {
             check_topic(topic)?;
             let delivery = Delivery::spawn(topic, handler, &options);
-            let id = fastrand::u64(..);
+            let id = self.next_id.fetch_add(1, Ordering::Relaxed);
             self.topics
                 .lock()
                 .unwrap_or_else(|e| e.into_inner())

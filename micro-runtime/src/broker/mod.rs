@@ -355,8 +355,10 @@ impl Drop for Subscription {
             && let Some(runtime) = self.runtime.take()
         {
             let topic = self.topic.clone();
+            // Called here, not in the task: a closer's synchronous part takes effect at once.
+            let unsubscribing = closer.unsubscribe();
             runtime.spawn(async move {
-                if let Err(err) = closer.unsubscribe().await {
+                if let Err(err) = unsubscribing.await {
                     tracing::warn!(%topic, error = %err, "unsubscribe of a dropped subscription failed");
                 }
             });
@@ -378,7 +380,8 @@ pub trait Broker: Send + Sync + 'static {
     /// Connects (binds the inbox, dials the server). Idempotent.
     fn connect(&self) -> BoxFuture<'_, Result<(), LocalError>>;
 
-    /// Ends every subscription and lets go of the connection.
+    /// Ends the broker's subscriptions and lets go of the connection (the memory broker, shared
+    /// by a process and with no connection, does nothing). Using the broker again reconnects.
     fn disconnect(&self) -> BoxFuture<'_, Result<(), LocalError>>;
 
     /// Publishes `message` on `topic`. Returns once the broker has taken the message, not when

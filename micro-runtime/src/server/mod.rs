@@ -74,6 +74,7 @@ pub struct Server {
     router: Router,
     wrappers: Vec<Arc<dyn Wrapper>>,
     broker: Arc<dyn Broker>,
+    owns_broker: bool,
     subscribers: Vec<SubscriberSpec>,
     subscriber_wrappers: Vec<Arc<dyn Wrapper>>,
 }
@@ -124,6 +125,7 @@ impl Server {
             router,
             wrappers: Vec::new(),
             broker: crate::broker::shared_memory_broker(),
+            owns_broker: false,
             subscribers: Vec::new(),
             subscriber_wrappers: Vec::new(),
         }
@@ -207,6 +209,15 @@ impl Server {
     /// a [`Service`](crate::Service) passes the one `MICRO_BROKER` names).
     pub fn broker(mut self, broker: Arc<dyn Broker>) -> Self {
         self.broker = broker;
+        self.owns_broker = false;
+        self
+    }
+
+    /// Marks the broker as the server's own, disconnected when the server stops (a service that
+    /// built its broker from the environment hands it over this way; a broker passed in by the
+    /// user may serve others, and is left alone).
+    pub(crate) fn owning_broker(mut self) -> Self {
+        self.owns_broker = true;
         self
     }
 
@@ -275,7 +286,11 @@ impl Server {
         // Subscribed before registering: once the node is discoverable it also hears its topics.
         let subscriptions = self.subscribe_all().await?;
         if let Err(err) = registrar.register_with_retries().await {
-            serve::unsubscribe_all(subscriptions).await;
+            serve::unsubscribe_all(
+                subscriptions,
+                tokio::time::Instant::now() + self.drain_timeout,
+            )
+            .await;
             return Err(err);
         }
         let node = registrar.node().clone();
@@ -303,6 +318,7 @@ impl Server {
             serve::Timing {
                 deregister_wait,
                 drain_timeout: self.drain_timeout,
+                owned_broker: self.owns_broker.then(|| Arc::clone(&self.broker)),
             },
         ));
         Ok(RunningServer {
@@ -324,7 +340,11 @@ impl Server {
             {
                 Ok(subscription) => subscriptions.push(subscription),
                 Err(err) => {
-                    serve::unsubscribe_all(subscriptions).await;
+                    serve::unsubscribe_all(
+                        subscriptions,
+                        tokio::time::Instant::now() + self.drain_timeout,
+                    )
+                    .await;
                     return Err(err);
                 }
             }

@@ -9,7 +9,9 @@ use tokio::task::JoinSet;
 
 use super::connection::{self, Shared};
 use super::registrar::Registrar;
-use crate::broker::Subscription;
+use tokio::time::Instant;
+
+use crate::broker::{Broker, Subscription};
 
 /// Completes once `flag` turns true (or its sender is gone).
 async fn stopped(flag: &mut watch::Receiver<bool>) {
@@ -37,13 +39,17 @@ pub(crate) async fn reached(server: &mut watch::Receiver<Phase>, phase: Phase) {
 pub(super) struct Timing {
     pub(super) deregister_wait: Duration,
     pub(super) drain_timeout: Duration,
+    /// The broker to disconnect once stopped, when the server owns it (a service built it).
+    pub(super) owned_broker: Option<Arc<dyn Broker>>,
 }
 
-/// Ends every subscription, each after its buffered messages are handled.
-pub(super) async fn unsubscribe_all(subscriptions: Vec<Subscription>) {
+/// Ends every subscription, each after its buffered messages are handled or at `deadline`,
+/// whichever comes first.
+pub(super) async fn unsubscribe_all(subscriptions: Vec<Subscription>, deadline: Instant) {
     let ends = subscriptions.into_iter().map(|subscription| async move {
         let topic = subscription.topic().to_string();
-        if let Err(err) = subscription.unsubscribe().await {
+        let left = deadline.saturating_duration_since(Instant::now());
+        if let Err(err) = subscription.unsubscribe_within(left).await {
             tracing::warn!(%topic, error = %err, "unsubscribe failed");
         }
     });
@@ -80,17 +86,12 @@ pub(super) async fn run(
         tracing::info!(wait = ?timing.deregister_wait, "deregistered; serving until clients have dropped this node");
     }
     // Subscriptions end alongside the deregister wait: the broker stops sending, and messages
-    // already buffered are handled (within the drain timeout) while calls are still served.
+    // already buffered are handled while calls are still served. Subscribers and calls share one
+    // drain deadline; handlers still busy at it are stopped.
     let drain_timeout = timing.drain_timeout;
+    let drain_deadline = Instant::now() + timing.deregister_wait + drain_timeout;
     let leaving = async {
-        let subscribers = async {
-            if tokio::time::timeout(drain_timeout, unsubscribe_all(subscriptions))
-                .await
-                .is_err()
-            {
-                tracing::warn!(?drain_timeout, "drain timeout: subscribers still busy");
-            }
-        };
+        let subscribers = unsubscribe_all(subscriptions, drain_deadline);
         tokio::join!(subscribers, tokio::time::sleep(timing.deregister_wait));
     };
     accept(&listener, &shared, &phase_rx, &mut connections, leaving).await;
@@ -98,7 +99,7 @@ pub(super) async fn run(
     drop(listener);
     let _ = phase_tx.send(Phase::Closing);
     let in_flight = connections.len();
-    let drained = tokio::time::timeout(drain_timeout, async {
+    let drained = tokio::time::timeout_at(drain_deadline, async {
         while connections.join_next().await.is_some() {}
     })
     .await;
@@ -110,6 +111,11 @@ pub(super) async fn run(
             "drain timeout: closing connections still busy"
         );
         connections.shutdown().await;
+    }
+    if let Some(broker) = timing.owned_broker
+        && let Err(err) = broker.disconnect().await
+    {
+        tracing::warn!(broker = broker.name(), error = %err, "broker disconnect failed");
     }
     tracing::info!("server stopped");
 }

@@ -17,7 +17,7 @@ use bytes::Bytes;
 use crate::broker::{Broker, CONTENT_TYPE_HEADER, EventHandler, SubscribeOptions, Subscription};
 use crate::codec::{ContentType, Message};
 use crate::context::Context;
-use crate::error::{Error, LocalError, LocalErrorKind, SERVER_ID};
+use crate::error::{Error, LocalError, SERVER_ID};
 use crate::metadata::{Metadata, is_reserved};
 use crate::registry::{BoxFuture, Endpoint, Value};
 use crate::wrapper::{Next, Wrapper, run_wrapped};
@@ -131,7 +131,7 @@ impl SubscriberSpec {
             .await
             .map_err(|err| {
                 LocalError::new(
-                    LocalErrorKind::Broker,
+                    err.kind(),
                     format!(
                         "cannot subscribe to {} on the {} broker",
                         self.topic,
@@ -163,7 +163,11 @@ fn event_handler(
             message.id().to_string(),
             metadata,
         );
-        match ContentType::from_header(message.get(CONTENT_TYPE_HEADER)) {
+        // An empty Content-Type is none at all: protobuf, as go-micro's subscribers read it.
+        let content_type = message
+            .get(CONTENT_TYPE_HEADER)
+            .filter(|v| !v.trim().is_empty());
+        match ContentType::from_header(content_type) {
             Ok(content_type) => route.call(
                 ctx,
                 content_type,

@@ -65,6 +65,11 @@ impl Connection {
         }
     }
 
+    /// Whether async-nats has closed the connection for good.
+    pub(super) fn is_closed(&self) -> bool {
+        *self.closed.borrow()
+    }
+
     /// Waits until the server has read everything this connection sent before the call.
     ///
     /// async-nats's `flush` only writes its buffer to the socket; the server may not have read it

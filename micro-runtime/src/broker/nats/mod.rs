@@ -94,11 +94,14 @@ impl NatsBroker {
         })
     }
 
+    /// The open connection; one async-nats has closed for good (it gives up only when told to)
+    /// is forgotten, so the next use dials again.
     fn current(&self) -> Option<Connection> {
-        self.connection
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .clone()
+        let mut connection = self.connection.lock().unwrap_or_else(|e| e.into_inner());
+        if connection.as_ref().is_some_and(Connection::is_closed) {
+            *connection = None;
+        }
+        connection.clone()
     }
 
     /// The connection, dialed first if there is none.

@@ -42,8 +42,12 @@ async fn read(mut subscriber: Subscriber, sender: DeliverySender, mut stop: watc
             _ = stop.changed() => break,
             message = subscriber.next() => match message {
                 Some(message) => message,
-                // The connection was drained or closed.
-                None => break,
+                // The connection was drained or closed under a live subscription: say so, since
+                // the handler hears nothing more.
+                None => {
+                    tracing::warn!(topic = %sender.topic(), "NATS subscription ended: the connection closed");
+                    break;
+                }
             },
         };
         match decode_envelope(&message.payload) {
