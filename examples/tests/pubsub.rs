@@ -89,3 +89,12 @@ fn an_unreachable_nats_is_a_clear_error() {
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(stderr.contains(&format!("127.0.0.1:{port}")), "{stderr}");
 }
+
+#[test]
+fn the_http_broker_finds_subscribers_over_mdns() {
+    // In a private network namespace: no multicast leaves the machine.
+    tests::netns::isolated("the_http_broker_finds_subscribers_over_mdns", || {
+        let output = run(&mut pubsub(&[("MICRO_REGISTRY", "mdns")]));
+        assert_all_delivered(&output, 10);
+    });
+}
