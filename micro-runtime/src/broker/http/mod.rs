@@ -19,12 +19,16 @@
 //! Where we differ from go-micro, deliberately:
 //! - one uuid per subscription rather than per broker, so two subscriptions to one topic in one
 //!   process have distinct node ids (Go dispatches by id, so this stays compatible);
-//! - each subscriber (each broadcast node, each queue group) has its own outbound queue and task
-//!   over a keep-alive connection, so a slow or dead subscriber never delays the others; Go keeps
-//!   one backlog per topic, capped at 64, and sends it a few messages per publish;
-//! - the inbox answers what happened (404 unknown id, 400 unreadable message, 503 buffer full),
-//!   and a publisher retries 503s, 5xx and connection failures with backoff, picking another
-//!   queue member where it can; Go always answers 200 and discards the reply;
+//! - each subscriber node has its own outbound queue and task over a keep-alive connection, so a
+//!   slow or dead subscriber never delays the others, and a queue group's members work in
+//!   parallel; Go keeps one backlog per topic, capped at 64, and sends it a few messages per
+//!   publish;
+//! - a queue group's member is picked at random among the least loaded healthy ones, not
+//!   uniformly at random;
+//! - the inbox answers what happened (404 unknown id, 400 unreadable message, 413 too large, 503
+//!   buffer full), and a publisher retries what was surely not delivered (503, 404 in a group, a
+//!   connection that failed before the message was sent) with backoff, moving a group's message
+//!   to another member where it can; Go always answers 200 and discards the reply;
 //! - no TLS: subscribers registered with `secure=true` (go-micro's `Secure` option) are skipped,
 //!   with a warning.
 //!
@@ -33,25 +37,29 @@
 //!
 //! **Delivery is at-most-once.** A message waits in its target's queue only in the publisher's
 //! memory: it is lost if the publisher exits, when the queue is full (the newest is dropped), when
-//! it has waited longer than [`HttpBroker::max_message_age`], or when its subscriber leaves the
-//! registry. A subscriber that restarts gets a new node id, so only queue groups (whose members
+//! it has waited longer than [`HttpBroker::max_message_age`], when its broadcast subscriber has
+//! left, or when the subscriber got it but did not answer (it may be handling it, so it is not
+//! sent again). A subscriber that restarts gets a new node id, so only queue groups (whose members
 //! replace each other) and inboxes that were briefly unreachable benefit from the retries.
 //!
 //! ## Layout
 //! - `mod.rs`: [`HttpBroker`] and the [`Broker`] implementation.
 //! - `options.rs`: the builder methods and their defaults.
 //! - `registration.rs`: the subscriptions table and each subscription's registry record.
-//! - `inbox.rs`: the HTTP server that receives messages for this process's subscriptions.
+//! - `inbox.rs`: the HTTP server that receives messages for this process's subscriptions, and
+//!   its limits.
+//! - `receive.rs`: what the inbox answers to one message.
 //! - `publish.rs`: finding a topic's subscribers in the registry.
-//! - `outbox.rs`: the per-target queues.
-//! - `target.rs`: the task serving one target's queue, and the retry policy.
-//! - `post.rs`: one POST to a subscriber over a keep-alive connection.
+//! - `outbox.rs`: the per-node queues, and picking a queue group's member.
+//! - `target.rs`: the task serving one node's queue, and the retry policy.
+//! - `post.rs`: one POST to a subscriber over a keep-alive connection, and what a failure proves.
 
 mod inbox;
 mod options;
 mod outbox;
 mod post;
 mod publish;
+mod receive;
 mod registration;
 mod target;
 
@@ -62,8 +70,9 @@ use tokio::task::JoinHandle;
 use self::inbox::Inbox;
 use self::options::Options;
 pub use self::options::{
-    DEFAULT_ADDRESS, DEFAULT_BACKLOG, DEFAULT_DELIVERY_TIMEOUT, DEFAULT_MAX_MESSAGE_AGE,
-    DEFAULT_REGISTER_INTERVAL, DEFAULT_REGISTER_TTL,
+    DEFAULT_ADDRESS, DEFAULT_BACKLOG, DEFAULT_BODY_TIMEOUT, DEFAULT_DIAL_TIMEOUT,
+    DEFAULT_IDLE_TIMEOUT, DEFAULT_MAX_CONNECTIONS, DEFAULT_MAX_MESSAGE_AGE,
+    DEFAULT_REGISTER_INTERVAL, DEFAULT_REGISTER_TTL, DEFAULT_REPLY_TIMEOUT,
 };
 use self::outbox::Outbox;
 use self::registration::{Entry, Subscriptions, Unsubscriber};
@@ -190,7 +199,7 @@ impl HttpBroker {
         let inbox = Inbox::start(
             listener,
             Arc::clone(&self.inner.subscriptions),
-            options.limits.clone(),
+            Arc::clone(options),
         )
         .map_err(|err| broker_error("the HTTP broker's inbox has no address").with_source(err))?;
         let address = advertise_address(inbox.local_addr(), None)?;
@@ -250,7 +259,14 @@ impl Broker for HttpBroker {
                 // Awaited, so a re-register in flight cannot land after the deregister.
                 running.reregister.0.abort();
                 let _ = (&mut running.reregister.0).await;
-                for entry in self.inner.subscriptions.drain() {
+                // Deregistered while still in the table, as an unsubscribe does, so publishers stop
+                // picking the nodes before the inbox refuses them; the table is emptied even if
+                // this future is dropped half-way.
+                let subscriptions = &self.inner.subscriptions;
+                let _empty = scopeguard(|| subscriptions.drain());
+                let entries = subscriptions.snapshot();
+                entries.iter().for_each(|entry| entry.end());
+                for entry in entries {
                     if let Err(err) = entry.retire(self.inner.registry.as_ref()).await {
                         failed.get_or_insert(err);
                     }
@@ -302,21 +318,25 @@ impl Broker for HttpBroker {
     ) -> BoxFuture<'a, Result<Subscription, LocalError>> {
         Box::pin(async move {
             check_topic(topic)?;
+            let mut options = options;
+            // An empty queue name means broadcast, as in go-micro.
+            options.queue = options.queue.filter(|queue| !queue.is_empty());
             let mut state = self.inner.state.lock().await;
             let address = self.ensure_running(&mut state).await?.address.clone();
             let delivery = Delivery::spawn(topic, handler, &options);
-            let entry = Arc::new(Entry::new(
-                topic,
-                options.queue.as_deref(),
-                address,
-                delivery.sender(),
-            ));
+            let entry = Arc::new(Entry::new(topic, options.queue.as_deref(), address));
             // In the table before it is in the registry, so the first message finds it.
-            self.inner.subscriptions.insert(Arc::clone(&entry));
+            self.inner
+                .subscriptions
+                .insert(Arc::clone(&entry), delivery.sender());
             drop(state);
             let registry = self.inner.registry.as_ref();
             if let Err(err) = entry.register(registry, self.options.ttl()).await {
                 self.inner.subscriptions.remove(entry.id());
+                // The write may have landed before it failed (a timeout): take it back.
+                if let Err(undo) = entry.retire(registry).await {
+                    tracing::debug!(node = %entry.id(), error = %undo, "deregistering a failed subscription failed too");
+                }
                 return Err(broker_error(format!(
                     "cannot subscribe to {topic}: registering node {} in the {} registry failed",
                     entry.id(),
@@ -328,6 +348,19 @@ impl Broker for HttpBroker {
             Ok(Subscription::new(topic, options, delivery, closer))
         })
     }
+}
+
+/// Runs `f` when dropped: cleanup that must happen even if a future is cancelled half-way.
+fn scopeguard(f: impl FnOnce()) -> impl Drop {
+    struct Guard<F: FnOnce()>(Option<F>);
+    impl<F: FnOnce()> Drop for Guard<F> {
+        fn drop(&mut self) {
+            if let Some(f) = self.0.take() {
+                f();
+            }
+        }
+    }
+    Guard(Some(f))
 }
 
 fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {

@@ -20,8 +20,17 @@ pub const DEFAULT_BACKLOG: usize = 1024;
 /// How long a message is retried before it is dropped, by default: the register TTL, after which
 /// a subscriber that stopped answering has left the registry anyway.
 pub const DEFAULT_MAX_MESSAGE_AGE: Duration = Duration::from_secs(60);
-/// How long one delivery may take by default: dialing, sending and reading the reply.
-pub const DEFAULT_DELIVERY_TIMEOUT: Duration = Duration::from_secs(5);
+/// How long dialing a subscriber may take by default (go-micro's dial timeout).
+pub const DEFAULT_DIAL_TIMEOUT: Duration = Duration::from_secs(5);
+/// How long a subscriber may take to answer a delivery by default. go-micro's inbox answers only
+/// after its handler returns, and Go's publisher waits without limit, so this is generous.
+pub const DEFAULT_REPLY_TIMEOUT: Duration = Duration::from_secs(30);
+/// How many connections the inbox serves at once by default; more wait to be accepted.
+pub const DEFAULT_MAX_CONNECTIONS: usize = 1024;
+/// How long the inbox keeps an idle kept-alive connection open by default.
+pub const DEFAULT_IDLE_TIMEOUT: Duration = Duration::from_secs(60);
+/// How long the body of one request may take to arrive at the inbox by default.
+pub const DEFAULT_BODY_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// The broker's settings; see the builder methods of [`HttpBroker`].
 #[derive(Clone, Debug)]
@@ -31,10 +40,14 @@ pub(super) struct Options {
     pub(super) register_interval: Duration,
     pub(super) backlog: usize,
     pub(super) max_message_age: Duration,
-    pub(super) delivery_timeout: Duration,
+    pub(super) dial_timeout: Duration,
+    pub(super) reply_timeout: Duration,
     pub(super) retry_first: Duration,
     pub(super) retry_max: Duration,
     pub(super) limits: Limits,
+    pub(super) max_connections: usize,
+    pub(super) idle_timeout: Duration,
+    pub(super) body_timeout: Duration,
 }
 
 impl Options {
@@ -52,10 +65,14 @@ impl Default for Options {
             register_interval: DEFAULT_REGISTER_INTERVAL,
             backlog: DEFAULT_BACKLOG,
             max_message_age: DEFAULT_MAX_MESSAGE_AGE,
-            delivery_timeout: DEFAULT_DELIVERY_TIMEOUT,
+            dial_timeout: DEFAULT_DIAL_TIMEOUT,
+            reply_timeout: DEFAULT_REPLY_TIMEOUT,
             retry_first: Duration::from_millis(100),
             retry_max: Duration::from_secs(5),
             limits: Limits::default(),
+            max_connections: DEFAULT_MAX_CONNECTIONS,
+            idle_timeout: DEFAULT_IDLE_TIMEOUT,
+            body_timeout: DEFAULT_BODY_TIMEOUT,
         }
     }
 }
@@ -94,23 +111,34 @@ impl HttpBroker {
     }
 
     /// How long a message is retried before it is given up (default
-    /// [`DEFAULT_MAX_MESSAGE_AGE`]), counted from `publish`.
+    /// [`DEFAULT_MAX_MESSAGE_AGE`]), counted from `publish`. Every message is tried at least once.
     pub fn max_message_age(mut self, age: Duration) -> Self {
         Arc::make_mut(&mut self.options).max_message_age = age;
         self
     }
 
-    /// How long one delivery may take, dialing included, before it counts as failed and is
-    /// retried (default [`DEFAULT_DELIVERY_TIMEOUT`]).
-    pub fn delivery_timeout(mut self, timeout: Duration) -> Self {
-        Arc::make_mut(&mut self.options).delivery_timeout = timeout;
+    /// How long dialing a subscriber may take (default [`DEFAULT_DIAL_TIMEOUT`]). A failed dial
+    /// proves the message was not delivered, so it is retried.
+    pub fn dial_timeout(mut self, timeout: Duration) -> Self {
+        Arc::make_mut(&mut self.options).dial_timeout = timeout;
+        self
+    }
+
+    /// How long sending a message and reading the subscriber's answer may take (default
+    /// [`DEFAULT_REPLY_TIMEOUT`]). A subscriber that got the whole message but did not answer in
+    /// time may be handling it (go-micro's inbox answers after its handler), so the message is
+    /// dropped, not sent again: delivery stays at-most-once.
+    pub fn reply_timeout(mut self, timeout: Duration) -> Self {
+        Arc::make_mut(&mut self.options).reply_timeout = timeout;
         self
     }
 
     /// The pause before retrying a failed delivery: `first`, doubling after each failure up to
-    /// `max`, and back to `first` after a success (default 100 ms to 5 s).
+    /// `max`, and back to `first` after a success (default 100 ms to 5 s; at least 1 ms, so a
+    /// target that stays down is never retried in a busy loop).
     pub fn retry_backoff(mut self, first: Duration, max: Duration) -> Self {
         let options = Arc::make_mut(&mut self.options);
+        let first = first.max(Duration::from_millis(1));
         options.retry_first = first;
         options.retry_max = max.max(first);
         self
@@ -118,8 +146,30 @@ impl HttpBroker {
 
     /// Message size, header size and header read timeout limits for the inbox (default
     /// [`Limits::default`]: 4 MiB messages, as go-micro's).
+    /// Publishing a message whose envelope is over `max_message_bytes` fails.
     pub fn limits(mut self, limits: Limits) -> Self {
         Arc::make_mut(&mut self.options).limits = limits;
+        self
+    }
+
+    /// How many publisher connections the inbox serves at once (default
+    /// [`DEFAULT_MAX_CONNECTIONS`], at least 1); further ones wait to be accepted until one closes.
+    pub fn max_connections(mut self, connections: usize) -> Self {
+        Arc::make_mut(&mut self.options).max_connections = connections.max(1);
+        self
+    }
+
+    /// How long the inbox keeps a kept-alive connection open with no request on it (default
+    /// [`DEFAULT_IDLE_TIMEOUT`]). Publishers redial a connection closed while idle.
+    pub fn idle_timeout(mut self, timeout: Duration) -> Self {
+        Arc::make_mut(&mut self.options).idle_timeout = timeout;
+        self
+    }
+
+    /// How long the body of one request may take to arrive at the inbox once its headers have
+    /// (default [`DEFAULT_BODY_TIMEOUT`]); a slower one is answered 408 and its connection closed.
+    pub fn body_timeout(mut self, timeout: Duration) -> Self {
+        Arc::make_mut(&mut self.options).body_timeout = timeout;
         self
     }
 }

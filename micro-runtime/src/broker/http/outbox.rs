@@ -1,25 +1,30 @@
-//! The outbox: one bounded queue and one task per target, so that no subscriber waits for another.
+//! The outbox: one bounded queue and one task per subscriber node, so that no subscriber waits
+//! for another.
 //!
-//! A target is a broadcast node (by id) or a queue group (by topic and group). Its task
-//! (`target.rs`) sends the queued messages one at a time, in order, over kept-alive connections.
-//! A failed delivery stays at the head of its queue and is retried with backoff while the target
-//! is registered and the message is younger than the maximum age; a queue group first tries its
-//! other members, skipping those that just failed (the selector's cool-down). What a reply means:
+//! A broadcast message is queued for every broadcast node. A queue group's message is queued for
+//! one member, picked when it is published: at random among the members that are not cooling down
+//! after a failure and have room in their queue, preferring the one with the fewest messages
+//! waiting, then the one that has been on its current message for the shortest time. So a group of N members works on N messages at once, and a member that is slow or
+//! stuck gets little new work. Each node's task (`target.rs`) sends its queue in order; what a
+//! reply means:
 //!
 //! | reply | broadcast node | queue group member |
 //! |---|---|---|
 //! | 2xx | delivered | delivered |
-//! | 404 (subscription ended) | dropped | cool down, next member |
-//! | 408, 429, 5xx (503: buffer full), no answer | retried | cool down, next member; retried once all failed |
-//! | other 4xx (message refused) | dropped, logged | dropped, logged |
+//! | 404 (subscription ended) | dropped, with the rest of its queue | cool down; the message moves to another member |
+//! | 503 (buffer full), 408, 429, not sent (see `post.rs`) | retried with backoff | cool down; the message moves to another member, or is retried with backoff if there is none |
+//! | other statuses, or no answer to a message that was sent | dropped, logged | dropped, logged; cool down after no answer |
 //!
-//! A full queue drops the newest message. Idle tasks exit after a while, so subscribers that come
-//! and go leave no tasks behind. Everything here is memory: it dies with the process.
+//! Within a group, order is kept per member; a message that moves to another member may arrive
+//! after messages published later. A full queue drops the newest message. Idle tasks exit after a
+//! while, so subscribers that come and go leave no tasks behind. Everything here is memory: it
+//! dies with the process.
 
 use std::collections::HashMap;
 use std::collections::hash_map::Entry as Slot;
-use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
 use bytes::Bytes;
 use tokio::sync::mpsc;
@@ -27,12 +32,11 @@ use tokio::task::AbortHandle;
 use tokio::time::Instant;
 
 use super::publish::Lookup;
-use super::target::{TargetKey, Worker};
+use super::target::{NodeKey, Peer, Worker};
 use super::{Options, lock};
 use crate::registry::{Node, Registry};
-use crate::selector::{Cooldown, DEFAULT_COOLDOWN};
 
-/// A message waiting for one target. Clones share the encoded envelope.
+/// A message waiting for one subscriber. Clones share the encoded envelope.
 #[derive(Clone, Debug)]
 pub(super) struct Queued {
     pub(super) topic: Arc<str>,
@@ -41,6 +45,9 @@ pub(super) struct Queued {
     pub(super) envelope: Bytes,
     /// When it was published: its age decides when retrying stops.
     pub(super) at: Instant,
+    /// The queue group it is for; `None` for a broadcast subscriber. A group's message may move
+    /// to another member.
+    pub(super) group: Option<Arc<str>>,
 }
 
 impl Queued {
@@ -50,24 +57,35 @@ impl Queued {
             id: Arc::from(id),
             envelope,
             at: Instant::now(),
+            group: None,
+        }
+    }
+
+    /// The same message, for one member of queue group `group`.
+    pub(super) fn for_group(&self, group: &str) -> Self {
+        Self {
+            group: Some(Arc::from(group)),
+            ..self.clone()
         }
     }
 }
 
-/// The queues of one broker, by target.
+// How loaded a member is: cooling down, queue full, messages waiting, stuck on its current one
+// for. Lower is better.
+type Load = (bool, bool, usize, Duration);
+
+/// The queues of one broker, by subscriber node.
 pub(super) struct Outbox {
     lookup: Lookup,
-    cooldown: Cooldown,
-    queues: Mutex<HashMap<TargetKey, Queue>>,
+    queues: Mutex<HashMap<NodeKey, Queue>>,
     generations: AtomicU64,
 }
 
 struct Queue {
     tx: mpsc::Sender<Queued>,
-    // Tells this queue from a later one for the same target.
+    // Tells this queue from a later one for the same node.
     generation: u64,
-    // Queued plus in flight: what is lost if the broker stops now.
-    pending: Arc<AtomicUsize>,
+    peer: Arc<Peer>,
     overflowed: u64,
     task: AbortHandle,
 }
@@ -76,7 +94,6 @@ impl Outbox {
     pub(super) fn new(registry: Arc<dyn Registry>) -> Self {
         Self {
             lookup: Lookup::new(registry),
-            cooldown: Cooldown::new(DEFAULT_COOLDOWN),
             queues: Mutex::default(),
             generations: AtomicU64::new(0),
         }
@@ -86,28 +103,67 @@ impl Outbox {
         &self.lookup
     }
 
-    /// Queue group members that just failed, tried last for a while.
-    pub(super) fn cooldown(&self) -> &Cooldown {
-        &self.cooldown
+    /// Queues `item` for the broadcast node `node` (as just looked up). Never waits: a full queue
+    /// drops the item, with a warning.
+    pub(super) fn to_node(self: &Arc<Self>, node: &Node, item: Queued, options: &Arc<Options>) {
+        let mut queues = lock(&self.queues);
+        let _ = self.push(&mut queues, node, item, options, true);
     }
 
-    /// Queues `item` for `key`, starting its task if needed (`node`: a broadcast node as just
-    /// looked up). Never waits: a full queue drops the item, with a warning.
-    pub(super) fn enqueue(
+    /// Queues `item` for one of `members` of its queue group, picked as the module doc says.
+    ///
+    /// With `leaving` (a member handing the message on), that member is not picked, nor is any
+    /// member cooling down or with a full queue, and `Err` gives the message back when no member
+    /// qualifies. Otherwise the best member takes it, or drops it if even its queue is full.
+    pub(super) fn to_group(
         self: &Arc<Self>,
-        key: TargetKey,
-        node: Option<Node>,
+        members: &[&Node],
+        leaving: Option<&str>,
         item: Queued,
         options: &Arc<Options>,
-    ) {
-        // Sends happen under the lock, so a task that retires (under the lock) misses none.
+    ) -> Result<(), Queued> {
         let mut queues = lock(&self.queues);
+        let now = Instant::now();
+        let load = |node: &Node| match queues.get(&NodeKey::new(&item.topic, &node.id)) {
+            None => (false, false, 0, Duration::ZERO),
+            Some(queue) => (
+                queue.peer.is_cooling(now),
+                queue.tx.capacity() == 0,
+                queue.peer.pending(),
+                queue.peer.stalled(now),
+            ),
+        };
+        let mut candidates: Vec<(&Node, Load)> = members
+            .iter()
+            .filter(|node| Some(node.id.as_str()) != leaving)
+            .map(|node| (*node, load(node)))
+            .filter(|(_, (cooling, full, ..))| leaving.is_none() || !(*cooling || *full))
+            .collect();
+        // Shuffled first, so that equally loaded members are picked at random, as go-micro picks.
+        fastrand::shuffle(&mut candidates);
+        let Some((node, _)) = candidates.into_iter().min_by_key(|(_, load)| *load) else {
+            return Err(item);
+        };
+        self.push(&mut queues, node, item, options, leaving.is_none())
+    }
+
+    // Queues `item` for `node`, starting its task if needed and taking the node's address from
+    // this lookup: a Go broker that reconnects keeps its node id but gets a new port. A full
+    // queue drops the item (with a warning) when `drop_when_full`, else gives it back.
+    fn push(
+        self: &Arc<Self>,
+        queues: &mut HashMap<NodeKey, Queue>,
+        node: &Node,
+        item: Queued,
+        options: &Arc<Options>,
+        drop_when_full: bool,
+    ) -> Result<(), Queued> {
+        let key = NodeKey::new(&item.topic, &node.id);
         let queue = match queues.entry(key) {
             Slot::Occupied(slot) if !slot.get().tx.is_closed() => slot.into_mut(),
             Slot::Occupied(mut slot) => {
                 // Its task is gone (it panicked): start another.
-                let queue = self.spawn(slot.key().clone(), node, options);
-                slot.insert(queue);
+                slot.insert(self.spawn(slot.key().clone(), node, options));
                 slot.into_mut()
             }
             Slot::Vacant(slot) => {
@@ -115,22 +171,29 @@ impl Outbox {
                 slot.insert(queue)
             }
         };
-        queue.pending.fetch_add(1, Ordering::Relaxed);
-        if let Err(err) = queue.tx.try_send(item) {
-            queue.pending.fetch_sub(1, Ordering::Relaxed);
-            queue.overflowed += 1;
-            // The first drop and then every thousandth: a dead target must not flood the log.
-            if queue.overflowed == 1 || queue.overflowed.is_multiple_of(1000) {
-                let item = err.into_inner();
-                tracing::warn!(
-                    topic = %item.topic,
-                    id = %item.id,
-                    dropped = queue.overflowed,
-                    backlog = queue.tx.max_capacity(),
-                    "HTTP broker: backlog full for a slow or unreachable subscriber; message dropped"
-                );
-            }
+        queue.peer.set_node(node);
+        queue.peer.add_pending();
+        let Err(err) = queue.tx.try_send(item) else {
+            return Ok(());
+        };
+        queue.peer.done();
+        let item = err.into_inner();
+        if !drop_when_full {
+            return Err(item);
         }
+        queue.overflowed += 1;
+        // The first drop and then every thousandth: a dead target must not flood the log.
+        if queue.overflowed == 1 || queue.overflowed.is_multiple_of(1000) {
+            tracing::warn!(
+                topic = %item.topic,
+                id = %item.id,
+                node = %node.id,
+                dropped = queue.overflowed,
+                backlog = queue.tx.max_capacity(),
+                "HTTP broker: backlog full for a slow or unreachable subscriber; message dropped"
+            );
+        }
+        Ok(())
     }
 
     /// Stops every task; returns how many messages were queued or in flight.
@@ -140,33 +203,27 @@ impl Outbox {
             .into_values()
             .map(|queue| {
                 queue.task.abort();
-                queue.pending.load(Ordering::Relaxed)
+                queue.peer.pending()
             })
             .sum()
     }
 
-    fn spawn(
-        self: &Arc<Self>,
-        key: TargetKey,
-        node: Option<Node>,
-        options: &Arc<Options>,
-    ) -> Queue {
+    fn spawn(self: &Arc<Self>, key: NodeKey, node: &Node, options: &Arc<Options>) -> Queue {
         let (tx, rx) = mpsc::channel(options.backlog.max(1));
         let generation = self.generations.fetch_add(1, Ordering::Relaxed);
-        let pending = Arc::new(AtomicUsize::new(0));
+        let peer = Arc::new(Peer::new(node.clone()));
         let worker = Worker::new(
             Arc::clone(self),
             key,
             generation,
-            node,
+            Arc::clone(&peer),
             options,
-            Arc::clone(&pending),
         );
         let task = tokio::spawn(worker.run(rx));
         Queue {
             tx,
             generation,
-            pending,
+            peer,
             overflowed: 0,
             task: task.abort_handle(),
         }
@@ -175,7 +232,7 @@ impl Outbox {
     /// Takes an idle queue out of the map; false if a message arrived meanwhile.
     pub(super) fn retire(
         &self,
-        key: &TargetKey,
+        key: &NodeKey,
         generation: u64,
         rx: &mpsc::Receiver<Queued>,
     ) -> bool {

@@ -3,13 +3,25 @@
 //! The request carries what Go's `http.Post` sends that a server reads: `Host`, `Content-Type:
 //! application/json` and `Content-Length`. Each target task keeps its own connections (one per
 //! address it sends to), so deliveries to one subscriber never wait behind another's.
+//!
+//! go-micro's inbox answers only after its handler has run, so a missing answer does not mean a
+//! missing delivery. To stay at-most-once, a failure counts as "not delivered" (and may be retried)
+//! only when it proves the subscriber never got the whole message:
+//!
+//! | failure | [`PostError`] |
+//! |---|---|
+//! | the address is not `host:port` | `BadAddress`: never retried |
+//! | dialing failed or timed out | `NotSent` |
+//! | the request could not be written in full (a server acts only on a complete body) | `NotSent` |
+//! | a *reused* connection failed before a single byte of an answer | sent again once, on a fresh connection: the subscriber closed it while idle, as we sent (what HTTP clients do) |
+//! | no answer in time, or the connection broke after the whole request was sent | `Unknown`: not retried |
 
 use std::collections::HashMap;
 use std::fmt;
-use std::io;
 use std::time::Duration;
 
 use bytes::BytesMut;
+use tokio::time::Instant;
 
 use crate::client::pool::Conn;
 use crate::transport::{FrameError, Limits, StartLine};
@@ -17,52 +29,56 @@ use crate::transport::{FrameError, Limits, StartLine};
 /// The connections of one target task, by address.
 pub(super) struct Links {
     idle: HashMap<String, Conn>,
-    timeout: Duration,
+    dial_timeout: Duration,
+    reply_timeout: Duration,
     limits: Limits,
 }
 
-/// Why a delivery did not get an answer.
+/// Why a delivery got no answer, and what that proves.
 #[derive(Debug)]
 pub(super) enum PostError {
-    /// The address is not something to dial.
+    /// The address is not something to dial; retrying cannot help.
     BadAddress,
-    /// Dialing failed (refused, unreachable).
-    Connect(io::Error),
-    /// The connection failed or closed before the answer.
-    Exchange(FrameError),
-    /// No answer within the delivery timeout.
-    Timeout(Duration),
+    /// The subscriber did not get the message: safe to send again.
+    NotSent(String),
+    /// The subscriber may have the message: sending it again could deliver it twice.
+    Unknown(String),
 }
 
 impl fmt::Display for PostError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             PostError::BadAddress => f.write_str("the registered address is not host:port"),
-            PostError::Connect(err) => write!(f, "cannot connect: {err}"),
-            PostError::Exchange(err) => write!(f, "no answer: {err}"),
-            PostError::Timeout(after) => write!(f, "no answer within {after:?}"),
+            PostError::NotSent(why) => write!(f, "not delivered: {why}"),
+            PostError::Unknown(why) => write!(f, "sent, but {why}"),
         }
     }
 }
 
+// How one exchange over one connection failed.
+enum Failed {
+    NotSent(String),
+    // Nothing came back on a reused connection: it was most likely closed as we sent.
+    Stale(String),
+    Unknown(String),
+}
+
 impl Links {
-    pub(super) fn new(timeout: Duration) -> Self {
+    pub(super) fn new(dial_timeout: Duration, reply_timeout: Duration) -> Self {
         Self {
             idle: HashMap::new(),
-            timeout,
+            dial_timeout,
+            reply_timeout,
             // Replies are small: a status line and at most a line of text.
             limits: Limits {
                 max_message_bytes: 64 * 1024,
-                header_read_timeout: timeout,
+                header_read_timeout: reply_timeout,
                 ..Limits::default()
             },
         }
     }
 
     /// POSTs `envelope` for node `id` at `address`; the reply's status.
-    ///
-    /// An idle connection the subscriber closed meanwhile is replaced by a fresh one without
-    /// counting as a failure: a request that found the connection closed was never read.
     pub(super) async fn post(
         &mut self,
         address: &str,
@@ -74,27 +90,33 @@ impl Links {
         }
         let mut request = BytesMut::new();
         encode_post(&mut request, address, id, envelope);
-        let timeout = self.timeout;
-        let attempt = async {
-            if let Some(conn) = self.idle.remove(address).filter(Conn::is_reusable) {
-                match exchange(conn, &request).await {
-                    Ok(answer) => return Ok(answer),
-                    Err(err) if is_stale(&err) => {}
-                    Err(err) => return Err(PostError::Exchange(err)),
+        if let Some(conn) = self.idle.remove(address).filter(Conn::is_reusable) {
+            match exchange(conn, &request, self.reply_timeout, true).await {
+                Ok(answer) => return Ok(self.keep(address, answer)),
+                Err(Failed::NotSent(why) | Failed::Stale(why)) => {
+                    tracing::debug!(%address, error = %why, "HTTP broker: a kept-alive connection was closed; sending on a fresh one");
                 }
+                Err(Failed::Unknown(why)) => return Err(PostError::Unknown(why)),
             }
-            let conn = Conn::dial(address, timeout, &self.limits)
-                .await
-                .map_err(PostError::Connect)?;
-            exchange(conn, &request).await.map_err(PostError::Exchange)
-        };
-        let (status, conn) = tokio::time::timeout(timeout, attempt)
+        }
+        let conn = Conn::dial(address, self.dial_timeout, &self.limits)
             .await
-            .map_err(|_| PostError::Timeout(timeout))??;
+            .map_err(|err| match err.kind() {
+                std::io::ErrorKind::InvalidInput => PostError::BadAddress,
+                _ => PostError::NotSent(format!("cannot connect: {err}")),
+            })?;
+        match exchange(conn, &request, self.reply_timeout, false).await {
+            Ok(answer) => Ok(self.keep(address, answer)),
+            Err(Failed::NotSent(why)) => Err(PostError::NotSent(why)),
+            Err(Failed::Stale(why) | Failed::Unknown(why)) => Err(PostError::Unknown(why)),
+        }
+    }
+
+    fn keep(&mut self, address: &str, (status, conn): (u16, Option<Conn>)) -> u16 {
         if let Some(conn) = conn {
             self.idle.insert(address.to_string(), conn);
         }
-        Ok(status)
+        status
     }
 
     /// Closes the connections to addresses `keep` rejects (nodes that left the registry).
@@ -104,26 +126,67 @@ impl Links {
 }
 
 /// Sends one request and reads the answer: its status, and the connection if it stays open.
-async fn exchange(mut conn: Conn, request: &[u8]) -> Result<(u16, Option<Conn>), FrameError> {
+async fn exchange(
+    mut conn: Conn,
+    request: &[u8],
+    timeout: Duration,
+    reused: bool,
+) -> Result<(u16, Option<Conn>), Failed> {
+    let deadline = Instant::now() + timeout;
     conn.writer.queue_raw(request);
-    conn.writer.flush().await?;
-    let head = conn
-        .reader
-        .read_response_head()
-        .await?
-        .ok_or(FrameError::UnexpectedEof)?;
-    let keep = !head.closes_connection();
-    let status = match head.start {
-        StartLine::Response { status, .. } => status,
-        StartLine::Request { .. } => 0,
+    // The answer is read while the request is written: a subscriber that refuses the message
+    // (413, too large) answers and closes without reading the body, and that answer must be seen
+    // rather than the broken pipe that follows it.
+    let early = {
+        let (reader, writer) = (&mut conn.reader, &mut conn.writer);
+        let written = tokio::time::timeout_at(deadline, writer.flush());
+        let answered = reader.read_response_head();
+        tokio::select! {
+            biased;
+            written = written => match written {
+                Ok(Ok(())) => None,
+                Ok(Err(err)) => return Err(not_sent(reused, format!("sending failed: {err}"))),
+                Err(_) => return Err(Failed::NotSent(format!("sending took over {timeout:?}"))),
+            },
+            answered = answered => Some(answered),
+        }
     };
-    conn.reader.read_body(head).await?;
-    Ok((status, keep.then_some(conn)))
+    let head = match early {
+        Some(Ok(Some(head))) => return Ok((status_of(&head.start), None)),
+        Some(_) => return Err(not_sent(reused, "closed while sending".into())),
+        None => tokio::time::timeout_at(deadline, conn.reader.read_response_head()).await,
+    };
+    let head = match head {
+        Ok(Ok(Some(head))) => head,
+        Ok(Ok(None)) if reused => return Err(Failed::Stale("closed before answering".into())),
+        Ok(Err(FrameError::Io(err))) if reused && !conn.reader.has_buffered() => {
+            return Err(Failed::Stale(err.to_string()));
+        }
+        Ok(Ok(None)) => return Err(Failed::Unknown("closed before answering".into())),
+        Ok(Err(err)) => return Err(Failed::Unknown(format!("no answer: {err}"))),
+        Err(_) => return Err(Failed::Unknown(format!("no answer within {timeout:?}"))),
+    };
+    let status = status_of(&head.start);
+    let keep = !head.closes_connection();
+    // The status is what matters; a body that does not arrive only costs the connection.
+    let read = tokio::time::timeout_at(deadline, conn.reader.read_body(head)).await;
+    let reusable = keep && matches!(read, Ok(Ok(_)));
+    Ok((status, reusable.then_some(conn)))
 }
 
-// The connection was closed before the request was read: safe to send again.
-fn is_stale(err: &FrameError) -> bool {
-    matches!(err, FrameError::Io(_) | FrameError::UnexpectedEof)
+fn not_sent(reused: bool, why: String) -> Failed {
+    if reused {
+        Failed::Stale(why)
+    } else {
+        Failed::NotSent(why)
+    }
+}
+
+fn status_of(start: &StartLine) -> u16 {
+    match start {
+        StartLine::Response { status, .. } => *status,
+        StartLine::Request { .. } => 0,
+    }
 }
 
 /// Writes the request Go's `http.Post("http://<address>/?id=<id>", "application/json", body)`

@@ -12,7 +12,6 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use bytes::Bytes;
 
 use super::outbox::{Outbox, Queued};
-use super::target::TargetKey;
 use super::{BROADCAST_VERSION, Options, SERVICE_NAME};
 use crate::broker::{Message, TOPIC_HEADER, broker_error, check_topic, encode_envelope};
 use crate::error::LocalError;
@@ -52,6 +51,19 @@ pub(super) async fn publish(
     mut message: Message,
 ) -> Result<(), LocalError> {
     check_topic(topic)?;
+    // As go-micro: the topic travels in the envelope, and the envelope is encoded once.
+    message
+        .header
+        .insert(TOPIC_HEADER.to_string(), topic.to_string());
+    let envelope = Bytes::from(encode_envelope(&message));
+    // An inbox refuses it (413) anyway: say so here, where the caller can act on it.
+    let limit = options.limits.max_message_bytes;
+    if envelope.len() > limit {
+        return Err(broker_error(format!(
+            "cannot publish to {topic}: the message is {} bytes as JSON, over the {limit}-byte limit",
+            envelope.len()
+        )));
+    }
     let services = outbox.lookup().services().await.map_err(|err| {
         broker_error(format!(
             "cannot publish to {topic}: looking up {SERVICE_NAME} in the registry failed"
@@ -63,40 +75,52 @@ pub(super) async fn publish(
         tracing::trace!(%topic, "no subscribers; message dropped");
         return Ok(());
     }
-    // As go-micro: the topic travels in the envelope, and the envelope is encoded once.
-    message
-        .header
-        .insert(TOPIC_HEADER.to_string(), topic.to_string());
-    let envelope = Bytes::from(encode_envelope(&message));
     let queued = Queued::new(topic, message.id(), envelope);
-    for (key, node) in targets {
-        outbox.enqueue(key, node, queued.clone(), options);
+    for target in targets {
+        match target {
+            Target::Node(node) => outbox.to_node(node, queued.clone(), options),
+            Target::Group { name, members } => {
+                let _ = outbox.to_group(&members, None, queued.for_group(name), options);
+            }
+        }
     }
     Ok(())
 }
 
-/// Who gets a message on `topic`: each broadcast node (with the node, to start its queue) and
-/// each queue group.
-pub(super) fn targets(services: &[Service], topic: &str) -> Vec<(TargetKey, Option<Node>)> {
-    let mut out = Vec::new();
+/// Who gets a message: a broadcast node, or one of a queue group's members.
+#[derive(Debug, PartialEq, Eq)]
+pub(super) enum Target<'a> {
+    Node(&'a Node),
+    Group {
+        name: &'a str,
+        members: Vec<&'a Node>,
+    },
+}
+
+/// Who gets a message on `topic`: each broadcast node once, and each queue group once, with its
+/// members (a registry may list a version more than once).
+pub(super) fn targets<'a>(services: &'a [Service], topic: &str) -> Vec<Target<'a>> {
+    let mut out: Vec<Target<'a>> = Vec::new();
     for service in services {
-        let mut nodes = subscribers(service, topic).peekable();
-        if service.version == BROADCAST_VERSION {
-            for node in nodes {
-                let key = TargetKey::Node {
-                    topic: topic.to_string(),
-                    id: node.id.clone(),
-                };
-                if !out.iter().any(|(k, _)| *k == key) {
-                    out.push((key, Some(node.clone())));
+        let version = service.version.as_str();
+        for node in subscribers(service, topic) {
+            let known = out.iter_mut().find(|target| match target {
+                Target::Node(known) => version == BROADCAST_VERSION && known.id == node.id,
+                Target::Group { name, .. } => *name == version,
+            });
+            match known {
+                Some(Target::Group { members, .. }) => {
+                    if !members.iter().any(|m| m.id == node.id) {
+                        members.push(node);
+                    }
                 }
+                Some(Target::Node(_)) => {}
+                None if version == BROADCAST_VERSION => out.push(Target::Node(node)),
+                None => out.push(Target::Group {
+                    name: version,
+                    members: vec![node],
+                }),
             }
-        } else if nodes.peek().is_some() {
-            let key = TargetKey::Group {
-                topic: topic.to_string(),
-                group: service.version.clone(),
-            };
-            out.push((key, None));
         }
     }
     out
@@ -118,11 +142,17 @@ pub(super) fn group_members<'a>(
     topic: &str,
     group: &str,
 ) -> Vec<&'a Node> {
-    services
+    let mut members: Vec<&Node> = Vec::new();
+    for node in services
         .iter()
         .filter(|s| s.version == group)
         .flat_map(|s| subscribers(s, topic))
-        .collect()
+    {
+        if !members.iter().any(|m| m.id == node.id) {
+            members.push(node);
+        }
+    }
+    members
 }
 
 fn subscribers<'a>(service: &'a Service, topic: &str) -> impl Iterator<Item = &'a Node> {
@@ -194,21 +224,29 @@ mod tests {
             service("others", vec![node("o1", "u", "http")]),
             service("nats", vec![node("n1", "t", "nats")]),
             service("tls", vec![secure]),
+            // Listed twice, as a registry merging records may: still one target each.
+            service(
+                "workers",
+                vec![node("w2", "t", "http"), node("w3", "t", "http")],
+            ),
+            service(BROADCAST_VERSION, vec![node("a", "t", "http")]),
         ];
-        let keys: Vec<_> = targets(&services, "t")
-            .into_iter()
-            .map(|(k, _)| k)
-            .collect();
-        let node_key = |id: &str| TargetKey::Node {
-            topic: "t".into(),
-            id: id.into(),
+        let (a, b, w1, w2, w3) = (
+            &services[0].nodes[0],
+            &services[0].nodes[1],
+            &services[1].nodes[0],
+            &services[1].nodes[1],
+            &services[5].nodes[1],
+        );
+        let group = Target::Group {
+            name: "workers",
+            members: vec![w1, w2, w3],
         };
-        let group = TargetKey::Group {
-            topic: "t".into(),
-            group: "workers".into(),
-        };
-        assert_eq!(keys, [node_key("a"), node_key("b"), group]);
-        assert_eq!(group_members(&services, "t", "workers").len(), 2);
+        assert_eq!(
+            targets(&services, "t"),
+            [Target::Node(a), Target::Node(b), group]
+        );
+        assert_eq!(group_members(&services, "t", "workers").len(), 3);
         assert!(broadcast_node(&services, "t", "c").is_none());
         assert_eq!(broadcast_node(&services, "u", "c").unwrap().address, "c:1");
     }

@@ -3,10 +3,15 @@
 //!
 //! Every subscription is one node of [`SERVICE_NAME`], registered with a TTL and re-registered
 //! every interval by one loop per broker, as go-micro does. A subscription's registry writes are
-//! serialised by its own lock, which also records that it has been deregistered for good, so a
+//! serialised by its own lock, and an `ended` flag set without waiting marks it over, so a
 //! re-register running late can never bring back a subscription that has ended.
+//!
+//! The table holds each subscription's `DeliverySender`; the entries handed out (to the
+//! re-register loop, to unsubscribers) do not, so a slow registry never keeps a subscription's
+//! handler task alive after it has left the table.
 
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -21,42 +26,52 @@ use crate::registry::{BoxFuture, Node, Registry, Service};
 /// The live subscriptions of one broker, by node id.
 #[derive(Default)]
 pub(super) struct Subscriptions {
-    entries: Mutex<HashMap<String, Arc<Entry>>>,
+    entries: Mutex<HashMap<String, Slot>>,
+}
+
+struct Slot {
+    entry: Arc<Entry>,
+    sender: DeliverySender,
 }
 
 impl Subscriptions {
-    pub(super) fn insert(&self, entry: Arc<Entry>) {
-        lock(&self.entries).insert(entry.id().to_string(), entry);
+    pub(super) fn insert(&self, entry: Arc<Entry>, sender: DeliverySender) {
+        let id = entry.id().to_string();
+        lock(&self.entries).insert(id, Slot { entry, sender });
     }
 
-    /// The subscription registered as node `id`.
-    pub(super) fn get(&self, id: &str) -> Option<Arc<Entry>> {
-        lock(&self.entries).get(id).cloned()
+    /// Where the messages for node `id` go, while it is subscribed.
+    pub(super) fn sender(&self, id: &str) -> Option<DeliverySender> {
+        lock(&self.entries).get(id).map(|slot| slot.sender.clone())
     }
 
-    /// Takes the subscription out of the table: the inbox no longer finds it (404).
-    pub(super) fn remove(&self, id: &str) -> Option<Arc<Entry>> {
-        lock(&self.entries).remove(id)
+    /// Takes the subscription out of the table: the inbox no longer finds it (404), and its
+    /// sender is dropped.
+    pub(super) fn remove(&self, id: &str) {
+        lock(&self.entries).remove(id);
     }
 
     /// Takes every subscription out of the table.
-    pub(super) fn drain(&self) -> Vec<Arc<Entry>> {
-        lock(&self.entries)
-            .drain()
-            .map(|(_, entry)| entry)
-            .collect()
+    pub(super) fn drain(&self) {
+        lock(&self.entries).clear();
     }
 
-    fn snapshot(&self) -> Vec<Arc<Entry>> {
-        lock(&self.entries).values().cloned().collect()
+    /// Every subscription in the table.
+    pub(super) fn snapshot(&self) -> Vec<Arc<Entry>> {
+        let entries = lock(&self.entries);
+        entries
+            .values()
+            .map(|slot| Arc::clone(&slot.entry))
+            .collect()
     }
 }
 
-/// One subscription: its registry record and where its messages go.
+/// One subscription's registry record.
 pub(super) struct Entry {
     record: Service,
     topic: String,
-    sender: DeliverySender,
+    // Set, without waiting, when the subscription ends: no register may happen after it.
+    ended: AtomicBool,
     // Held across each registry write; `false` once deregistered for good.
     live: tokio::sync::Mutex<bool>,
 }
@@ -65,12 +80,7 @@ impl Entry {
     /// The record go-micro's HTTP broker registers: node `<topic>-<uuid>` at the inbox address,
     /// version = the queue group or the broadcast version. The uuid is per subscription where Go
     /// uses one per broker, so that two subscriptions to a topic in one process stay apart.
-    pub(super) fn new(
-        topic: &str,
-        queue: Option<&str>,
-        address: String,
-        sender: DeliverySender,
-    ) -> Self {
+    pub(super) fn new(topic: &str, queue: Option<&str>, address: String) -> Self {
         let metadata = [("broker", "http"), ("topic", topic), ("secure", "false")]
             .into_iter()
             .map(|(k, v)| (k.to_string(), v.to_string()))
@@ -90,7 +100,7 @@ impl Entry {
         Self {
             record,
             topic: topic.to_string(),
-            sender,
+            ended: AtomicBool::new(false),
             live: tokio::sync::Mutex::new(true),
         }
     }
@@ -104,9 +114,13 @@ impl Entry {
         &self.topic
     }
 
-    /// Where the inbox puts this subscription's messages.
-    pub(super) fn sender(&self) -> &DeliverySender {
-        &self.sender
+    /// Ends the subscription without waiting: no register happens from now on.
+    pub(super) fn end(&self) {
+        self.ended.store(true, Ordering::Release);
+    }
+
+    fn is_live(&self, live: &bool) -> bool {
+        *live && !self.ended.load(Ordering::Acquire)
     }
 
     /// Registers the node; fails if the subscription ended meanwhile (the broker disconnected).
@@ -116,8 +130,8 @@ impl Entry {
         ttl: Option<Duration>,
     ) -> Result<(), LocalError> {
         let live = self.live.lock().await;
-        if !*live {
-            return Err(broker_error("the broker disconnected while subscribing"));
+        if !self.is_live(&live) {
+            return Err(broker_error("the subscription ended while subscribing"));
         }
         registry.register(&self.record, ttl).await
     }
@@ -126,13 +140,16 @@ impl Entry {
     /// next interval tries again, and the TTL allows for a few misses).
     async fn refresh(&self, registry: &dyn Registry, ttl: Option<Duration>) {
         let live = self.live.lock().await;
-        if *live && let Err(err) = registry.register(&self.record, ttl).await {
+        if self.is_live(&live)
+            && let Err(err) = registry.register(&self.record, ttl).await
+        {
             tracing::warn!(node = %self.id(), topic = %self.topic, error = %err, "re-registering an HTTP broker subscription failed");
         }
     }
 
     /// Deregisters the node for good. Idempotent: only the first call reaches the registry.
     pub(super) async fn retire(&self, registry: &dyn Registry) -> Result<(), LocalError> {
+        self.end();
         let mut live = self.live.lock().await;
         if !std::mem::replace(&mut *live, false) {
             return Ok(());
@@ -164,7 +181,7 @@ pub(super) fn spawn_reregister(
     })
 }
 
-/// Ends one subscription: deregisters its node, then takes it out of the inbox's table. Holds
+/// Ends one subscription: takes it out of the inbox's table, then deregisters its node. Holds
 /// the broker's state, so the inbox serving the subscription lives as long as it does.
 pub(super) struct Unsubscriber {
     broker: Arc<Inner>,
@@ -179,13 +196,15 @@ impl Unsubscriber {
 
 impl Unsubscribe for Unsubscriber {
     fn unsubscribe(self: Box<Self>) -> BoxFuture<'static, Result<(), LocalError>> {
+        // Before the first await, so that it holds even if the future is dropped at a deadline
+        // (`unsubscribe_within`): the inbox refuses the node's messages (404; publishers move a
+        // queue group's message to another member), the sender is gone, and no re-register can
+        // bring the record back. Only the deregister below may be cut short; the TTL ends it then.
+        self.entry.end();
+        self.broker.subscriptions.remove(self.entry.id());
         Box::pin(async move {
-            // Deregistered first, so publishers stop choosing the node while it still answers;
-            // once out of the table, the inbox refuses its messages (404) and drops its sender.
             let registry = self.broker.registry.as_ref();
-            let retired = self.entry.retire(registry).await;
-            self.broker.subscriptions.remove(self.entry.id());
-            retired.map_err(|err| {
+            self.entry.retire(registry).await.map_err(|err| {
                 broker_error(format!(
                     "unsubscribed from {}, but deregistering node {} from the {} registry failed",
                     self.entry.topic(),

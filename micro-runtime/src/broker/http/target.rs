@@ -1,117 +1,174 @@
-//! One target's task: sends its queue in order and decides, reply by reply, what happens to a
-//! message. See the table in `outbox.rs`.
+//! One subscriber node's task: sends its queue in order and decides, reply by reply, what happens
+//! to a message. See the table in `outbox.rs`.
 //!
-//! Backoff carries over from one message to the next, so a target that stays down is not hammered
+//! Backoff carries over from one message to the next, so a node that stays down is not hammered
 //! once per queued message; a success resets it. Ages count from `publish`, so once the head of a
-//! dead target's queue expires, the messages queued behind it expire quickly too.
+//! dead node's queue expires, the messages queued behind it expire quickly too. A node missing
+//! from the registry is not given up at once: a lookup may miss it for a moment, and a queue
+//! group may be empty while its only member restarts, so a group's messages wait for a member
+//! until they are too old, and a broadcast node's for [`MISSING_GRACE`].
 
 use std::fmt;
-use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use tokio::sync::mpsc;
+use tokio::time::Instant;
 
-use super::Options;
 use super::outbox::{Outbox, Queued};
-use super::post::Links;
+use super::post::{Links, PostError};
 use super::publish::{broadcast_node, group_members};
+use super::{Options, lock};
 use crate::registry::Node;
+use crate::selector::DEFAULT_COOLDOWN;
 
-// A target task with nothing to send for this long exits; the next message starts another.
+// A task with nothing to send for this long exits; the next message starts another.
 const IDLE_EXIT: Duration = Duration::from_secs(30);
+/// How long a broadcast node may be missing from the registry before its queue is dropped.
+const MISSING_GRACE: Duration = Duration::from_secs(10);
 
-/// Who a queue delivers to.
+/// Which queue: a subscriber node of a topic.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
-pub(super) enum TargetKey {
-    /// A broadcast subscriber.
-    Node { topic: String, id: String },
-    /// A queue group: each message goes to one member.
-    Group { topic: String, group: String },
+pub(super) struct NodeKey {
+    topic: Arc<str>,
+    id: String,
 }
 
-impl fmt::Display for TargetKey {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            TargetKey::Node { topic, id } => write!(f, "subscriber {id} of {topic}"),
-            TargetKey::Group { topic, group } => write!(f, "queue group {group} of {topic}"),
+impl NodeKey {
+    pub(super) fn new(topic: &Arc<str>, id: &str) -> Self {
+        Self {
+            topic: Arc::clone(topic),
+            id: id.to_string(),
         }
     }
 }
 
-/// The task serving one target's queue.
+impl fmt::Display for NodeKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "subscriber {} of {}", self.id, self.topic)
+    }
+}
+
+/// What the outbox and a node's task share: where the node is, how much waits for it, since when
+/// it has been on its current message, and whether it failed lately (then a group's new messages
+/// go to other members while there are any).
+pub(super) struct Peer {
+    node: Mutex<Node>,
+    // Queued plus in flight: what is lost if the broker stops now.
+    pending: AtomicUsize,
+    state: Mutex<State>,
+}
+
+#[derive(Default)]
+struct State {
+    cooling_until: Option<Instant>,
+    busy_since: Option<Instant>,
+}
+
+impl Peer {
+    pub(super) fn new(node: Node) -> Self {
+        Self {
+            node: Mutex::new(node),
+            pending: AtomicUsize::new(0),
+            state: Mutex::default(),
+        }
+    }
+
+    /// The node as last looked up.
+    pub(super) fn node(&self) -> Node {
+        lock(&self.node).clone()
+    }
+
+    /// Takes the node's address from a newer lookup.
+    pub(super) fn set_node(&self, node: &Node) {
+        let mut current = lock(&self.node);
+        if current.address != node.address {
+            *current = node.clone();
+        }
+    }
+
+    pub(super) fn pending(&self) -> usize {
+        self.pending.load(Ordering::Relaxed)
+    }
+
+    pub(super) fn add_pending(&self) {
+        self.pending.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// One message fewer waiting.
+    pub(super) fn done(&self) {
+        self.pending.fetch_sub(1, Ordering::Relaxed);
+    }
+
+    pub(super) fn is_cooling(&self, now: Instant) -> bool {
+        lock(&self.state)
+            .cooling_until
+            .is_some_and(|until| until > now)
+    }
+
+    /// How long the node has been on its current message: of two members with as many messages
+    /// waiting, the one stuck longer is the worse pick.
+    pub(super) fn stalled(&self, now: Instant) -> Duration {
+        lock(&self.state)
+            .busy_since
+            .map_or(Duration::ZERO, |since| now.saturating_duration_since(since))
+    }
+
+    fn cool(&self, cooling: bool) {
+        lock(&self.state).cooling_until = cooling.then(|| Instant::now() + DEFAULT_COOLDOWN);
+    }
+
+    fn busy(&self, busy: bool) {
+        lock(&self.state).busy_since = busy.then(Instant::now);
+    }
+}
+
+/// The task serving one node's queue.
 pub(super) struct Worker {
     outbox: Arc<Outbox>,
-    key: TargetKey,
+    key: NodeKey,
     generation: u64,
-    // A broadcast node as last looked up; `None` after a failure, to look it up again.
-    node: Option<Node>,
+    peer: Arc<Peer>,
     links: Links,
     backoff: Duration,
     options: Arc<Options>,
-    pending: Arc<AtomicUsize>,
     // In a run of failed deliveries (warned about once, not per retry).
     failing: bool,
-    // Messages given up for age, and refused by the subscriber: logged at the first and then
-    // every thousandth, so a dead or broken subscriber cannot flood the log.
-    expired: u64,
-    refused: u64,
+    // Since when a broadcast node has been missing from the registry.
+    missing_since: Option<Instant>,
+    // Messages given up: logged at the first and then every thousandth, so a dead or broken
+    // subscriber cannot flood the log.
+    given_up: u64,
 }
 
 /// How one message ended.
 #[derive(PartialEq, Eq)]
 enum Outcome {
     Done,
-    // The target left the registry: this message and the queued ones are dropped.
+    // The broadcast subscriber is gone for good: this message and the queued ones are dropped.
     Gone,
-}
-
-/// How one attempt ended.
-enum Attempt {
-    Delivered,
-    Dropped,
-    Gone,
-    Retry(String),
-}
-
-/// What a reply status means for the message.
-enum Answer {
-    Delivered,
-    Ended,
-    Busy,
-    Refused,
-}
-
-fn answer(status: u16) -> Answer {
-    match status {
-        200..=299 => Answer::Delivered,
-        404 => Answer::Ended,
-        408 | 429 | 500..=599 => Answer::Busy,
-        _ => Answer::Refused,
-    }
 }
 
 impl Worker {
     pub(super) fn new(
         outbox: Arc<Outbox>,
-        key: TargetKey,
+        key: NodeKey,
         generation: u64,
-        node: Option<Node>,
+        peer: Arc<Peer>,
         options: &Arc<Options>,
-        pending: Arc<AtomicUsize>,
     ) -> Self {
         Self {
             outbox,
             key,
             generation,
-            node,
-            links: Links::new(options.delivery_timeout),
+            peer,
+            links: Links::new(options.dial_timeout, options.reply_timeout),
             backoff: options.retry_first,
             options: Arc::clone(options),
-            pending,
             failing: false,
-            expired: 0,
-            refused: 0,
+            missing_since: None,
+            given_up: 0,
         }
     }
 
@@ -124,46 +181,83 @@ impl Worker {
                 Err(_idle) if self.outbox.retire(&self.key, self.generation, &rx) => return,
                 Err(_idle) => continue,
             };
+            self.peer.busy(true);
             let outcome = self.deliver(&item).await;
-            self.pending.fetch_sub(1, Ordering::Relaxed);
+            self.peer.busy(false);
+            self.peer.done();
             if outcome == Outcome::Gone {
                 let mut dropped = 1;
                 while rx.try_recv().is_ok() {
-                    self.pending.fetch_sub(1, Ordering::Relaxed);
+                    self.peer.done();
                     dropped += 1;
                 }
-                tracing::debug!(to = %self.key, dropped, "HTTP broker: subscriber left the registry; its queued messages are dropped");
+                tracing::debug!(to = %self.key, dropped, "HTTP broker: the subscriber is gone; its queued messages are dropped");
             }
         }
     }
 
-    /// Delivers one message, retrying until it is delivered, refused or too old.
+    /// Delivers one message: retries while it is surely undelivered and young enough, and hands a
+    /// group's message to another member when this one refuses it.
     async fn deliver(&mut self, item: &Queued) -> Outcome {
+        let mut tried = false;
         loop {
             let age = item.at.elapsed();
-            if age >= self.options.max_message_age {
-                self.expired += 1;
-                if self.expired == 1 || self.expired.is_multiple_of(1000) {
-                    tracing::warn!(to = %self.key, id = %item.id, ?age, dropped = self.expired, "HTTP broker: message not delivered in time; dropped");
-                }
+            // Checked after the first attempt: even with a zero maximum age, one attempt is made.
+            if tried && age >= self.options.max_message_age {
+                self.give_up(item, format_args!("not delivered within {age:?}"));
                 return Outcome::Done;
             }
-            let attempt = match &self.key {
-                TargetKey::Node { .. } => self.send_to_node(item).await,
-                TargetKey::Group { .. } => self.send_to_group(item).await,
-            };
-            let why = match attempt {
-                Attempt::Delivered => {
+            tried = true;
+            if item.group.is_some()
+                && self.peer.is_cooling(Instant::now())
+                && self.hand_off(item).await
+            {
+                return Outcome::Done;
+            }
+            let node = self.peer.node();
+            let why = match self
+                .links
+                .post(&node.address, &node.id, &item.envelope)
+                .await
+            {
+                Ok(200..=299) => {
                     if std::mem::take(&mut self.failing) {
                         tracing::info!(to = %self.key, "HTTP broker: delivering again");
                     }
+                    self.peer.cool(false);
                     self.backoff = self.options.retry_first;
                     return Outcome::Done;
                 }
-                Attempt::Dropped => return Outcome::Done,
-                Attempt::Gone => return Outcome::Gone,
-                Attempt::Retry(why) => why,
+                Ok(404) if item.group.is_none() => {
+                    tracing::debug!(to = %self.key, id = %item.id, "HTTP broker: the subscription has ended (404)");
+                    return Outcome::Gone;
+                }
+                // Proven not taken: the subscription ended, or is busy.
+                Ok(status @ (404 | 408 | 429 | 503)) => {
+                    format!("{} answered {status}", node.address)
+                }
+                Ok(status) => {
+                    self.give_up(
+                        item,
+                        format_args!("{} refused it with {status}", node.address),
+                    );
+                    return Outcome::Done;
+                }
+                Err(PostError::NotSent(why)) => format!("{}: {why}", node.address),
+                Err(err @ (PostError::Unknown(_) | PostError::BadAddress)) => {
+                    self.peer.cool(true);
+                    self.give_up(item, format_args!("{}: {err}", node.address));
+                    return Outcome::Done;
+                }
             };
+            self.peer.cool(true);
+            if item.group.is_some() {
+                if self.hand_off(item).await {
+                    return Outcome::Done;
+                }
+            } else if self.missing_for_good().await {
+                return Outcome::Gone;
+            }
             if std::mem::replace(&mut self.failing, true) {
                 tracing::debug!(to = %self.key, id = %item.id, error = %why, "HTTP broker: delivery failed again");
             } else {
@@ -175,96 +269,57 @@ impl Worker {
         }
     }
 
-    async fn send_to_node(&mut self, item: &Queued) -> Attempt {
-        let node = match &self.node {
-            Some(node) => node.clone(),
-            None => {
-                let TargetKey::Node { topic, id } = &self.key else {
-                    return Attempt::Dropped;
-                };
-                let services = match self.outbox.lookup().services().await {
-                    Ok(services) => services,
-                    Err(err) => return Attempt::Retry(format!("registry lookup failed: {err}")),
-                };
-                match broadcast_node(&services, topic, id) {
-                    Some(node) => self.node.insert(node).clone(),
-                    None => return Attempt::Gone,
-                }
-            }
+    /// Gives a group's message to another member that is not cooling down and has room; false
+    /// when there is none (the group may be empty for a moment: the caller retries).
+    async fn hand_off(&mut self, item: &Queued) -> bool {
+        let Some(group) = &item.group else {
+            return false;
         };
-        match self
-            .links
-            .post(&node.address, &node.id, &item.envelope)
-            .await
-        {
-            Ok(status) => match answer(status) {
-                Answer::Delivered => Attempt::Delivered,
-                Answer::Ended => {
-                    tracing::debug!(to = %self.key, id = %item.id, "HTTP broker: the subscription has ended (404); message dropped");
-                    Attempt::Dropped
-                }
-                Answer::Busy => {
-                    self.node = None;
-                    Attempt::Retry(format!("{} answered {status}", node.address))
-                }
-                Answer::Refused => self.refused(&node, item, status),
-            },
-            Err(err) => {
-                self.node = None;
-                Attempt::Retry(format!("{}: {err}", node.address))
-            }
-        }
-    }
-
-    async fn send_to_group(&mut self, item: &Queued) -> Attempt {
-        let TargetKey::Group { topic, group } = &self.key else {
-            return Attempt::Dropped;
+        let Ok(services) = self.outbox.lookup().services().await else {
+            return false;
         };
-        let services = match self.outbox.lookup().services().await {
-            Ok(services) => services,
-            Err(err) => return Attempt::Retry(format!("registry lookup failed: {err}")),
-        };
-        let mut members = group_members(&services, topic, group);
-        if members.is_empty() {
-            return Attempt::Gone;
+        let members = group_members(&services, &item.topic, group);
+        if let Some(me) = members.iter().find(|m| m.id == self.key.id) {
+            self.peer.set_node(me);
         }
         self.links
             .retain(|address| members.iter().any(|m| m.address == address));
-        // Random, as go-micro picks; members that just failed go last.
-        fastrand::shuffle(&mut members);
-        self.outbox.cooldown().demote(&mut members, node_id);
-        let mut last = String::new();
-        for member in members {
-            match self
-                .links
-                .post(&member.address, &member.id, &item.envelope)
-                .await
-            {
-                Ok(status) => match answer(status) {
-                    Answer::Delivered => return Attempt::Delivered,
-                    Answer::Ended | Answer::Busy => {
-                        last = format!("{} answered {status}", member.address);
-                    }
-                    Answer::Refused => return self.refused(member, item, status),
-                },
-                Err(err) => last = format!("{}: {err}", member.address),
+        let leaving = Some(self.key.id.as_str());
+        let moved = self
+            .outbox
+            .to_group(&members, leaving, item.clone(), &self.options)
+            .is_ok();
+        if moved {
+            tracing::debug!(from = %self.key, id = %item.id, "HTTP broker: message moved to another queue group member");
+        }
+        moved
+    }
+
+    /// Re-reads a broadcast node from the registry; true once it has been missing for longer
+    /// than [`MISSING_GRACE`].
+    async fn missing_for_good(&mut self) -> bool {
+        let Ok(services) = self.outbox.lookup().services().await else {
+            return false;
+        };
+        match broadcast_node(&services, &self.key.topic, &self.key.id) {
+            Some(node) => {
+                self.peer.set_node(&node);
+                self.missing_since = None;
+                false
             }
-            self.outbox.cooldown().mark(&member.id);
+            None => {
+                self.missing_since
+                    .get_or_insert_with(Instant::now)
+                    .elapsed()
+                    >= MISSING_GRACE
+            }
         }
-        Attempt::Retry(format!("no member took the message; last: {last}"))
     }
 
-    /// A 4xx other than 404: the subscriber cannot take this message, so retrying is pointless.
-    fn refused(&mut self, node: &Node, item: &Queued, status: u16) -> Attempt {
-        self.refused += 1;
-        if self.refused == 1 || self.refused.is_multiple_of(1000) {
-            tracing::error!(to = %self.key, node = %node.id, address = %node.address, id = %item.id, status, dropped = self.refused, "HTTP broker: the subscriber refused the message; dropped");
+    fn give_up(&mut self, item: &Queued, why: fmt::Arguments<'_>) {
+        self.given_up += 1;
+        if self.given_up == 1 || self.given_up.is_multiple_of(1000) {
+            tracing::warn!(to = %self.key, id = %item.id, dropped = self.given_up, "HTTP broker: message dropped: {why}");
         }
-        Attempt::Dropped
     }
-}
-
-// A member's id, borrowed from the looked-up services rather than from the list being sorted.
-fn node_id<'a>(node: &&'a Node) -> &'a str {
-    &node.id
 }
