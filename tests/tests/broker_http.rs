@@ -16,13 +16,13 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
-use micro_runtime::LocalError;
 use micro_runtime::broker::http::{BROADCAST_VERSION, HttpBroker, SERVICE_NAME};
 use micro_runtime::broker::{
     Broker, Message, SubscribeOptions, Subscription, decode_envelope, event_handler,
 };
 use micro_runtime::registry::{BoxFuture, MemoryRegistry, Node, Registry, Service, Watcher};
 use micro_runtime::transport::{FrameReader, Limits, StartLine};
+use micro_runtime::{LocalError, LocalErrorKind};
 use tests::{broker_suite, subscriber_suite};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpSocket};
@@ -689,6 +689,316 @@ async fn subscriptions_are_re_registered_before_their_ttl_runs_out() {
     assert_eq!(registered(&registry, "kept").await.len(), 1);
     broker.disconnect().await.unwrap();
     assert!(registered(&registry, "kept").await.is_empty());
+}
+
+/// What a hand-made Go inbox does with one request.
+#[derive(Clone, Copy, Debug)]
+enum Act {
+    /// 200, as go-micro's inbox once its handler returns.
+    Answer,
+    /// Closes the connection without answering.
+    Close,
+    /// Never answers: a handler that takes forever.
+    Hang,
+}
+
+/// Serves go-micro's inbox by hand on `listener`: reports each request as (connection number,
+/// body) and does what `act` says.
+fn hand_inbox(
+    listener: TcpListener,
+    act: impl Fn(usize, &str) -> Act + Send + Sync + 'static,
+) -> mpsc::UnboundedReceiver<(usize, String)> {
+    let (tx, rx) = mpsc::unbounded_channel();
+    let act = Arc::new(act);
+    tokio::spawn(async move {
+        for conn in 1.. {
+            let (socket, _) = listener.accept().await.unwrap();
+            let (tx, act) = (tx.clone(), Arc::clone(&act));
+            tokio::spawn(async move {
+                let (read, mut write) = socket.into_split();
+                let mut reader = FrameReader::new(read, Limits::default());
+                while let Ok(Some(frame)) = reader.read_request().await {
+                    let body = decode_envelope(&frame.body).unwrap().body;
+                    let body = String::from_utf8(body.to_vec()).unwrap();
+                    let act = act(conn, &body);
+                    let _ = tx.send((conn, body));
+                    match act {
+                        Act::Answer => write
+                            .write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n")
+                            .await
+                            .unwrap(),
+                        Act::Close => return,
+                        Act::Hang => std::future::pending().await,
+                    }
+                }
+            });
+        }
+    });
+    rx
+}
+
+async fn next_request(rx: &mut mpsc::UnboundedReceiver<(usize, String)>) -> (usize, String) {
+    tokio::time::timeout(WAIT, rx.recv())
+        .await
+        .expect("timed out waiting for a request")
+        .unwrap()
+}
+
+#[tokio::test]
+async fn a_subscriber_that_answers_late_is_not_sent_the_message_again() {
+    let registry = registry();
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let address = listener.local_addr().unwrap();
+    register_node(&registry, BROADCAST_VERSION, "slow-1", "slow", address).await;
+    // A Go handler slower than the publisher's patience: it has the message, and answers late.
+    let mut requests = hand_inbox(listener, |_, body| match body {
+        "long job" => Act::Hang,
+        _ => Act::Answer,
+    });
+    let publisher = broker(&registry).reply_timeout(Duration::from_millis(200));
+    publish_all(&publisher, "slow", &["long job".into(), "next".into()]).await;
+    // In order on one queue: a resend of the first would come before the second.
+    assert_eq!(next_request(&mut requests).await, (1, "long job".into()));
+    assert_eq!(next_request(&mut requests).await, (2, "next".into()));
+    publisher.disconnect().await.unwrap();
+}
+
+#[tokio::test]
+async fn a_closed_kept_alive_connection_is_retried_once_on_a_fresh_one() {
+    let registry = registry();
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let address = listener.local_addr().unwrap();
+    register_node(&registry, BROADCAST_VERSION, "stale-1", "stale", address).await;
+    // "b" finds connection 1 closed as it arrives (the race of an idle connection closing), and
+    // then connection 2 closes after taking it: that one may have been handled.
+    let mut requests = hand_inbox(listener, |conn, body| match (conn, body) {
+        (_, "b") => Act::Close,
+        _ => Act::Answer,
+    });
+    let publisher = broker(&registry);
+    for body in ["a", "b", "c"] {
+        publisher
+            .publish("stale", Message::new(body))
+            .await
+            .unwrap();
+    }
+    let mut seen = Vec::new();
+    for _ in 0..4 {
+        seen.push(next_request(&mut requests).await);
+    }
+    let expected = [(1, "a"), (1, "b"), (2, "b"), (3, "c")].map(|(c, b)| (c, b.to_string()));
+    assert_eq!(seen, expected);
+    publisher.disconnect().await.unwrap();
+}
+
+#[tokio::test]
+async fn a_queue_member_that_never_answers_does_not_hold_up_the_group() {
+    let registry = registry();
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let address = listener.local_addr().unwrap();
+    register_node(&registry, "g", "stuck-1", "stuck", address).await;
+    let mut stuck = hand_inbox(listener, |_, _| Act::Hang);
+    // Patient enough that the stuck member holds its message for the whole test.
+    let publisher = broker(&registry).reply_timeout(WAIT * 3);
+    publisher
+        .publish("stuck", Message::new("held"))
+        .await
+        .unwrap();
+    assert_eq!(next_request(&mut stuck).await, (1, "held".into()));
+
+    let live = broker(&registry);
+    let (_member, mut rx) = collect(&live, "stuck", SubscribeOptions::new().queue("g")).await;
+    for body in numbered("m", 20) {
+        publisher
+            .publish("stuck", Message::new(body.clone()))
+            .await
+            .unwrap();
+        assert_eq!(next(&mut rx).await, body, "the live member gets it at once");
+    }
+    assert!(
+        stuck.try_recv().is_err(),
+        "nothing more for the stuck member"
+    );
+    for broker in [&publisher, &live] {
+        broker.disconnect().await.unwrap();
+    }
+}
+
+#[tokio::test]
+async fn a_queue_group_keeps_its_backlog_while_its_only_member_restarts() {
+    let registry = registry();
+    let (_down, address) = refusing_address();
+    register_node(&registry, "g", "restart-old", "restart", address).await;
+    let publisher = broker(&registry);
+    let sent = numbered("r", 5);
+    publish_all(&publisher, "restart", &sent).await;
+    // The member leaves the registry; for a while the group has no member at all.
+    let old = registered(&registry, "restart").await.remove(0);
+    let record = Service {
+        name: SERVICE_NAME.to_string(),
+        version: old.0,
+        nodes: vec![old.1],
+        ..Service::default()
+    };
+    registry.deregister(&record).await.unwrap();
+    tokio::time::sleep(Duration::from_millis(300)).await;
+
+    let new = broker(&registry);
+    let (_member, mut rx) = collect(&new, "restart", SubscribeOptions::new().queue("g")).await;
+    assert_eq!(next_n(&mut rx, sent.len()).await, sent, "all, in order");
+    for broker in [&publisher, &new] {
+        broker.disconnect().await.unwrap();
+    }
+}
+
+#[tokio::test]
+async fn a_message_over_the_size_limit_is_refused_by_publish() {
+    let registry = registry();
+    let subscriber = broker(&registry);
+    let (_subscription, _rx) = collect(&subscriber, "big", SubscribeOptions::new()).await;
+    let limits = Limits {
+        max_message_bytes: 1024,
+        ..Limits::default()
+    };
+    let publisher = broker(&registry).limits(limits);
+    let err = publisher
+        .publish("big", Message::new(vec![b'x'; 2048]))
+        .await
+        .unwrap_err();
+    assert_eq!(err.kind(), LocalErrorKind::Broker);
+    assert!(err.to_string().contains("limit"), "{err}");
+    publisher
+        .publish("big", Message::new("small"))
+        .await
+        .unwrap();
+    subscriber.disconnect().await.unwrap();
+}
+
+#[tokio::test]
+async fn a_message_an_inbox_refuses_as_too_large_is_not_retried() {
+    let registry = registry();
+    let limits = Limits {
+        max_message_bytes: 1024,
+        ..Limits::default()
+    };
+    let subscriber = broker(&registry).limits(limits);
+    let (subscription, mut rx) = collect(&subscriber, "large", SubscribeOptions::new()).await;
+    // Larger than loopback's socket buffers (the envelope is just under the publisher's 4 MiB):
+    // the inbox answers 413 and closes while the publisher is still writing.
+    let publisher = broker(&registry);
+    publisher
+        .publish("large", Message::new(vec![b'x'; 3_000_000]))
+        .await
+        .unwrap();
+    publisher
+        .publish("large", Message::new("after"))
+        .await
+        .unwrap();
+    // Behind the large one on the same queue: it arrives only once the large one is given up.
+    assert_eq!(&next(&mut rx).await[..], b"after");
+    assert_eq!(subscription.stats().received(), 1);
+    for broker in [&publisher, &subscriber] {
+        broker.disconnect().await.unwrap();
+    }
+}
+
+#[tokio::test]
+async fn idle_connections_and_trickling_bodies_do_not_lock_publishers_out() {
+    let registry = registry();
+    let subscriber = broker(&registry)
+        .max_connections(2)
+        .idle_timeout(Duration::from_millis(300))
+        .body_timeout(Duration::from_millis(300));
+    let (_subscription, mut rx) = collect(&subscriber, "busy", SubscribeOptions::new()).await;
+    let address = inbox(&subscriber);
+    // Both connections the inbox allows, taken by clients that stop half-way.
+    let mut idle = tokio::net::TcpStream::connect(&address).await.unwrap();
+    idle.write_all(b"POST /?id=nobody HTTP/1.1\r\nContent-Length: 2\r\n\r\n{}")
+        .await
+        .unwrap();
+    let mut trickle = tokio::net::TcpStream::connect(&address).await.unwrap();
+    trickle
+        .write_all(b"POST /?id=nobody HTTP/1.1\r\nContent-Length: 100\r\n\r\n{")
+        .await
+        .unwrap();
+
+    let publisher = broker(&registry);
+    publisher
+        .publish("busy", Message::new("through"))
+        .await
+        .unwrap();
+    assert_eq!(&next(&mut rx).await[..], b"through");
+
+    let mut reply = String::new();
+    tokio::time::timeout(WAIT, idle.read_to_string(&mut reply))
+        .await
+        .expect("the idle connection is closed")
+        .unwrap();
+    assert!(reply.starts_with("HTTP/1.1 404 "), "{reply}");
+    let mut reply = String::new();
+    tokio::time::timeout(WAIT, trickle.read_to_string(&mut reply))
+        .await
+        .expect("the trickling connection is closed")
+        .unwrap();
+    assert!(reply.starts_with("HTTP/1.1 408 "), "{reply}");
+    for broker in [&publisher, &subscriber] {
+        broker.disconnect().await.unwrap();
+    }
+}
+
+/// The memory registry, except that deregistering never completes.
+#[derive(Debug, Default)]
+struct StuckDeregister(MemoryRegistry);
+
+impl Registry for StuckDeregister {
+    fn register<'a>(
+        &'a self,
+        service: &'a Service,
+        ttl: Option<Duration>,
+    ) -> BoxFuture<'a, Result<(), LocalError>> {
+        self.0.register(service, ttl)
+    }
+    fn deregister<'a>(&'a self, _: &'a Service) -> BoxFuture<'a, Result<(), LocalError>> {
+        Box::pin(std::future::pending())
+    }
+    fn get_service<'a>(&'a self, name: &'a str) -> BoxFuture<'a, Result<Vec<Service>, LocalError>> {
+        self.0.get_service(name)
+    }
+    fn list_services(&self) -> BoxFuture<'_, Result<Vec<Service>, LocalError>> {
+        self.0.list_services()
+    }
+    fn watch<'a>(&'a self, service: Option<&'a str>) -> BoxFuture<'a, Result<Watcher, LocalError>> {
+        self.0.watch(service)
+    }
+    fn name(&self) -> &'static str {
+        "stuck"
+    }
+}
+
+#[tokio::test]
+async fn a_subscription_ends_at_once_even_while_its_deregister_hangs() {
+    let registry: Arc<dyn Registry> = Arc::new(StuckDeregister::default());
+    let subscriber = broker(&registry);
+    let (subscription, mut rx) = collect(&subscriber, "cut", SubscribeOptions::new()).await;
+    let (_, node) = registered(&registry, "cut").await.remove(0);
+    // Dropped, it unsubscribes in the background, where the deregister never finishes (as an
+    // unsubscribe cut short at a deadline).
+    drop(subscription);
+    let ended = tokio::time::timeout(WAIT, rx.recv()).await;
+    assert!(
+        matches!(ended, Ok(None)),
+        "the broker let go of the handler"
+    );
+    let url = format!("http://{}/?id={}", inbox(&subscriber), node.id);
+    let (status, _) = curl(&[
+        "-X",
+        "POST",
+        &url,
+        "-d",
+        r#"{"Header":{"Micro-Topic":"cut"},"Body":"aGk="}"#,
+    ])
+    .await;
+    assert_eq!(status, 404, "the inbox no longer knows the subscription");
 }
 
 /// New broker instances on one registry, as separate processes would have them.
