@@ -295,7 +295,8 @@ impl Broker for HttpBroker {
 
     /// Queues `message` for every broadcast subscriber of `topic` and one member of each of its
     /// queue groups, then returns: delivery runs in the background. Fails only for an invalid
-    /// topic, or when the registry fails and no earlier answer is cached.
+    /// topic, a message whose envelope is over the limit (see [`HttpBroker::limits`]), or when
+    /// the registry fails and no earlier answer is cached.
     fn publish<'a>(
         &'a self,
         topic: &'a str,
