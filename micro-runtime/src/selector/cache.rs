@@ -24,6 +24,10 @@ use crate::registry::{Action, Event, Registry, Service, Watcher};
 // After a failed refresh, how long the stale copy serves before the next try (go-micro's
 // `MinimumRetryInterval`), so a dead registry is not asked on every call.
 const RETRY_AFTER_ERROR: Duration = Duration::from_secs(5);
+// How long a lookup that found nothing is answered from the cache. The watch adds the service the
+// moment it appears, so this only bounds how long a lost watch event could hide it; it spares a
+// publisher with no subscribers yet a registry query (100 ms over mDNS) on every publish.
+const MISS_TTL: Duration = Duration::from_secs(1);
 // A watch that fails or ends is restarted after this, doubling up to the cap.
 const WATCH_BACKOFF: Duration = Duration::from_millis(100);
 const WATCH_BACKOFF_MAX: Duration = Duration::from_secs(10);
@@ -64,6 +68,8 @@ struct State {
     // that queued behind it take its answer rather than ask again one by one.
     fetches: u64,
     missed: Option<Result<(), String>>,
+    // Until when a lookup that found nothing is answered "none" without asking again.
+    miss_until: Option<Instant>,
 }
 
 impl Cache {
@@ -126,8 +132,12 @@ impl Cache {
             }
         };
         if services.is_empty() {
-            // An unknown service is not cached: the watch fills the entry in when it appears.
+            // An unknown service is remembered briefly; the watch fills the entry in when it
+            // appears.
             state.missed = Some(Ok(()));
+            if state.events == events {
+                state.miss_until = Some(Instant::now() + MISS_TTL);
+            }
         } else if state.events == events {
             state.services = Some(Arc::clone(&services));
             state.refresh_at = Some(Instant::now() + self.inner.ttl);
@@ -153,7 +163,10 @@ impl Cache {
     // The cached copy, if any; an expired one is returned all the same and refreshed behind it.
     fn cached(&self, name: &str, entry: &Arc<Entry>) -> Option<Arc<[Service]>> {
         let state = lock(&entry.state);
-        let services = state.services.clone()?;
+        let Some(services) = state.services.clone() else {
+            let recent_miss = state.miss_until.is_some_and(|until| Instant::now() < until);
+            return recent_miss.then(|| Arc::from(Vec::new()));
+        };
         let expired = state.refresh_at.is_some_and(|at| Instant::now() >= at);
         drop(state);
         if expired && !entry.refreshing.swap(true, Ordering::AcqRel) {
@@ -236,7 +249,9 @@ async fn watch_loop(
             tracing::debug!(service = %name, "registry watch ended; re-opening it");
             // Changes made while no watch was open are lost: fetch again on the next lookup.
             if let Some(entry) = entry.upgrade() {
-                lock(&entry.state).refresh_at = Some(Instant::now());
+                let mut state = lock(&entry.state);
+                state.refresh_at = Some(Instant::now());
+                state.miss_until = None;
             }
         }
         tokio::time::sleep(backoff).await;

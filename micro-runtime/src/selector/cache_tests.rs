@@ -133,6 +133,31 @@ async fn the_watch_adds_and_removes_nodes_without_new_lookups() {
 }
 
 #[tokio::test(start_paused = true)]
+async fn a_miss_is_remembered_briefly_and_the_watch_still_fills_the_service_in() {
+    let (remote, cache) = setup();
+    for _ in 0..10 {
+        assert!(cache.get("greeter").await.unwrap().is_empty());
+    }
+    assert_eq!(
+        remote.lookups.load(Ordering::SeqCst),
+        1,
+        "one lookup for ten misses"
+    );
+    remote.register(&service(&["a"]), None).await.unwrap();
+    until(&cache, |ids| ids == ["a"]).await;
+    remote.deregister(&service(&["a"])).await.unwrap();
+    until(&cache, |ids| ids.is_empty()).await;
+    tokio::time::advance(super::MISS_TTL).await;
+    let before = remote.lookups.load(Ordering::SeqCst);
+    assert!(cache.get("greeter").await.unwrap().is_empty());
+    assert_eq!(
+        remote.lookups.load(Ordering::SeqCst),
+        before + 1,
+        "asked again once the miss expired"
+    );
+}
+
+#[tokio::test(start_paused = true)]
 async fn a_service_that_appears_later_is_filled_in_by_the_watch() {
     let (remote, cache) = setup();
     assert!(cache.get("greeter").await.unwrap().is_empty());
@@ -188,6 +213,8 @@ async fn concurrent_first_lookups_share_a_miss_or_an_error() {
     }
     assert_eq!(remote.lookups.load(Ordering::SeqCst), 1);
 
+    // Once the miss is no longer remembered, the next first lookups share an error too.
+    tokio::time::advance(super::MISS_TTL).await;
     remote.down.store(true, Ordering::SeqCst);
     for lookup in lookups(&cache) {
         let err = lookup.await.unwrap().unwrap_err();
