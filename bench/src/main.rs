@@ -1,11 +1,13 @@
-//! `micro-bench`: micro against tonic and a raw TCP echo, side by side in one run.
+//! `micro-bench`: micro against tonic and a raw TCP echo, and micro's brokers against NATS, side
+//! by side in one run.
 //!
 //! ```text
 //! cargo run --release -p micro-bench -- [--quick] [--only unary] [--reps N] [--out FILE]
 //! ```
 //! The parent process runs every scenario, starting a fresh server process and a separate load
-//! process for each measurement (the hidden `serve` and `load` subcommands of this binary), and
-//! writes `bench/results/latest.json`, a Markdown table and an SVG chart beside it.
+//! process for each measurement (the hidden `serve` and `load` subcommands of this binary; for
+//! pub/sub, `subscribe` and `publish`), and writes `bench/results/latest.json`, a Markdown table
+//! and an SVG chart beside it.
 //! See BENCHMARKS.md at the repository root.
 
 mod chart;
@@ -14,6 +16,7 @@ mod load;
 mod orchestrate;
 mod procstat;
 mod proto;
+mod pubsub;
 mod record;
 mod report;
 mod systems;
@@ -30,11 +33,12 @@ use crate::record::Record;
 use crate::systems::{System, micro, raw, tonic};
 
 /// Every scenario, in the order they run.
-const SCENARIOS: [&str; 6] = [
+const SCENARIOS: [&str; 7] = [
     "unary",
     "server_stream",
     "bidi",
     "idle_conns",
+    "pubsub",
     "codegen_plugin",
     "codegen_build",
 ];
@@ -42,7 +46,7 @@ const SCENARIOS: [&str; 6] = [
 fn cli() -> Command {
     let system = Arg::new("system").long("system").required(true);
     Command::new("micro-bench")
-        .about("Benchmarks micro against tonic and a raw TCP echo")
+        .about("Benchmarks micro against tonic and a raw TCP echo, and its brokers against NATS")
         .arg(
             Arg::new("quick")
                 .long("quick")
@@ -77,13 +81,35 @@ fn cli() -> Command {
             Command::new("load")
                 .hide(true)
                 .about("Drives one scenario and prints a JSON report")
-                .arg(system)
+                .arg(system.clone())
                 .arg(Arg::new("addr").long("addr").required(true))
                 .arg(Arg::new("scenario").long("scenario").required(true))
                 .arg(number("concurrency", "1"))
                 .arg(number("warmup-ms", "1000"))
                 .arg(number("seconds-ms", "4000"))
                 .arg(number("messages", "1000000")),
+        )
+        .subcommand(
+            Command::new("subscribe")
+                .hide(true)
+                .about("Subscribes through one pub/sub system, printing READY <node>; on REPORT, prints what arrived")
+                .arg(system.clone())
+                .arg(Arg::new("nats").long("nats"))
+                .arg(number("quiet-ms", "200"))
+                .arg(number("drain-ms", "5000")),
+        )
+        .subcommand(
+            Command::new("publish")
+                .hide(true)
+                .about("Publishes through one pub/sub system and prints a JSON report")
+                .arg(system)
+                .arg(Arg::new("nats").long("nats"))
+                .arg(Arg::new("node").long("node"))
+                .arg(number("quiet-ms", "200"))
+                .arg(number("drain-ms", "5000"))
+                .arg(number("warmup-ms", "1000"))
+                .arg(number("seconds-ms", "4000"))
+                .arg(number("rate", "0")),
         )
 }
 
@@ -146,11 +172,46 @@ fn run_load(args: &ArgMatches) -> anyhow::Result<()> {
     Ok(())
 }
 
+fn settle(args: &ArgMatches) -> pubsub::subscriber::Settle {
+    pubsub::subscriber::Settle {
+        quiet: Duration::from_millis(get_u64(args, "quiet-ms")),
+        limit: Duration::from_millis(get_u64(args, "drain-ms")),
+    }
+}
+
+fn subscribe(args: &ArgMatches) -> anyhow::Result<()> {
+    let system = pubsub::System::parse(get(args, "system"))?;
+    let nats = args.get_one::<String>("nats").map(String::as_str);
+    runtime()?.block_on(pubsub::subscriber::run(system, nats, settle(args)))
+}
+
+fn publish(args: &ArgMatches) -> anyhow::Result<()> {
+    let system = pubsub::System::parse(get(args, "system"))?;
+    let nats = args.get_one::<String>("nats").map(String::as_str);
+    let node = args.get_one::<String>("node").map(String::as_str);
+    let window = pubsub::publisher::Window {
+        warmup: Duration::from_millis(get_u64(args, "warmup-ms")),
+        seconds: Duration::from_millis(get_u64(args, "seconds-ms")),
+        rate: u32::try_from(get_u64(args, "rate"))
+            .ok()
+            .filter(|rate| *rate > 0),
+    };
+    runtime()?.block_on(pubsub::publisher::run(
+        system,
+        nats,
+        node,
+        window,
+        settle(args),
+    ))
+}
+
 fn main() -> anyhow::Result<()> {
     let args = cli().get_matches();
     match args.subcommand() {
         Some(("serve", sub)) => return serve(sub),
         Some(("load", sub)) => return run_load(sub),
+        Some(("subscribe", sub)) => return subscribe(sub),
+        Some(("publish", sub)) => return publish(sub),
         _ => {}
     }
     let quick = args.get_flag("quick");
@@ -185,6 +246,7 @@ fn main() -> anyhow::Result<()> {
             "server_stream" => orchestrate::stream(&plan, false)?,
             "bidi" => orchestrate::stream(&plan, true)?,
             "idle_conns" => orchestrate::idle(&plan)?,
+            "pubsub" => pubsub::orchestrate::run(&plan)?,
             "codegen_plugin" => codegen::plugin(&codegen)?,
             _ => codegen::build(&codegen)?,
         });

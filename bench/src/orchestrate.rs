@@ -19,9 +19,9 @@ use crate::systems::System;
 pub struct Plan {
     /// Repetitions of every measurement.
     pub reps: usize,
-    /// Unwatched time before a unary measurement starts.
+    /// Unwatched time before a unary or pub/sub measurement starts.
     pub warmup: Duration,
-    /// Measured time of a unary run.
+    /// Measured time of a unary or pub/sub run.
     pub seconds: Duration,
     /// Calls in flight for the unary scenario.
     pub concurrency: Vec<u32>,
@@ -29,6 +29,11 @@ pub struct Plan {
     pub stream_messages: u32,
     /// Idle connections held open.
     pub idle_connections: u32,
+    /// The paced pub/sub publisher's rate, messages per second: light load, for latency.
+    pub pubsub_rate: u32,
+    /// How long a pub/sub subscriber may go on receiving after the publisher stops; a system
+    /// still delivering then has its late messages counted as lost.
+    pub pubsub_drain: Duration,
 }
 
 impl Plan {
@@ -42,6 +47,8 @@ impl Plan {
                 concurrency: vec![1, 16, 64, 256],
                 stream_messages: 100_000,
                 idle_connections: 500,
+                pubsub_rate: 1_000,
+                pubsub_drain: Duration::from_secs(1),
             }
         } else {
             Plan {
@@ -51,6 +58,8 @@ impl Plan {
                 concurrency: vec![1, 16, 64, 256],
                 stream_messages: 1_000_000,
                 idle_connections: 5_000,
+                pubsub_rate: 1_000,
+                pubsub_drain: Duration::from_secs(5),
             }
         }
     }

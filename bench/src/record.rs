@@ -6,13 +6,17 @@ use serde::Serialize;
 /// Fields that do not apply to the scenario are left out of the JSON.
 #[derive(Clone, Debug, Default, Serialize)]
 pub struct Record {
-    /// `unary`, `server_stream`, `bidi`, `idle_conns`, `codegen_plugin` or `codegen_build`.
+    /// `unary`, `server_stream`, `bidi`, `idle_conns`, `pubsub`, `codegen_plugin` or
+    /// `codegen_build`.
     pub scenario: String,
-    /// `micro`, `tonic` or `raw_tcp`.
+    /// `micro`, `tonic` or `raw_tcp`; for `pubsub`, `memory`, `http`, `nats` or `raw_nats`.
     pub system: String,
     /// Calls (or connections) in flight.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub concurrency: Option<u32>,
+    /// The publisher's pace, messages per second; absent for `pubsub` flat out.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub rate: Option<u32>,
     /// Requests per second.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub rps: Option<f64>,
@@ -22,15 +26,23 @@ pub struct Record {
     /// 99th percentile latency, microseconds.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub p99_us: Option<f64>,
-    /// CPU seconds (user + system, client and server together) per 100,000 requests.
+    /// CPU seconds (user + system, client and server together) per 100,000 requests; for
+    /// `pubsub`, publisher, subscriber and nats-server per 100,000 messages delivered.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub cpu_s_per_100k: Option<f64>,
     /// Server memory: peak RSS for load scenarios, RSS per idle connection for `idle_conns`.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub rss_bytes: Option<f64>,
-    /// Stream messages per second.
+    /// Messages per second received: stream messages, or pub/sub messages published in the
+    /// measured window and delivered, per second of the window.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub msgs_per_s: Option<f64>,
+    /// Pub/sub messages published per second.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub published_per_s: Option<f64>,
+    /// The fraction of the pub/sub messages published in the window that were delivered.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub delivered: Option<f64>,
     /// Wall time of a codegen run.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub seconds: Option<f64>,

@@ -1,5 +1,6 @@
-//! Writes a run's results: the JSON records, a Markdown table with the ratios and the issue's
-//! targets, and an SVG chart of unary throughput and p99 against calls in flight.
+//! Writes a run's results: the JSON records, Markdown tables with the ratios and the issue's
+//! targets (the pub/sub table comes from `pubsub::table`), and an SVG chart of unary throughput
+//! and p99 against calls in flight.
 
 use std::fmt::Write as _;
 use std::path::Path;
@@ -63,7 +64,8 @@ fn ratio(a: Option<f64>, b: Option<f64>) -> Option<f64> {
     }
 }
 
-fn fmt(value: Option<f64>, digits: usize) -> String {
+/// `value` with `digits` decimals, or `–` when it is missing.
+pub fn fmt(value: Option<f64>, digits: usize) -> String {
     value.map_or_else(|| "–".to_owned(), |v| format!("{v:.digits$}"))
 }
 
@@ -84,7 +86,7 @@ fn markdown(records: &[Record], plan: &Plan) -> String {
     let systems = ["micro", "tonic", "raw_tcp"];
     let _ = writeln!(
         md,
-        "Machine: {}. Client, server and the three systems share it; every figure is the median of {} repetition(s).\n",
+        "Machine: {}. Clients, servers and every system share it; every figure is the median of {} repetition(s).\n",
         machine(),
         plan.reps
     );
@@ -179,6 +181,8 @@ fn markdown(records: &[Record], plan: &Plan) -> String {
         }
         md += "\n";
     }
+
+    md += &crate::pubsub::table::markdown(records, plan);
 
     md += "### Targets\n\n| target | measured | met |\n|---|---:|:---:|\n";
     for (name, measured, goal, at_least) in targets(records) {
