@@ -13,7 +13,8 @@ use crate::record::Record;
 /// Reads one figure out of a record.
 pub type Field = fn(&Record) -> Option<f64>;
 
-/// Writes `out` (JSON), and beside it `<stem>.md` and `<stem>-unary.svg`.
+/// Writes `out` (JSON), and beside it `<stem>.md` and, when the unary scenario ran,
+/// `<stem>-unary.svg`.
 pub fn write(out: &Path, records: &[Record], plan: &Plan) -> anyhow::Result<()> {
     if let Some(dir) = out.parent().filter(|dir| !dir.as_os_str().is_empty()) {
         std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
@@ -26,13 +27,15 @@ pub fn write(out: &Path, records: &[Record], plan: &Plan) -> anyhow::Result<()> 
     std::fs::write(&table, markdown(records, plan))?;
     if records.iter().any(|r| r.scenario == "unary") {
         crate::chart::draw(&chart, records)?;
+        eprintln!(
+            "wrote {}, {} and {}",
+            out.display(),
+            table.display(),
+            chart.display()
+        );
+    } else {
+        eprintln!("wrote {} and {}", out.display(), table.display());
     }
-    eprintln!(
-        "wrote {}, {} and {}",
-        out.display(),
-        table.display(),
-        chart.display()
-    );
     Ok(())
 }
 
