@@ -1,5 +1,5 @@
-//! The server: serves handlers over go-micro's HTTP wire protocol, registers itself in the registry,
-//! and shuts down gracefully.
+//! The server: serves handlers over go-micro's HTTP wire protocol and typed subscribers through a
+//! broker, registers itself in the registry, and shuts down gracefully.
 //!
 //! ```no_run
 //! # async fn run() -> Result<(), micro_runtime::LocalError> {
@@ -13,14 +13,18 @@
 //! # Ok(()) }
 //! ```
 //!
-//! Lifecycle: [`Server::start`] binds (the first free port of a range, as go-micro), registers the
-//! node with a TTL, and re-registers every interval. [`RunningServer::stop`] takes the node out of
-//! service without failing a call:
+//! Lifecycle: [`Server::start`] binds (the first free port of a range, as go-micro), subscribes
+//! its subscribers, registers the node (subscribers advertised as go-micro's) with a TTL, and
+//! re-registers every interval. [`RunningServer::stop`] takes the node out of service without
+//! failing a call:
 //! 1. deregister, so watchers drop the node;
 //! 2. keep serving for the deregister wait, while clients' caches catch up; replies carry
 //!    `Connection: close`, so no client keeps a pooled connection to a node that is leaving;
+//!    meanwhile subscriptions end, and their buffered messages are handled;
 //! 3. stop accepting, and close idle connections;
-//! 4. let calls in flight finish within the drain timeout, then close what is left.
+//! 4. let calls in flight finish by the drain deadline (the deregister wait plus the drain
+//!    timeout, shared with the subscribers), then close what is left and stop busy handlers;
+//! 5. disconnect the broker, when the server owns it (a [`Service`](crate::Service) built it).
 //!
 //! go-micro stops accepting the moment it deregisters, so clients still holding the node in their
 //! cache fail until it expires.
