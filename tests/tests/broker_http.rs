@@ -565,6 +565,43 @@ async fn a_slow_subscriber_does_not_delay_a_fast_one() {
     }
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_flat_out_publisher_loses_nothing_to_a_healthy_subscriber() {
+    let registry = registry();
+    let (subscriber, publisher) = (broker(&registry), broker(&registry));
+    let (_subscription, mut rx) = collect(&subscriber, "flood", SubscribeOptions::new()).await;
+    // Far more than the publisher's backlog: without waiting for room, most would be dropped.
+    let n = 50_000;
+    let publishing = tokio::spawn(async move {
+        for i in 0..n {
+            let message = Message::new(format!("m{i}"));
+            publisher.publish("flood", message).await.unwrap();
+        }
+        publisher
+    });
+    for i in 0..n {
+        assert_eq!(next(&mut rx).await, format!("m{i}"), "every one, in order");
+    }
+    let publisher = publishing.await.unwrap();
+    for broker in [&publisher, &subscriber] {
+        broker.disconnect().await.unwrap();
+    }
+}
+
+#[tokio::test]
+async fn a_dead_subscriber_with_a_full_backlog_does_not_hold_up_publish() {
+    let registry = registry();
+    let (_dead, address) = refusing_address();
+    register_node(&registry, BROADCAST_VERSION, "dead-1", "dead", address).await;
+    // A reply timeout longer than the test: publish must not wait for it.
+    let publisher = broker(&registry).backlog(8).reply_timeout(WAIT * 3);
+    let started = std::time::Instant::now();
+    publish_all(&publisher, "dead", &numbered("m", 1_000)).await;
+    let took = started.elapsed();
+    assert!(took < Duration::from_secs(5), "publish waited {took:?}");
+    publisher.disconnect().await.unwrap();
+}
+
 #[tokio::test]
 async fn connect_binds_once_and_disconnect_takes_everything_down() {
     let registry = registry();

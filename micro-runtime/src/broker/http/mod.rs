@@ -36,11 +36,17 @@
 //! subscriptions made through it served until they end. [`Broker::disconnect`] ends them all.
 //!
 //! **Delivery is at-most-once.** A message waits in its target's queue only in the publisher's
-//! memory: it is lost if the publisher exits, when the queue is full (the newest is dropped), when
-//! it has waited longer than [`HttpBroker::max_message_age`], when its broadcast subscriber has
-//! left, or when the subscriber got it but did not answer (it may be handling it, so it is not
-//! sent again). A subscriber that restarts gets a new node id, so only queue groups (whose members
-//! replace each other) and inboxes that were briefly unreachable benefit from the retries.
+//! memory: it is lost if the publisher exits, when the queue is full and its subscriber failing
+//! (the newest is dropped), when it has waited longer than [`HttpBroker::max_message_age`], when
+//! its broadcast subscriber has left, or when the subscriber got it but did not answer (it may be
+//! handling it, so it is not sent again). A full queue whose subscriber is healthy (its last
+//! delivery succeeded and nothing is being retried) makes `publish` wait for room instead, up to
+//! the [reply timeout](HttpBroker::reply_timeout), so a flat-out publisher is slowed to the pace of
+//! a healthy subscriber rather than losing messages; a refusing, busy (503) or silent one never
+//! holds it up, and one that stays full for a whole wait is then dropped for at once until its
+//! queue has room again. A queue group's message goes to a member with room while there is one.
+//! A subscriber that restarts gets a new node id, so only queue groups (whose members replace
+//! each other) and inboxes that were briefly unreachable benefit from the retries.
 //!
 //! ## Layout
 //! - `mod.rs`: [`HttpBroker`] and the [`Broker`] implementation.
@@ -51,12 +57,16 @@
 //! - `receive.rs`: what the inbox answers to one message.
 //! - `publish.rs`: finding a topic's subscribers in the registry.
 //! - `outbox.rs`: the per-node queues, and picking a queue group's member.
+//! - `peer.rs`: what the queues, `publish` and a node's task share: its health and load.
+//! - `backpressure.rs`: `publish` waiting for room in a healthy node's full queue.
 //! - `target.rs`: the task serving one node's queue, and the retry policy.
 //! - `post.rs`: one POST to a subscriber over a keep-alive connection, and what a failure proves.
 
+mod backpressure;
 mod inbox;
 mod options;
 mod outbox;
+mod peer;
 mod post;
 mod publish;
 mod receive;
@@ -294,7 +304,10 @@ impl Broker for HttpBroker {
     }
 
     /// Queues `message` for every broadcast subscriber of `topic` and one member of each of its
-    /// queue groups, then returns: delivery runs in the background. Fails only for an invalid
+    /// queue groups, then returns: delivery runs in the background. Where a healthy subscriber's
+    /// queue is full (for a group: every member's), this waits for room, up to the reply timeout;
+    /// where the subscriber is failing or being retried, the message is dropped at once, with a
+    /// warning (see the module doc). Fails only for an invalid
     /// topic, a message whose envelope is over the limit (see [`HttpBroker::limits`]), or when
     /// the registry fails and no earlier answer is cached.
     fn publish<'a>(

@@ -15,7 +15,8 @@ pub const DEFAULT_ADDRESS: &str = "127.0.0.1:0";
 pub const DEFAULT_REGISTER_TTL: Duration = Duration::from_secs(60);
 /// How often subscriptions are re-registered (go-micro's).
 pub const DEFAULT_REGISTER_INTERVAL: Duration = Duration::from_secs(30);
-/// How many messages wait for one target by default before the newest are dropped.
+/// How many messages wait for one subscriber node by default before `publish` waits for room
+/// (or, for a failing node, drops the newest).
 pub const DEFAULT_BACKLOG: usize = 1024;
 /// How long a message is retried before it is dropped, by default: the register TTL, after which
 /// a subscriber that stopped answering has left the registry anyway.
@@ -102,9 +103,9 @@ impl HttpBroker {
         self
     }
 
-    /// How many messages may wait for one target (a broadcast subscriber, or a queue group)
-    /// while it is slow or unreachable (default [`DEFAULT_BACKLOG`], at least 1). Beyond it the
-    /// newest message for that target is dropped, with a warning.
+    /// How many messages may wait for one subscriber node (default [`DEFAULT_BACKLOG`], at least
+    /// 1). Beyond it `publish` waits for room while the node is healthy, and drops the newest
+    /// message for it, with a warning, while it is failing.
     pub fn backlog(mut self, messages: usize) -> Self {
         Arc::make_mut(&mut self.options).backlog = messages.max(1);
         self

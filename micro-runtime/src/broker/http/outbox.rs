@@ -2,11 +2,12 @@
 //! for another.
 //!
 //! A broadcast message is queued for every broadcast node. A queue group's message is queued for
-//! one member, picked when it is published: at random among the members that are not cooling down
-//! after a failure and have room in their queue, preferring the one with the fewest messages
-//! waiting, then the one that has been on its current message for the shortest time. So a group of N members works on N messages at once, and a member that is slow or
-//! stuck gets little new work. Each node's task (`target.rs`) sends its queue in order; what a
-//! reply means:
+//! one member, picked when it is published: at random among the members with room in their
+//! queue, preferring healthy ones (see `peer.rs`), then those not cooling down after a failure,
+//! then the one with the fewest messages waiting, then the one that has been on its current
+//! messages for the shortest time. So a group of N members works on N messages at once, and a
+//! member that is slow or stuck gets little new work. Each node's task (`target.rs`) sends its
+//! queue in order; what a reply means:
 //!
 //! | reply | broadcast node | queue group member |
 //! |---|---|---|
@@ -16,9 +17,10 @@
 //! | other statuses, or no answer to a message that was sent | dropped, logged | dropped, logged; cool down after no answer |
 //!
 //! Within a group, order is kept per member; a message that moves to another member may arrive
-//! after messages published later. A full queue drops the newest message. Idle tasks exit after a
-//! while, so subscribers that come and go leave no tasks behind. Everything here is memory: it
-//! dies with the process.
+//! after messages published later. A full queue makes `publish` wait when its node is healthy
+//! (`backpressure.rs`, and for a group only when every member's queue is full) and drops the
+//! newest message otherwise. Idle tasks exit after a while, so subscribers that come and go leave
+//! no tasks behind. Everything here is memory: it dies with the process.
 
 use std::collections::HashMap;
 use std::collections::hash_map::Entry as Slot;
@@ -31,8 +33,10 @@ use tokio::sync::mpsc;
 use tokio::task::AbortHandle;
 use tokio::time::Instant;
 
+use super::backpressure::{Wait, dropped_full};
+use super::peer::Peer;
 use super::publish::Lookup;
-use super::target::{NodeKey, Peer, Worker};
+use super::target::{NodeKey, Worker};
 use super::{Options, lock};
 use crate::registry::{Node, Registry};
 
@@ -70,9 +74,29 @@ impl Queued {
     }
 }
 
-// How loaded a member is: cooling down, queue full, messages waiting, stuck on its current one
-// for. Lower is better.
-type Load = (bool, bool, usize, Duration);
+// How loaded a member is: queue full, unhealthy, cooling down, messages waiting, stuck on its
+// current ones for. Lower is better: room first, so a full member is passed over for any other.
+type Load = (bool, bool, bool, usize, Duration);
+
+/// What a full queue means for the message being queued.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Full {
+    /// Give it back: the caller tries elsewhere.
+    GiveBack,
+    /// Wait for room if the node is healthy, else drop it.
+    WaitOrDrop,
+}
+
+/// How queueing went.
+pub(super) enum Pushed {
+    Queued,
+    /// The queue was full and its node failing or overrun: dropped, with a warning.
+    Dropped,
+    /// Not queued: no member qualified, or its queue was full (`Full::GiveBack`).
+    Back,
+    /// The queue of a healthy node was full: the publisher waits for room.
+    Wait(Wait),
+}
 
 /// The queues of one broker, by subscriber node.
 pub(super) struct Outbox {
@@ -86,7 +110,6 @@ struct Queue {
     // Tells this queue from a later one for the same node.
     generation: u64,
     peer: Arc<Peer>,
-    overflowed: u64,
     task: AbortHandle,
 }
 
@@ -103,32 +126,39 @@ impl Outbox {
         &self.lookup
     }
 
-    /// Queues `item` for the broadcast node `node` (as just looked up). Never waits: a full queue
-    /// drops the item, with a warning.
-    pub(super) fn to_node(self: &Arc<Self>, node: &Node, item: Queued, options: &Arc<Options>) {
+    /// Queues `item` for the broadcast node `node` (as just looked up). A full queue gives a
+    /// [`Wait`] if the node is healthy, and drops the item, with a warning, if not.
+    pub(super) fn to_node(
+        self: &Arc<Self>,
+        node: &Node,
+        item: Queued,
+        options: &Arc<Options>,
+    ) -> Pushed {
         let mut queues = lock(&self.queues);
-        let _ = self.push(&mut queues, node, item, options, true);
+        self.push(&mut queues, node, item, options, Full::WaitOrDrop)
     }
 
     /// Queues `item` for one of `members` of its queue group, picked as the module doc says.
     ///
     /// With `leaving` (a member handing the message on), that member is not picked, nor is any
-    /// member cooling down or with a full queue, and `Err` gives the message back when no member
-    /// qualifies. Otherwise the best member takes it, or drops it if even its queue is full.
+    /// member cooling down or with a full queue, and [`Pushed::Back`] says so when
+    /// no member qualifies. Otherwise the best member takes it; if even its queue is full, every
+    /// member's is, and that member is waited for as [`to_node`](Self::to_node) says.
     pub(super) fn to_group(
         self: &Arc<Self>,
         members: &[&Node],
         leaving: Option<&str>,
         item: Queued,
         options: &Arc<Options>,
-    ) -> Result<(), Queued> {
+    ) -> Pushed {
         let mut queues = lock(&self.queues);
         let now = Instant::now();
         let load = |node: &Node| match queues.get(&NodeKey::new(&item.topic, &node.id)) {
-            None => (false, false, 0, Duration::ZERO),
+            None => (false, false, false, 0, Duration::ZERO),
             Some(queue) => (
-                queue.peer.is_cooling(now),
                 queue.tx.capacity() == 0,
+                !queue.peer.is_healthy(),
+                queue.peer.is_cooling(now),
                 queue.peer.pending(),
                 queue.peer.stalled(now),
             ),
@@ -137,27 +167,30 @@ impl Outbox {
             .iter()
             .filter(|node| Some(node.id.as_str()) != leaving)
             .map(|node| (*node, load(node)))
-            .filter(|(_, (cooling, full, ..))| leaving.is_none() || !(*cooling || *full))
+            .filter(|(_, (full, _, cooling, ..))| leaving.is_none() || !(*cooling || *full))
             .collect();
         // Shuffled first, so that equally loaded members are picked at random, as go-micro picks.
         fastrand::shuffle(&mut candidates);
         let Some((node, _)) = candidates.into_iter().min_by_key(|(_, load)| *load) else {
-            return Err(item);
+            return Pushed::Back;
         };
-        self.push(&mut queues, node, item, options, leaving.is_none())
+        let full = match leaving {
+            Some(_) => Full::GiveBack,
+            None => Full::WaitOrDrop,
+        };
+        self.push(&mut queues, node, item, options, full)
     }
 
     // Queues `item` for `node`, starting its task if needed and taking the node's address from
-    // this lookup: a Go broker that reconnects keeps its node id but gets a new port. A full
-    // queue drops the item (with a warning) when `drop_when_full`, else gives it back.
+    // this lookup: a Go broker that reconnects keeps its node id but gets a new port.
     fn push(
         self: &Arc<Self>,
         queues: &mut HashMap<NodeKey, Queue>,
         node: &Node,
         item: Queued,
         options: &Arc<Options>,
-        drop_when_full: bool,
-    ) -> Result<(), Queued> {
+        full: Full,
+    ) -> Pushed {
         let key = NodeKey::new(&item.topic, &node.id);
         let queue = match queues.entry(key) {
             Slot::Occupied(slot) if !slot.get().tx.is_closed() => slot.into_mut(),
@@ -174,26 +207,26 @@ impl Outbox {
         queue.peer.set_node(node);
         queue.peer.add_pending();
         let Err(err) = queue.tx.try_send(item) else {
-            return Ok(());
+            queue.peer.set_overrun(false);
+            return Pushed::Queued;
         };
         queue.peer.done();
         let item = err.into_inner();
-        if !drop_when_full {
-            return Err(item);
+        match full {
+            Full::GiveBack => Pushed::Back,
+            Full::WaitOrDrop if queue.peer.is_healthy() => Pushed::Wait(Wait {
+                tx: queue.tx.clone(),
+                peer: Arc::clone(&queue.peer),
+                item,
+                node: node.id.clone(),
+            }),
+            Full::WaitOrDrop => {
+                let backlog = queue.tx.max_capacity();
+                let why = "the subscriber is failing or overrun";
+                dropped_full(&queue.peer, &item, &node.id, backlog, why);
+                Pushed::Dropped
+            }
         }
-        queue.overflowed += 1;
-        // The first drop and then every thousandth: a dead target must not flood the log.
-        if queue.overflowed == 1 || queue.overflowed.is_multiple_of(1000) {
-            tracing::warn!(
-                topic = %item.topic,
-                id = %item.id,
-                node = %node.id,
-                dropped = queue.overflowed,
-                backlog = queue.tx.max_capacity(),
-                "HTTP broker: backlog full for a slow or unreachable subscriber; message dropped"
-            );
-        }
-        Ok(())
     }
 
     /// Stops every task; returns how many messages were queued or in flight.
@@ -224,7 +257,6 @@ impl Outbox {
             tx,
             generation,
             peer,
-            overflowed: 0,
             task: task.abort_handle(),
         }
     }

@@ -1,4 +1,5 @@
-//! Publishing: finding a topic's subscribers in the registry and queueing the message for them.
+//! Publishing: finding a topic's subscribers in the registry and queueing the message for them,
+//! waiting for room where a healthy subscriber's queue is full (`backpressure.rs`).
 //!
 //! The subscribers of a topic are the nodes of [`SERVICE_NAME`] whose metadata says
 //! `broker=http` and `topic=<topic>`. The broadcast version's nodes each get the message; every
@@ -11,7 +12,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 
 use bytes::Bytes;
 
-use super::outbox::{Outbox, Queued};
+use super::outbox::{Outbox, Pushed, Queued};
 use super::{BROADCAST_VERSION, Options, SERVICE_NAME};
 use crate::broker::{Message, TOPIC_HEADER, broker_error, check_topic, encode_envelope};
 use crate::error::LocalError;
@@ -76,13 +77,21 @@ pub(super) async fn publish(
         return Ok(());
     }
     let queued = Queued::new(topic, message.id(), envelope);
+    let mut waits = Vec::new();
     for target in targets {
-        match target {
+        let pushed = match target {
             Target::Node(node) => outbox.to_node(node, queued.clone(), options),
             Target::Group { name, members } => {
-                let _ = outbox.to_group(&members, None, queued.for_group(name), options);
+                outbox.to_group(&members, None, queued.for_group(name), options)
             }
+        };
+        if let Pushed::Wait(wait) = pushed {
+            waits.push(wait.run(options.reply_timeout));
         }
+    }
+    // Side by side, so that waiting on several full queues takes one timeout at most.
+    if !waits.is_empty() {
+        futures_util::future::join_all(waits).await;
     }
     Ok(())
 }

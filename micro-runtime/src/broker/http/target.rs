@@ -9,19 +9,17 @@
 //! until they are too old, and a broadcast node's for [`MISSING_GRACE`].
 
 use std::fmt;
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Duration;
 
 use tokio::sync::mpsc;
 use tokio::time::Instant;
 
-use super::outbox::{Outbox, Queued};
+use super::Options;
+use super::outbox::{Outbox, Pushed, Queued};
+use super::peer::Peer;
 use super::post::{Links, PostError};
 use super::publish::{broadcast_node, group_members};
-use super::{Options, lock};
-use crate::registry::Node;
-use crate::selector::DEFAULT_COOLDOWN;
 
 // A task with nothing to send for this long exits; the next message starts another.
 const IDLE_EXIT: Duration = Duration::from_secs(30);
@@ -47,80 +45,6 @@ impl NodeKey {
 impl fmt::Display for NodeKey {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "subscriber {} of {}", self.id, self.topic)
-    }
-}
-
-/// What the outbox and a node's task share: where the node is, how much waits for it, since when
-/// it has been on its current message, and whether it failed lately (then a group's new messages
-/// go to other members while there are any).
-pub(super) struct Peer {
-    node: Mutex<Node>,
-    // Queued plus in flight: what is lost if the broker stops now.
-    pending: AtomicUsize,
-    state: Mutex<State>,
-}
-
-#[derive(Default)]
-struct State {
-    cooling_until: Option<Instant>,
-    busy_since: Option<Instant>,
-}
-
-impl Peer {
-    pub(super) fn new(node: Node) -> Self {
-        Self {
-            node: Mutex::new(node),
-            pending: AtomicUsize::new(0),
-            state: Mutex::default(),
-        }
-    }
-
-    /// The node as last looked up.
-    pub(super) fn node(&self) -> Node {
-        lock(&self.node).clone()
-    }
-
-    /// Takes the node's address from a newer lookup.
-    pub(super) fn set_node(&self, node: &Node) {
-        let mut current = lock(&self.node);
-        if current.address != node.address {
-            *current = node.clone();
-        }
-    }
-
-    pub(super) fn pending(&self) -> usize {
-        self.pending.load(Ordering::Relaxed)
-    }
-
-    pub(super) fn add_pending(&self) {
-        self.pending.fetch_add(1, Ordering::Relaxed);
-    }
-
-    /// One message fewer waiting.
-    pub(super) fn done(&self) {
-        self.pending.fetch_sub(1, Ordering::Relaxed);
-    }
-
-    pub(super) fn is_cooling(&self, now: Instant) -> bool {
-        lock(&self.state)
-            .cooling_until
-            .is_some_and(|until| until > now)
-    }
-
-    /// How long the node has been on its current message: of two members with as many messages
-    /// waiting, the one stuck longer is the worse pick.
-    pub(super) fn stalled(&self, now: Instant) -> Duration {
-        lock(&self.state)
-            .busy_since
-            .map_or(Duration::ZERO, |since| now.saturating_duration_since(since))
-    }
-
-    fn cool(&self, cooling: bool) {
-        lock(&self.state).cooling_until = cooling.then(|| Instant::now() + DEFAULT_COOLDOWN);
-    }
-
-    fn busy(&self, busy: bool) {
-        lock(&self.state).busy_since = busy.then(Instant::now);
     }
 }
 
@@ -215,11 +139,13 @@ impl Worker {
                 return Outcome::Done;
             }
             let node = self.peer.node();
-            let why = match self
+            let result = self
                 .links
                 .post(&node.address, &node.id, &item.envelope)
-                .await
-            {
+                .await;
+            // Any failure, retried or not, stops publishers waiting for room in this queue.
+            self.peer.set_healthy(matches!(result, Ok(200..=299)));
+            let why = match result {
                 Ok(200..=299) => {
                     if std::mem::take(&mut self.failing) {
                         tracing::info!(to = %self.key, "HTTP broker: delivering again");
@@ -285,10 +211,10 @@ impl Worker {
         self.links
             .retain(|address| members.iter().any(|m| m.address == address));
         let leaving = Some(self.key.id.as_str());
-        let moved = self
+        let pushed = self
             .outbox
-            .to_group(&members, leaving, item.clone(), &self.options)
-            .is_ok();
+            .to_group(&members, leaving, item.clone(), &self.options);
+        let moved = !matches!(pushed, Pushed::Back);
         if moved {
             tracing::debug!(from = %self.key, id = %item.id, "HTTP broker: message moved to another queue group member");
         }
