@@ -735,6 +735,9 @@ enum Act {
     Answer,
     /// Closes the connection without answering.
     Close,
+    /// 200 with `Connection: close`, then closes as Go's server does: the write side, then the
+    /// rest once the client stops sending (requests pipelined behind are read off, not served).
+    AnswerAndClose,
     /// Never answers: a handler that takes forever.
     Hang,
 }
@@ -765,6 +768,15 @@ fn hand_inbox(
                             .await
                             .unwrap(),
                         Act::Close => return,
+                        Act::AnswerAndClose => {
+                            let reply = b"HTTP/1.1 200 OK\r\nConnection: close\r\nContent-Length: 0\r\n\r\n";
+                            write.write_all(reply).await.unwrap();
+                            let _ = write.shutdown().await;
+                            let mut rest = reader.into_inner();
+                            let mut sink = [0u8; 4096];
+                            while matches!(rest.read(&mut sink).await, Ok(n) if n > 0) {}
+                            return;
+                        }
                         Act::Hang => std::future::pending().await,
                     }
                 }
@@ -792,7 +804,10 @@ async fn a_subscriber_that_answers_late_is_not_sent_the_message_again() {
         "long job" => Act::Hang,
         _ => Act::Answer,
     });
-    let publisher = broker(&registry).reply_timeout(Duration::from_millis(200));
+    // One at a time: pipelined, "next" would wait behind the hung one and be dropped with it.
+    let publisher = broker(&registry)
+        .reply_timeout(Duration::from_millis(200))
+        .pipeline(1);
     publish_all(&publisher, "slow", &["long job".into(), "next".into()]).await;
     // In order on one queue: a resend of the first would come before the second.
     assert_eq!(next_request(&mut requests).await, (1, "long job".into()));
@@ -812,7 +827,8 @@ async fn a_closed_kept_alive_connection_is_retried_once_on_a_fresh_one() {
         (_, "b") => Act::Close,
         _ => Act::Answer,
     });
-    let publisher = broker(&registry);
+    // One at a time, so that "b" is alone on the kept-alive connection.
+    let publisher = broker(&registry).pipeline(1);
     for body in ["a", "b", "c"] {
         publisher
             .publish("stale", Message::new(body))
@@ -825,6 +841,77 @@ async fn a_closed_kept_alive_connection_is_retried_once_on_a_fresh_one() {
     }
     let expected = [(1, "a"), (1, "b"), (2, "b"), (3, "c")].map(|(c, b)| (c, b.to_string()));
     assert_eq!(seen, expected);
+    publisher.disconnect().await.unwrap();
+}
+
+/// Publishes `n` numbered messages to a hand inbox, all queued before the publisher's task runs,
+/// so that they go in windows of 16: m0..m15, m16..m31, ...
+async fn pipelined_to_hand_inbox(
+    topic: &str,
+    n: usize,
+    act: impl Fn(usize, &str) -> Act + Send + Sync + 'static,
+) -> (HttpBroker, mpsc::UnboundedReceiver<(usize, String)>) {
+    let registry = registry();
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let address = listener.local_addr().unwrap();
+    register_node(&registry, BROADCAST_VERSION, "piped-1", topic, address).await;
+    let requests = hand_inbox(listener, act);
+    let publisher = broker(&registry).pipeline(16);
+    publish_all(&publisher, topic, &numbered("m", n)).await;
+    (publisher, requests)
+}
+
+#[tokio::test]
+async fn pipelined_messages_behind_a_closing_answer_are_sent_again_in_order() {
+    // m50 is answered with `Connection: close`: the server reads nothing behind it, so m51..m63,
+    // already written on that connection, were surely not delivered and go again on another.
+    let (publisher, mut requests) = pipelined_to_hand_inbox("piped", 200, |_, body| match body {
+        "m50" => Act::AnswerAndClose,
+        _ => Act::Answer,
+    })
+    .await;
+    let mut seen = Vec::new();
+    for _ in 0..200 {
+        seen.push(next_request(&mut requests).await);
+    }
+    let bodies: Vec<String> = seen.iter().map(|(_, body)| body.clone()).collect();
+    assert_eq!(bodies, numbered("m", 200), "every one once, in order");
+    let number = |body: &str| body[1..].parse::<usize>().unwrap();
+    assert!(
+        seen.iter()
+            .all(|(conn, body)| (*conn == 1) == (number(body) <= 50))
+    );
+    publisher.disconnect().await.unwrap();
+}
+
+#[tokio::test]
+async fn a_connection_lost_mid_window_sends_nothing_twice() {
+    // The inbox takes m50, in the middle of the window m48..m63, and drops the connection. m50
+    // and those behind it that were written may have been handled: none is sent again.
+    let (publisher, mut requests) =
+        pipelined_to_hand_inbox("lost", 200, |conn, body| match (conn, body) {
+            (1, "m50") => Act::Close,
+            _ => Act::Answer,
+        })
+        .await;
+    let mut bodies = Vec::new();
+    while bodies.last().map(String::as_str) != Some("m199") {
+        bodies.push(next_request(&mut requests).await.1);
+    }
+    let numbers: Vec<usize> = bodies.iter().map(|b| b[1..].parse().unwrap()).collect();
+    assert!(
+        numbers.windows(2).all(|w| w[0] < w[1]),
+        "in order, none twice: {numbers:?}"
+    );
+    assert_eq!(
+        numbers[..51],
+        (0..51).collect::<Vec<_>>()[..],
+        "all up to m50 reached it"
+    );
+    assert!(
+        numbers.contains(&64),
+        "the next window goes out on a new connection"
+    );
     publisher.disconnect().await.unwrap();
 }
 

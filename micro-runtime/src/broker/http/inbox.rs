@@ -177,8 +177,14 @@ async fn serve(
             }
         };
         let reply = receive(&subscriptions, &method, &target, &frame.body);
-        if respond(&mut writer, &method, &reply, close).await.is_err() || close {
+        // A publisher may have pipelined more messages behind a refused one; after `Connection:
+        // close` none of them is read, so it can retry them all, in order, without duplicates.
+        let close = close || reply.status == 503;
+        if respond(&mut writer, &method, &reply, close).await.is_err() {
             return;
+        }
+        if close {
+            return linger(reader, writer).await;
         }
     }
 }
@@ -219,9 +225,8 @@ async fn refuse_frame(
     refuse(reader, writer, err.status(), err, remote).await;
 }
 
-/// Answers a request the inbox will not read with `status`, then closes the connection: the
-/// write side first, then, after reading off a bounded amount of what the client is still
-/// sending, the rest, so that the client sees the answer rather than a reset.
+/// Answers a request the inbox will not read with `status`, then closes the connection as
+/// [`linger`] says, so that the client sees the answer rather than a reset.
 async fn refuse(
     reader: FrameReader<OwnedReadHalf>,
     mut writer: FrameWriter<OwnedWriteHalf>,
@@ -234,7 +239,17 @@ async fn refuse(
     headers.insert("Connection", "close");
     headers.insert("Content-Type", "text/plain; charset=utf-8");
     writer.queue_response(status, &headers, format!("{why}\n").as_bytes());
-    if writer.flush().await.is_err() || writer.get_mut().shutdown().await.is_err() {
+    if writer.flush().await.is_ok() {
+        linger(reader, writer).await;
+    }
+}
+
+/// Closes a connection whose last answer is written: the write side first, then, after reading
+/// off a bounded amount of what the client is still sending (a body, or requests it pipelined),
+/// the rest. Closing with unread bytes would reset the connection, and a reset can destroy the
+/// answer before the client reads it (Go's server lingers the same way).
+async fn linger(reader: FrameReader<OwnedReadHalf>, mut writer: FrameWriter<OwnedWriteHalf>) {
+    if writer.get_mut().shutdown().await.is_err() {
         return;
     }
     let mut read = reader.into_inner();

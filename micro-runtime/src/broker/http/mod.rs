@@ -23,10 +23,14 @@
 //!   slow or dead subscriber never delays the others, and a queue group's members work in
 //!   parallel; Go keeps one backlog per topic, capped at 64, and sends it a few messages per
 //!   publish;
+//! - several messages are in flight to a node at once, pipelined on that connection (see
+//!   [`HttpBroker::pipeline`]); Go's server answers pipelined requests in order, as our inbox
+//!   does;
 //! - a queue group's member is picked at random among the least loaded healthy ones, not
 //!   uniformly at random;
 //! - the inbox answers what happened (404 unknown id, 400 unreadable message, 413 too large, 503
-//!   buffer full), and a publisher retries what was surely not delivered (503, 404 in a group, a
+//!   buffer full, after which it closes the connection so that nothing pipelined behind is
+//!   taken), and a publisher retries what was surely not delivered (503, 404 in a group, a
 //!   connection that failed before the message was sent) with backoff, moving a group's message
 //!   to another member where it can; Go always answers 200 and discards the reply;
 //! - no TLS: subscribers registered with `secure=true` (go-micro's `Secure` option) are skipped,
@@ -60,13 +64,15 @@
 //! - `peer.rs`: what the queues, `publish` and a node's task share: its health and load.
 //! - `backpressure.rs`: `publish` waiting for room in a healthy node's full queue.
 //! - `target.rs`: the task serving one node's queue, and the retry policy.
-//! - `post.rs`: one POST to a subscriber over a keep-alive connection, and what a failure proves.
+//! - `post.rs`: POSTs to a subscriber over a keep-alive connection, and what a failure proves.
+//! - `pipeline.rs`: several POSTs in flight on one connection, their replies read in order.
 
 mod backpressure;
 mod inbox;
 mod options;
 mod outbox;
 mod peer;
+mod pipeline;
 mod post;
 mod publish;
 mod receive;
@@ -81,7 +87,7 @@ use self::inbox::Inbox;
 use self::options::Options;
 pub use self::options::{
     DEFAULT_ADDRESS, DEFAULT_BACKLOG, DEFAULT_BODY_TIMEOUT, DEFAULT_DIAL_TIMEOUT,
-    DEFAULT_IDLE_TIMEOUT, DEFAULT_MAX_CONNECTIONS, DEFAULT_MAX_MESSAGE_AGE,
+    DEFAULT_IDLE_TIMEOUT, DEFAULT_MAX_CONNECTIONS, DEFAULT_MAX_MESSAGE_AGE, DEFAULT_PIPELINE,
     DEFAULT_REGISTER_INTERVAL, DEFAULT_REGISTER_TTL, DEFAULT_REPLY_TIMEOUT,
 };
 use self::outbox::Outbox;

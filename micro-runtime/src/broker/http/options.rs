@@ -18,6 +18,8 @@ pub const DEFAULT_REGISTER_INTERVAL: Duration = Duration::from_secs(30);
 /// How many messages wait for one subscriber node by default before `publish` waits for room
 /// (or, for a failing node, drops the newest).
 pub const DEFAULT_BACKLOG: usize = 1024;
+/// How many messages may be in flight to one subscriber node at once by default.
+pub const DEFAULT_PIPELINE: usize = 16;
 /// How long a message is retried before it is dropped, by default: the register TTL, after which
 /// a subscriber that stopped answering has left the registry anyway.
 pub const DEFAULT_MAX_MESSAGE_AGE: Duration = Duration::from_secs(60);
@@ -40,6 +42,7 @@ pub(super) struct Options {
     pub(super) register_ttl: Duration,
     pub(super) register_interval: Duration,
     pub(super) backlog: usize,
+    pub(super) pipeline: usize,
     pub(super) max_message_age: Duration,
     pub(super) dial_timeout: Duration,
     pub(super) reply_timeout: Duration,
@@ -65,6 +68,7 @@ impl Default for Options {
             register_ttl: DEFAULT_REGISTER_TTL,
             register_interval: DEFAULT_REGISTER_INTERVAL,
             backlog: DEFAULT_BACKLOG,
+            pipeline: DEFAULT_PIPELINE,
             max_message_age: DEFAULT_MAX_MESSAGE_AGE,
             dial_timeout: DEFAULT_DIAL_TIMEOUT,
             reply_timeout: DEFAULT_REPLY_TIMEOUT,
@@ -108,6 +112,19 @@ impl HttpBroker {
     /// message for it, with a warning, while it is failing.
     pub fn backlog(mut self, messages: usize) -> Self {
         Arc::make_mut(&mut self.options).backlog = messages.max(1);
+        self
+    }
+
+    /// How many messages may be in flight to one subscriber node at once (default
+    /// [`DEFAULT_PIPELINE`], at least 1): they are written back to back on one kept-alive
+    /// connection and their replies read in order (HTTP/1.1 pipelining), so delivery is not bound
+    /// by one round trip per message. Order per node is kept. A node that is failing gets one at
+    /// a time. The price: when a reply never comes (see [`reply_timeout`](Self::reply_timeout)),
+    /// the messages sent behind it on that connection may have been handled too, so they are
+    /// dropped with it rather than sent again. 1 sends each message only once the previous one is
+    /// answered, as Go does.
+    pub fn pipeline(mut self, messages: usize) -> Self {
+        Arc::make_mut(&mut self.options).pipeline = messages.max(1);
         self
     }
 

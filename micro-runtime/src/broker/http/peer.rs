@@ -107,6 +107,11 @@ impl Peer {
         *self.healthy.borrow() && !self.overrun.load(Ordering::Relaxed)
     }
 
+    /// Whether the last delivery succeeded (or none was tried yet), overrun or not.
+    pub(super) fn succeeding(&self) -> bool {
+        *self.healthy.borrow()
+    }
+
     /// Records how the last delivery went: `false` for any failure, retried or not.
     pub(super) fn set_healthy(&self, healthy: bool) {
         self.healthy.send_if_modified(|now| {

@@ -13,18 +13,21 @@
 //! | the address is not `host:port` | `BadAddress`: never retried |
 //! | dialing failed or timed out | `NotSent` |
 //! | the request could not be written in full (a server acts only on a complete body) | `NotSent` |
+//! | an earlier reply on the connection said `Connection: close` (the server reads no further) | `NotSent` |
 //! | a *reused* connection failed before a single byte of an answer | sent again once, on a fresh connection: the subscriber closed it while idle, as we sent (what HTTP clients do) |
 //! | no answer in time, or the connection broke after the whole request was sent | `Unknown`: not retried |
+//!
+//! Several requests may be in flight on one connection (`pipeline.rs`); the table holds for each.
 
 use std::collections::HashMap;
 use std::fmt;
 use std::time::Duration;
 
 use bytes::BytesMut;
-use tokio::time::Instant;
 
+use super::pipeline::{Failed, exchange};
 use crate::client::pool::Conn;
-use crate::transport::{FrameError, Limits, StartLine};
+use crate::transport::{Limits, StartLine};
 
 /// The connections of one target task, by address.
 pub(super) struct Links {
@@ -55,14 +58,6 @@ impl fmt::Display for PostError {
     }
 }
 
-// How one exchange over one connection failed.
-enum Failed {
-    NotSent(String),
-    // Nothing came back on a reused connection: it was most likely closed as we sent.
-    Stale(String),
-    Unknown(String),
-}
-
 impl Links {
     pub(super) fn new(dial_timeout: Duration, reply_timeout: Duration) -> Self {
         Self {
@@ -85,38 +80,67 @@ impl Links {
         id: &str,
         envelope: &[u8],
     ) -> Result<u16, PostError> {
-        if address.is_empty() || address.bytes().any(|b| b <= b' ' || b == 0x7f) {
-            return Err(PostError::BadAddress);
-        }
-        let mut request = BytesMut::new();
-        encode_post(&mut request, address, id, envelope);
-        if let Some(conn) = self.idle.remove(address).filter(Conn::is_reusable) {
-            match exchange(conn, &request, self.reply_timeout, true).await {
-                Ok(answer) => return Ok(self.keep(address, answer)),
-                Err(Failed::NotSent(why) | Failed::Stale(why)) => {
-                    tracing::debug!(%address, error = %why, "HTTP broker: a kept-alive connection was closed; sending on a fresh one");
-                }
-                Err(Failed::Unknown(why)) => return Err(PostError::Unknown(why)),
-            }
-        }
-        let conn = Conn::dial(address, self.dial_timeout, &self.limits)
-            .await
-            .map_err(|err| match err.kind() {
-                std::io::ErrorKind::InvalidInput => PostError::BadAddress,
-                _ => PostError::NotSent(format!("cannot connect: {err}")),
-            })?;
-        match exchange(conn, &request, self.reply_timeout, false).await {
-            Ok(answer) => Ok(self.keep(address, answer)),
-            Err(Failed::NotSent(why)) => Err(PostError::NotSent(why)),
-            Err(Failed::Stale(why) | Failed::Unknown(why)) => Err(PostError::Unknown(why)),
-        }
+        let mut results = self.post_many(address, id, &[envelope]).await;
+        results.pop().unwrap_or(Err(PostError::BadAddress))
     }
 
-    fn keep(&mut self, address: &str, (status, conn): (u16, Option<Conn>)) -> u16 {
+    /// POSTs each of `envelopes` for node `id` at `address`, pipelined on one connection (see
+    /// `pipeline.rs`); each one's reply status, in order.
+    pub(super) async fn post_many(
+        &mut self,
+        address: &str,
+        id: &str,
+        envelopes: &[&[u8]],
+    ) -> Vec<Result<u16, PostError>> {
+        let every = |err: &dyn Fn() -> PostError| envelopes.iter().map(|_| Err(err())).collect();
+        if address.is_empty() || address.bytes().any(|b| b <= b' ' || b == 0x7f) {
+            return every(&|| PostError::BadAddress);
+        }
+        let mut wire = BytesMut::new();
+        let ends: Vec<usize> = envelopes
+            .iter()
+            .map(|envelope| {
+                encode_post(&mut wire, address, id, envelope);
+                wire.len()
+            })
+            .collect();
+        if let Some(conn) = self.idle.remove(address).filter(Conn::is_reusable) {
+            let (results, conn) = exchange(conn, &wire, &ends, self.reply_timeout, true).await;
+            // Nothing answered and nothing was proven delivered: the subscriber closed the
+            // connection while it sat idle.
+            let stale = |r: &_| matches!(r, Err(Failed::Stale(_) | Failed::NotSent(_)));
+            if !results.iter().all(stale) {
+                return self.keep(address, results, conn);
+            }
+            tracing::debug!(%address, "HTTP broker: a kept-alive connection was closed; sending on a fresh one");
+        }
+        let conn = match Conn::dial(address, self.dial_timeout, &self.limits).await {
+            Ok(conn) => conn,
+            Err(err) if err.kind() == std::io::ErrorKind::InvalidInput => {
+                return every(&|| PostError::BadAddress);
+            }
+            Err(err) => return every(&|| PostError::NotSent(format!("cannot connect: {err}"))),
+        };
+        let (results, conn) = exchange(conn, &wire, &ends, self.reply_timeout, false).await;
+        self.keep(address, results, conn)
+    }
+
+    fn keep(
+        &mut self,
+        address: &str,
+        results: Vec<Result<u16, Failed>>,
+        conn: Option<Conn>,
+    ) -> Vec<Result<u16, PostError>> {
         if let Some(conn) = conn {
             self.idle.insert(address.to_string(), conn);
         }
-        status
+        let proven = |result| match result {
+            Ok(status) => Ok(status),
+            Err(Failed::NotSent(why)) => Err(PostError::NotSent(why)),
+            // Stale only on a reused connection, which the caller sends again on a fresh one.
+            Err(Failed::Stale(why) | Failed::Unknown(why)) => Err(PostError::Unknown(why)),
+        };
+        results.into_iter().map(proven).collect()
     }
 
     /// Closes the connections to addresses `keep` rejects (nodes that left the registry).
@@ -125,64 +149,7 @@ impl Links {
     }
 }
 
-/// Sends one request and reads the answer: its status, and the connection if it stays open.
-async fn exchange(
-    mut conn: Conn,
-    request: &[u8],
-    timeout: Duration,
-    reused: bool,
-) -> Result<(u16, Option<Conn>), Failed> {
-    let deadline = Instant::now() + timeout;
-    conn.writer.queue_raw(request);
-    // The answer is read while the request is written: a subscriber that refuses the message
-    // (413, too large) answers and closes without reading the body, and that answer must be seen
-    // rather than the broken pipe that follows it.
-    let early = {
-        let (reader, writer) = (&mut conn.reader, &mut conn.writer);
-        let written = tokio::time::timeout_at(deadline, writer.flush());
-        let answered = reader.read_response_head();
-        tokio::select! {
-            biased;
-            written = written => match written {
-                Ok(Ok(())) => None,
-                Ok(Err(err)) => return Err(not_sent(reused, format!("sending failed: {err}"))),
-                Err(_) => return Err(Failed::NotSent(format!("sending took over {timeout:?}"))),
-            },
-            answered = answered => Some(answered),
-        }
-    };
-    let head = match early {
-        Some(Ok(Some(head))) => return Ok((status_of(&head.start), None)),
-        Some(_) => return Err(not_sent(reused, "closed while sending".into())),
-        None => tokio::time::timeout_at(deadline, conn.reader.read_response_head()).await,
-    };
-    let head = match head {
-        Ok(Ok(Some(head))) => head,
-        Ok(Ok(None)) if reused => return Err(Failed::Stale("closed before answering".into())),
-        Ok(Err(FrameError::Io(err))) if reused && !conn.reader.has_buffered() => {
-            return Err(Failed::Stale(err.to_string()));
-        }
-        Ok(Ok(None)) => return Err(Failed::Unknown("closed before answering".into())),
-        Ok(Err(err)) => return Err(Failed::Unknown(format!("no answer: {err}"))),
-        Err(_) => return Err(Failed::Unknown(format!("no answer within {timeout:?}"))),
-    };
-    let status = status_of(&head.start);
-    let keep = !head.closes_connection();
-    // The status is what matters; a body that does not arrive only costs the connection.
-    let read = tokio::time::timeout_at(deadline, conn.reader.read_body(head)).await;
-    let reusable = keep && matches!(read, Ok(Ok(_)));
-    Ok((status, reusable.then_some(conn)))
-}
-
-fn not_sent(reused: bool, why: String) -> Failed {
-    if reused {
-        Failed::Stale(why)
-    } else {
-        Failed::NotSent(why)
-    }
-}
-
-fn status_of(start: &StartLine) -> u16 {
+pub(super) fn status_of(start: &StartLine) -> u16 {
     match start {
         StartLine::Response { status, .. } => *status,
         StartLine::Request { .. } => 0,

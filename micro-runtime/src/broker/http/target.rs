@@ -1,5 +1,8 @@
-//! One subscriber node's task: sends its queue in order and decides, reply by reply, what happens
-//! to a message. See the table in `outbox.rs`.
+//! One subscriber node's task: sends its queue in order, up to [`pipeline`] messages at a time on
+//! one connection while the node is healthy, and decides, reply by reply, what happens to a
+//! message. See the table in `outbox.rs`.
+//!
+//! [`pipeline`]: super::HttpBroker::pipeline
 //!
 //! Backoff carries over from one message to the next, so a node that stays down is not hammered
 //! once per queued message; a success resets it. Ages count from `publish`, so once the head of a
@@ -66,6 +69,14 @@ pub(super) struct Worker {
     given_up: u64,
 }
 
+/// What one reply means for its message.
+enum Step {
+    Done,
+    Gone,
+    /// Surely not delivered: try again (why).
+    Retry(String),
+}
+
 /// How one message ended.
 #[derive(PartialEq, Eq)]
 enum Outcome {
@@ -105,12 +116,27 @@ impl Worker {
                 Err(_idle) if self.outbox.retire(&self.key, self.generation, &rx) => return,
                 Err(_idle) => continue,
             };
+            let mut window = vec![item];
+            // A failing node is probed one message at a time, so a message that it refuses is
+            // retried before anything behind it is sent.
+            let size = match self.peer.succeeding() {
+                true => self.options.pipeline,
+                false => 1,
+            };
+            while window.len() < size
+                && let Ok(item) = rx.try_recv()
+            {
+                window.push(item);
+            }
             self.peer.busy(true);
-            let outcome = self.deliver(&item).await;
+            let outcome = match &window[..] {
+                [item] => self.deliver(item, false).await,
+                _ => self.deliver_window(&window).await,
+            };
             self.peer.busy(false);
-            self.peer.done();
+            window.iter().for_each(|_| self.peer.done());
             if outcome == Outcome::Gone {
-                let mut dropped = 1;
+                let mut dropped = window.len();
                 while rx.try_recv().is_ok() {
                     self.peer.done();
                     dropped += 1;
@@ -120,10 +146,42 @@ impl Worker {
         }
     }
 
+    /// Sends a window of messages pipelined on one connection, then settles each in order. A
+    /// message to retry is retried before the ones behind it are settled: those were not
+    /// delivered either when the subscriber closed the connection after refusing it (our inbox
+    /// does, after a 503), so they are retried after it, in order.
+    async fn deliver_window(&mut self, window: &[Queued]) -> Outcome {
+        let node = self.peer.node();
+        let envelopes: Vec<&[u8]> = window.iter().map(|item| &item.envelope[..]).collect();
+        let results = self
+            .links
+            .post_many(&node.address, &node.id, &envelopes)
+            .await;
+        let mut retried = false;
+        for (item, result) in window.iter().zip(results) {
+            // The message before was retried and got through: the connection works again, so
+            // this one, sent behind it on the one that closed, goes at once.
+            let at_once = retried && self.peer.succeeding();
+            let outcome = match self.settle(item, &node.address, result) {
+                Step::Done => continue,
+                Step::Gone => Outcome::Gone,
+                Step::Retry(_) if at_once => self.deliver(item, true).await,
+                Step::Retry(why) => match self.failed(item, why, item.at.elapsed()).await {
+                    Some(outcome) => outcome,
+                    None => self.deliver(item, true).await,
+                },
+            };
+            retried = true;
+            if outcome == Outcome::Gone {
+                return outcome;
+            }
+        }
+        Outcome::Done
+    }
+
     /// Delivers one message: retries while it is surely undelivered and young enough, and hands a
-    /// group's message to another member when this one refuses it.
-    async fn deliver(&mut self, item: &Queued) -> Outcome {
-        let mut tried = false;
+    /// group's message to another member when this one refuses it. `tried`: it was sent once.
+    async fn deliver(&mut self, item: &Queued, mut tried: bool) -> Outcome {
         loop {
             let age = item.at.elapsed();
             // Checked after the first attempt: even with a zero maximum age, one attempt is made.
@@ -143,56 +201,72 @@ impl Worker {
                 .links
                 .post(&node.address, &node.id, &item.envelope)
                 .await;
-            // Any failure, retried or not, stops publishers waiting for room in this queue.
-            self.peer.set_healthy(matches!(result, Ok(200..=299)));
-            let why = match result {
-                Ok(200..=299) => {
-                    if std::mem::take(&mut self.failing) {
-                        tracing::info!(to = %self.key, "HTTP broker: delivering again");
+            match self.settle(item, &node.address, result) {
+                Step::Done => return Outcome::Done,
+                Step::Gone => return Outcome::Gone,
+                Step::Retry(why) => {
+                    if let Some(outcome) = self.failed(item, why, age).await {
+                        return outcome;
                     }
-                    self.peer.cool(false);
-                    self.backoff = self.options.retry_first;
-                    return Outcome::Done;
                 }
-                Ok(404) if item.group.is_none() => {
-                    tracing::debug!(to = %self.key, id = %item.id, "HTTP broker: the subscription has ended (404)");
-                    return Outcome::Gone;
-                }
-                // Proven not taken: the subscription ended, or is busy.
-                Ok(status @ (404 | 408 | 429 | 503)) => {
-                    format!("{} answered {status}", node.address)
-                }
-                Ok(status) => {
-                    self.give_up(
-                        item,
-                        format_args!("{} refused it with {status}", node.address),
-                    );
-                    return Outcome::Done;
-                }
-                Err(PostError::NotSent(why)) => format!("{}: {why}", node.address),
-                Err(err @ (PostError::Unknown(_) | PostError::BadAddress)) => {
-                    self.peer.cool(true);
-                    self.give_up(item, format_args!("{}: {err}", node.address));
-                    return Outcome::Done;
-                }
-            };
-            self.peer.cool(true);
-            if item.group.is_some() {
-                if self.hand_off(item).await {
-                    return Outcome::Done;
-                }
-            } else if self.missing_for_good().await {
-                return Outcome::Gone;
             }
-            if std::mem::replace(&mut self.failing, true) {
-                tracing::debug!(to = %self.key, id = %item.id, error = %why, "HTTP broker: delivery failed again");
-            } else {
-                tracing::warn!(to = %self.key, id = %item.id, error = %why, "HTTP broker: delivery failed; retrying with backoff");
-            }
-            let left = self.options.max_message_age.saturating_sub(age);
-            tokio::time::sleep(self.backoff.min(left)).await;
-            self.backoff = (self.backoff * 2).min(self.options.retry_max);
         }
+    }
+
+    /// What one reply means for its message (the table in `outbox.rs`).
+    fn settle(&mut self, item: &Queued, address: &str, result: Result<u16, PostError>) -> Step {
+        // Any failure, retried or not, stops publishers waiting for room in this queue.
+        self.peer.set_healthy(matches!(result, Ok(200..=299)));
+        match result {
+            Ok(200..=299) => {
+                if std::mem::take(&mut self.failing) {
+                    tracing::info!(to = %self.key, "HTTP broker: delivering again");
+                }
+                self.peer.cool(false);
+                self.backoff = self.options.retry_first;
+                Step::Done
+            }
+            Ok(404) if item.group.is_none() => {
+                tracing::debug!(to = %self.key, id = %item.id, "HTTP broker: the subscription has ended (404)");
+                Step::Gone
+            }
+            // Proven not taken: the subscription ended, or is busy.
+            Ok(status @ (404 | 408 | 429 | 503)) => {
+                Step::Retry(format!("{address} answered {status}"))
+            }
+            Ok(status) => {
+                self.give_up(item, format_args!("{address} refused it with {status}"));
+                Step::Done
+            }
+            Err(PostError::NotSent(why)) => Step::Retry(format!("{address}: {why}")),
+            Err(err @ (PostError::Unknown(_) | PostError::BadAddress)) => {
+                self.peer.cool(true);
+                self.give_up(item, format_args!("{address}: {err}"));
+                Step::Done
+            }
+        }
+    }
+
+    /// After a failure that proved `item` undelivered: moves a group's message to another member,
+    /// notices a broadcast node that left, or else waits out the backoff (`None`: try again).
+    async fn failed(&mut self, item: &Queued, why: String, age: Duration) -> Option<Outcome> {
+        self.peer.cool(true);
+        if item.group.is_some() {
+            if self.hand_off(item).await {
+                return Some(Outcome::Done);
+            }
+        } else if self.missing_for_good().await {
+            return Some(Outcome::Gone);
+        }
+        if std::mem::replace(&mut self.failing, true) {
+            tracing::debug!(to = %self.key, id = %item.id, error = %why, "HTTP broker: delivery failed again");
+        } else {
+            tracing::warn!(to = %self.key, id = %item.id, error = %why, "HTTP broker: delivery failed; retrying with backoff");
+        }
+        let left = self.options.max_message_age.saturating_sub(age);
+        tokio::time::sleep(self.backoff.min(left)).await;
+        self.backoff = (self.backoff * 2).min(self.options.retry_max);
+        None
     }
 
     /// Gives a group's message to another member that is not cooling down and has room; false
