@@ -569,7 +569,11 @@ async fn a_slow_subscriber_does_not_delay_a_fast_one() {
 async fn a_flat_out_publisher_loses_nothing_to_a_healthy_subscriber() {
     let registry = registry();
     let (subscriber, publisher) = (broker(&registry), broker(&registry));
-    let (_subscription, mut rx) = collect(&subscriber, "flood", SubscribeOptions::new()).await;
+    // A handler that keeps up, whatever the machine's load: what is measured here is the
+    // publisher waiting for its queue, not the subscription's own buffer (a full one answers 503,
+    // and a refusing subscriber's messages are dropped rather than waited for).
+    let options = SubscribeOptions::new().buffer(100_000);
+    let (_subscription, mut rx) = collect(&subscriber, "flood", options).await;
     // Far more than the publisher's backlog: without waiting for room, most would be dropped.
     let n = 50_000;
     let publishing = tokio::spawn(async move {
@@ -740,6 +744,8 @@ enum Act {
     AnswerAndClose,
     /// Never answers: a handler that takes forever.
     Hang,
+    /// Answers after a while, as a go-micro inbox does after running a slow handler.
+    AnswerAfter(Duration),
 }
 
 /// Serves go-micro's inbox by hand on `listener`: reports each request as (connection number,
@@ -778,6 +784,13 @@ fn hand_inbox(
                             return;
                         }
                         Act::Hang => std::future::pending().await,
+                        Act::AnswerAfter(delay) => {
+                            tokio::time::sleep(delay).await;
+                            let reply = b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n";
+                            if write.write_all(reply).await.is_err() {
+                                return;
+                            }
+                        }
                     }
                 }
             });
@@ -859,6 +872,37 @@ async fn pipelined_to_hand_inbox(
     let publisher = broker(&registry).pipeline(16);
     publish_all(&publisher, topic, &numbered("m", n)).await;
     (publisher, requests)
+}
+
+#[tokio::test]
+async fn the_reply_timeout_is_per_reply_not_per_window() {
+    // A Go inbox answers pipelined requests one after another, each after its handler (40 ms
+    // here): a window of 16 takes 640 ms, each reply well within the 250 ms reply timeout. Timed
+    // per window, the replies behind the sixth would count as lost, the connection would be
+    // dropped, and the second window would go on a new one.
+    let registry = registry();
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let address = listener.local_addr().unwrap();
+    register_node(
+        &registry,
+        BROADCAST_VERSION,
+        "patient-1",
+        "patient",
+        address,
+    )
+    .await;
+    let mut requests = hand_inbox(listener, |_, _| Act::AnswerAfter(Duration::from_millis(40)));
+    let publisher = broker(&registry)
+        .pipeline(16)
+        .reply_timeout(Duration::from_millis(250));
+    publish_all(&publisher, "patient", &numbered("m", 32)).await;
+    let mut seen = Vec::new();
+    for _ in 0..32 {
+        seen.push(next_request(&mut requests).await);
+    }
+    let expected: Vec<(usize, String)> = numbered("m", 32).into_iter().map(|b| (1, b)).collect();
+    assert_eq!(seen, expected, "all on the first connection, in order");
+    publisher.disconnect().await.unwrap();
 }
 
 #[tokio::test]

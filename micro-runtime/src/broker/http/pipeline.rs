@@ -12,14 +12,17 @@
 //!   §9.6), so the requests behind it were surely not delivered;
 //! - a request not written in full was not delivered (a server acts only on a complete body);
 //! - on a *reused* connection that failed before a single byte of a reply, the subscriber most
-//!   likely closed it while idle, as we sent: the caller sends the whole window again, once, on a
-//!   fresh connection (what HTTP clients do);
+//!   likely closed it while idle, as we sent: the caller sends the window again, once, on a fresh
+//!   connection (what HTTP clients do). On a reused connection only the first request is written
+//!   until its reply comes, so that guess can only ever repeat one message, never a window;
 //! - any other request that was written may have been delivered: unknown.
 
+use std::sync::Mutex;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use tokio::io::AsyncWriteExt;
+use tokio::sync::Notify;
 use tokio::time::Instant;
 
 use super::post::status_of;
@@ -52,23 +55,39 @@ pub(super) async fn exchange(
     timeout: Duration,
     reused: bool,
 ) -> (Vec<Result<u16, Failed>>, Option<Conn>) {
-    let deadline = Instant::now() + timeout;
-    // Atomic only to be shared with the writing future; everything runs on this task.
+    // The reply timeout is per reply: each reply restarts it, since a Go subscriber answers only
+    // after its handler ran, one request after another.
+    let progress = Mutex::new(Instant::now());
+    // On a reused connection, the rest of the window waits for the first reply (see above).
+    let first_reply = Notify::new();
+    let hold_after = if reused { ends.first().copied() } else { None };
+    // Atomic (and the Mutex above) only to be shared between the writing and reading futures;
+    // everything runs on this task, so neither is ever contended.
     let written = AtomicUsize::new(0);
     let mut write_failed = None;
     let mut write_done = false;
     let mut statuses = Vec::with_capacity(ends.len());
-    let mut stop = Some(Stop::Timeout);
+    let stop;
     let mut bodies_read = true;
     {
         let (reader, writer) = (&mut conn.reader, conn.writer.get_mut());
         let writing = async {
+            let mut held = hold_after;
             loop {
                 let from = written.load(Ordering::Relaxed);
                 if from == wire.len() {
                     return Ok(());
                 }
-                match writer.write(&wire[from..]).await {
+                let until = match held {
+                    Some(end) if from == end => {
+                        first_reply.notified().await;
+                        held = None;
+                        continue;
+                    }
+                    Some(end) => end,
+                    None => wire.len(),
+                };
+                match writer.write(&wire[from..until]).await {
                     Ok(0) => return Err(std::io::ErrorKind::WriteZero.into()),
                     Ok(n) => written.store(from + n, Ordering::Relaxed),
                     Err(err) => return Err(err),
@@ -83,6 +102,8 @@ pub(super) async fn exchange(
                     Err(err) => return Some(Stop::Error(err)),
                 };
                 statuses.push(status_of(&head.start));
+                *progress.lock().unwrap_or_else(|e| e.into_inner()) = Instant::now();
+                first_reply.notify_one();
                 let closes = head.closes_connection();
                 // The status is what matters; a body that does not arrive only costs the
                 // connection, and with it the replies behind.
@@ -96,22 +117,25 @@ pub(super) async fn exchange(
             }
             None
         };
-        tokio::pin!(writing, reading);
-        let both = async {
-            loop {
-                tokio::select! {
-                    biased;
-                    end = &mut reading => return end,
-                    done = &mut writing, if !write_done => {
-                        write_done = true;
-                        write_failed = done.err();
+        let patience = tokio::time::sleep(timeout);
+        tokio::pin!(writing, reading, patience);
+        stop = loop {
+            tokio::select! {
+                biased;
+                end = &mut reading => break end,
+                done = &mut writing, if !write_done => {
+                    write_done = true;
+                    write_failed = done.err();
+                }
+                () = &mut patience => {
+                    let due = *progress.lock().unwrap_or_else(|e| e.into_inner()) + timeout;
+                    if Instant::now() >= due {
+                        break Some(Stop::Timeout);
                     }
+                    patience.as_mut().reset(due);
                 }
             }
         };
-        if let Ok(end) = tokio::time::timeout_at(deadline, both).await {
-            stop = end;
-        }
     }
     let written = written.into_inner();
     let reusable = stop.is_none() && bodies_read && written == wire.len();

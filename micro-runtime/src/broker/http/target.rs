@@ -158,7 +158,19 @@ impl Worker {
             .post_many(&node.address, &node.id, &envelopes)
             .await;
         let mut retried = false;
+        let mut previous_taken = false;
         for (item, result) in window.iter().zip(results) {
+            // Not sent behind a message the subscriber took and then closed the connection (a
+            // keep-alive limit, a server going away): nothing failed, so it goes again at once,
+            // without marking the subscriber as failing (which would make waiting publishers drop).
+            if previous_taken && matches!(result, Err(PostError::NotSent(_))) {
+                if self.deliver(item, true).await == Outcome::Gone {
+                    return Outcome::Gone;
+                }
+                retried = true;
+                continue;
+            }
+            previous_taken = matches!(result, Ok(200..=299));
             // The message before was retried and got through: the connection works again, so
             // this one, sent behind it on the one that closed, goes at once.
             let at_once = retried && self.peer.succeeding();
