@@ -11,7 +11,7 @@ use anyhow::Context as _;
 
 use crate::load::LoadReport;
 use crate::procstat;
-use crate::record::{Record, median};
+use crate::record::Record;
 use crate::systems::System;
 
 /// Sizes of one run.
@@ -138,18 +138,8 @@ fn measure(system: System, load_args: &[String]) -> anyhow::Result<(LoadReport, 
 fn summarize(scenario: &str, samples: BTreeMap<(usize, u32), Vec<Record>>) -> Vec<Record> {
     let mut records = Vec::new();
     for ((system, concurrency), runs) in samples {
-        let mut record = Record::new(scenario, System::ALL[system].name());
+        let mut record = Record::median_of(scenario, System::ALL[system].name(), &runs);
         record.concurrency = Some(concurrency);
-        let pick = |f: fn(&Record) -> Option<f64>| {
-            let mut values: Vec<f64> = runs.iter().filter_map(f).collect();
-            median(&mut values)
-        };
-        record.rps = pick(|r| r.rps);
-        record.p50_us = pick(|r| r.p50_us);
-        record.p99_us = pick(|r| r.p99_us);
-        record.cpu_s_per_100k = pick(|r| r.cpu_s_per_100k);
-        record.rss_bytes = pick(|r| r.rss_bytes);
-        record.msgs_per_s = pick(|r| r.msgs_per_s);
         records.push(record);
     }
     records

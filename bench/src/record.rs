@@ -59,6 +59,29 @@ impl Record {
     }
 }
 
+impl Record {
+    /// A record for `scenario` and `system` holding the median of each measured field over
+    /// `runs` (fields no run measured stay empty); concurrency and rate are the caller's.
+    pub fn median_of(scenario: &str, system: &str, runs: &[Record]) -> Self {
+        let pick = |f: fn(&Record) -> Option<f64>| {
+            let mut values: Vec<f64> = runs.iter().filter_map(f).collect();
+            median(&mut values)
+        };
+        Self {
+            rps: pick(|r| r.rps),
+            p50_us: pick(|r| r.p50_us),
+            p99_us: pick(|r| r.p99_us),
+            cpu_s_per_100k: pick(|r| r.cpu_s_per_100k),
+            rss_bytes: pick(|r| r.rss_bytes),
+            msgs_per_s: pick(|r| r.msgs_per_s),
+            published_per_s: pick(|r| r.published_per_s),
+            delivered: pick(|r| r.delivered),
+            seconds: pick(|r| r.seconds),
+            ..Self::new(scenario, system)
+        }
+    }
+}
+
 /// The median of `values` (the mean of the middle two for an even count); `None` when empty.
 pub fn median(values: &mut [f64]) -> Option<f64> {
     if values.is_empty() {

@@ -14,7 +14,7 @@ use super::nats_server::{self, NatsServer};
 use super::{PublisherReport, SubscriberReport, System};
 use crate::orchestrate::Plan;
 use crate::procstat;
-use crate::record::{Record, median};
+use crate::record::Record;
 
 /// Deliveries have stopped once none has arrived for this long.
 const QUIET: Duration = Duration::from_millis(200);
@@ -201,18 +201,8 @@ fn log(record: &Record, dropped: u64, rep: usize, reps: usize) {
 fn summarize(samples: BTreeMap<(usize, Option<u32>), Vec<Record>>) -> Vec<Record> {
     let mut records = Vec::new();
     for ((system, rate), runs) in samples {
-        let mut record = Record::new("pubsub", System::ALL[system].name());
+        let mut record = Record::median_of("pubsub", System::ALL[system].name(), &runs);
         record.rate = rate;
-        let pick = |f: fn(&Record) -> Option<f64>| {
-            let mut values: Vec<f64> = runs.iter().filter_map(f).collect();
-            median(&mut values)
-        };
-        record.published_per_s = pick(|r| r.published_per_s);
-        record.msgs_per_s = pick(|r| r.msgs_per_s);
-        record.delivered = pick(|r| r.delivered);
-        record.p50_us = pick(|r| r.p50_us);
-        record.p99_us = pick(|r| r.p99_us);
-        record.cpu_s_per_100k = pick(|r| r.cpu_s_per_100k);
         records.push(record);
     }
     records
