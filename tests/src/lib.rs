@@ -8,6 +8,7 @@
 //! - [`etcd`], [`netns`]: real etcd members; private network namespaces for mDNS.
 //! - [`broker_suite`], [`subscriber_suite`]: what every broker must do, run by each broker's tests.
 //! - [`logs`]: the captured log, to check that failures are reported.
+//! - [`wire`]: the go-micro wire corpus, real bytes from go-micro v6.10.0 for replay tests.
 
 pub mod broker_suite;
 pub mod etcd;
@@ -17,6 +18,7 @@ pub mod nats;
 pub mod netns;
 pub mod subscriber_suite;
 pub mod support;
+pub mod wire;
 
 /// Everything micro-build generated from `proto/`, nested as the packages are.
 #[allow(missing_docs)]
