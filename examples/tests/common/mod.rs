@@ -20,7 +20,21 @@ impl GreeterServer {
     /// Starts `greeter-server` on a free loopback port with `env` set (and no other `MICRO_*`
     /// variable from the test's environment).
     pub fn start(env: &[(&str, &str)]) -> Self {
-        let mut command = Command::new(env!("CARGO_BIN_EXE_greeter-server"));
+        Self::spawn(Command::new(env!("CARGO_BIN_EXE_greeter-server")), env)
+    }
+
+    /// As [`Self::start`], with the process's address space limited to `bytes` (`prlimit --as`,
+    /// which execs the server, so [`Self::pid`] is the server's).
+    pub fn start_limited(env: &[(&str, &str)], bytes: u64) -> Self {
+        let mut command = Command::new("prlimit");
+        command
+            .arg(format!("--as={bytes}"))
+            .arg("--")
+            .arg(env!("CARGO_BIN_EXE_greeter-server"));
+        Self::spawn(command, env)
+    }
+
+    fn spawn(mut command: Command, env: &[(&str, &str)]) -> Self {
         command
             .args(["--address", "127.0.0.1:0"])
             .env("NO_COLOR", "1")

@@ -11,6 +11,7 @@ use std::marker::PhantomData;
 use tokio::net::tcp::OwnedWriteHalf;
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
+use tokio::time::Instant;
 
 use crate::codec::{ContentType, Message};
 use crate::error::{CLIENT_ID, Error};
@@ -28,6 +29,7 @@ pub struct StreamSender<T> {
     state: State<T>,
     host: String,
     frames: Frames,
+    deadline: Option<Instant>,
     _message: PhantomData<fn(T)>,
 }
 
@@ -59,11 +61,17 @@ pub(super) struct Frames {
 }
 
 impl<T: Message> StreamSender<T> {
-    pub(super) fn new(writer: Writer, host: String, frames: Frames) -> Self {
+    pub(super) fn new(
+        writer: Writer,
+        host: String,
+        frames: Frames,
+        deadline: Option<Instant>,
+    ) -> Self {
         Self {
             state: State::Direct(writer),
             host,
             frames,
+            deadline,
             _message: PhantomData,
         }
     }
@@ -71,8 +79,13 @@ impl<T: Message> StreamSender<T> {
     /// Queues one message for sending; waits only while the connection is behind.
     ///
     /// An error means the stream is broken (the connection failed, or a message could not be
-    /// encoded): nothing more will be sent.
+    /// encoded): nothing more will be sent. Past the call's deadline (its timeout), it fails with
+    /// a 408 instead of waiting on a peer that stopped reading.
     pub async fn send(&mut self, message: T) -> Result<(), Error> {
+        within(self.deadline, self.send_unbounded(message)).await
+    }
+
+    async fn send_unbounded(&mut self, message: T) -> Result<(), Error> {
         if let State::Direct(_) = self.state {
             let State::Direct(writer) =
                 std::mem::replace(&mut self.state, State::Closed { _held: None })
@@ -101,6 +114,10 @@ impl<T: Message> StreamSender<T> {
 
     /// Writes one message now, without a writer task: a server-streaming call's one request.
     pub(super) async fn send_now(&mut self, message: &T) -> Result<(), Error> {
+        within(self.deadline, self.send_now_unbounded(message)).await
+    }
+
+    async fn send_now_unbounded(&mut self, message: &T) -> Result<(), Error> {
         let State::Direct(writer) = &mut self.state else {
             return Err(self.broken("the stream has already started"));
         };
@@ -113,8 +130,13 @@ impl<T: Message> StreamSender<T> {
     }
 
     /// Ends this direction of the stream (go-micro's `EOS` frame) once every queued message is
-    /// written; the server's messages can still be read. Closing twice does nothing.
+    /// written; the server's messages can still be read. Closing twice does nothing. Bounded by
+    /// the call's deadline, as [`send`](Self::send) is.
     pub async fn close(&mut self) -> Result<(), Error> {
+        within(self.deadline, self.close_unbounded()).await
+    }
+
+    async fn close_unbounded(&mut self) -> Result<(), Error> {
         match &mut self.state {
             State::Closed { .. } => Ok(()),
             State::Direct(writer) => {
@@ -159,6 +181,25 @@ impl<T: Message> StreamSender<T> {
 
     fn broken(&self, detail: &str) -> Error {
         broken(&self.host, detail)
+    }
+}
+
+/// Runs one stream operation within the call's deadline, if it has one: the deadline is enforced
+/// here, not only sent to the server, so a peer that never answers cannot hold the caller.
+pub(super) async fn within<T>(
+    deadline: Option<Instant>,
+    operation: impl Future<Output = Result<T, Error>>,
+) -> Result<T, Error> {
+    match deadline {
+        Some(deadline) => tokio::time::timeout_at(deadline, operation)
+            .await
+            .unwrap_or_else(|_| {
+                Err(Error::timeout(
+                    CLIENT_ID,
+                    "stream deadline exceeded: the call's timeout passed",
+                ))
+            }),
+        None => operation.await,
     }
 }
 

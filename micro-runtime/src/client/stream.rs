@@ -7,12 +7,14 @@
 
 use std::marker::PhantomData;
 
+use tokio::time::Instant;
+
 use tokio::net::tcp::OwnedReadHalf;
 
 use super::call::{nodes, reply_body, request_headers};
 use super::pool::Conn;
 pub use super::sender::StreamSender;
-use super::sender::{Frames, broken};
+use super::sender::{Frames, broken, within};
 use super::{CallOptions, Client};
 use crate::codec::{ContentType, Message};
 use crate::error::{CLIENT_ID, Error};
@@ -24,6 +26,7 @@ pub struct ResponseStream<T> {
     reader: FrameReader<OwnedReadHalf>,
     content_type: ContentType,
     done: bool,
+    deadline: Option<Instant>,
     /// Keeps our direction open: dropping the write half would tell the server we hung up.
     _sender: Option<Box<dyn std::any::Any + Send>>,
     _message: PhantomData<fn() -> T>,
@@ -102,11 +105,12 @@ pub(super) async fn open<Req: Message, Rsp: Message>(
             eos: FrameTemplate::request(&node.address, &headers),
             content_type,
         };
-        let sender = StreamSender::new(writer, node.address.clone(), frames);
+        let sender = StreamSender::new(writer, node.address.clone(), frames, deadline);
         let receiver = ResponseStream {
             reader: conn.reader.with_read_size(STREAM_READ_BYTES),
             content_type,
             done: false,
+            deadline,
             _sender: None,
             _message: PhantomData,
         };
@@ -123,7 +127,22 @@ pub(super) async fn open<Req: Message, Rsp: Message>(
 impl<T: Message> ResponseStream<T> {
     /// The next message; `Ok(None)` once the server has ended the stream successfully, an error if
     /// it ended with one.
+    ///
+    /// Past the call's deadline (its timeout or deadline option) it fails with a 408, whatever the
+    /// server does. This matters against go-micro servers: after a bidirectional stream's client
+    /// closes its side first, a go-micro server sends no `EOS` (its router returns without one), so
+    /// without a deadline `recv` would wait until the server drops the connection.
     pub async fn recv(&mut self) -> Result<Option<T>, Error> {
+        let deadline = self.deadline;
+        let received = within(deadline, self.recv_unbounded()).await;
+        if deadline.is_some_and(|at| Instant::now() >= at) {
+            // The frame that was half-read when the deadline passed leaves the stream unusable.
+            self.done = true;
+        }
+        received
+    }
+
+    async fn recv_unbounded(&mut self) -> Result<Option<T>, Error> {
         if self.done {
             return Ok(None);
         }

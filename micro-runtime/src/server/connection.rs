@@ -12,7 +12,6 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use futures_util::FutureExt;
-use tokio::net::TcpStream;
 use tokio::sync::watch;
 use tokio::time::Instant;
 
@@ -23,10 +22,8 @@ use crate::codec::ContentType;
 use crate::context::Context;
 use crate::error::{Error, SERVER_ID};
 use crate::metadata::{Metadata, is_reserved};
-use crate::transport::{
-    CONTINUE, Frame, FrameError, FrameReader, FrameTemplate, FrameWriter, Headers, Limits,
-    STREAM_READ_BYTES,
-};
+use crate::transport::conn::{Incoming, ServerConn};
+use crate::transport::{BodyBudget, Frame, FrameTemplate, Headers, Limits, STREAM_READ_BYTES};
 use crate::wrapper::{Next, Wrapper, run_wrapped, run_wrapped_returning};
 
 /// What every connection of one server shares.
@@ -34,45 +31,25 @@ pub(crate) struct Shared {
     pub(crate) router: Router,
     pub(crate) wrappers: Vec<Arc<dyn Wrapper>>,
     pub(crate) limits: Limits,
+    /// The bytes all connections' incomplete bodies may hold together.
+    pub(crate) budget: BodyBudget,
 }
 
 /// Serves one connection until the client closes it, breaks the protocol, or the server shuts
 /// down (checked between frames, so a call in flight is finished first).
 pub(crate) async fn serve(
-    socket: TcpStream,
-    remote: SocketAddr,
+    mut conn: ServerConn,
     shared: Arc<Shared>,
     mut server: watch::Receiver<Phase>,
 ) {
-    let _ = socket.set_nodelay(true);
-    let (read, write) = socket.into_split();
-    let mut reader = FrameReader::new(read, shared.limits.clone()).with_first_frame_timeout();
-    let mut writer = FrameWriter::new(write);
+    let remote = conn.remote;
     loop {
-        let head = tokio::select! {
-            head = reader.read_request_head() => head,
-            () = super::reached(&mut server, Phase::Closing) => return,
+        let (frame, close) = match conn.next(super::reached(&mut server, Phase::Closing)).await {
+            Incoming::Request { frame, close } => (frame, close),
+            Incoming::Closed => return,
+            Incoming::Refused { status, why } => return refuse(conn, status, why).await,
         };
-        let head = match head {
-            Ok(Some(head)) => head,
-            Ok(None) => return,
-            Err(err) => return refuse(&mut writer, err, remote).await,
-        };
-        if head.expects_continue() && !reader.body_buffered(&head) {
-            // curl waits for this before sending a body over 1 KiB.
-            writer.queue_raw(CONTINUE);
-            if writer.flush().await.is_err() {
-                return;
-            }
-        }
-        let frame = match reader.read_body(head).await {
-            Ok(frame) => frame,
-            Err(err) => return refuse(&mut writer, err, remote).await,
-        };
-        let close = frame
-            .headers
-            .get("Connection")
-            .is_some_and(|v| v.eq_ignore_ascii_case("close"));
+        let writer = &mut conn.writer;
         let call = match Call::read(&frame, &shared.router, remote) {
             Ok(call) => call,
             Err((err, mut headers)) => {
@@ -108,6 +85,8 @@ pub(crate) async fn serve(
                 }
             }
             Route::Stream(route) => {
+                // The stream holds the connection's slot until it ends.
+                let (reader, writer, _slot) = conn.into_parts();
                 let io = StreamIo {
                     reader: reader.with_read_size(STREAM_READ_BYTES),
                     writer,
@@ -118,6 +97,7 @@ pub(crate) async fn serve(
                     // placeholder; other callers (curl) put the first message in it.
                     initial: (!call.is_go_stream).then_some(frame.body),
                     deadline: call.ctx.deadline(),
+                    idle_timeout: shared.limits.stream_idle_timeout,
                 };
                 return serve_stream(&shared.wrappers, route, call.ctx, io).await;
             }
@@ -176,11 +156,10 @@ impl Call {
         let content_type =
             ContentType::from_header(h.get("Content-Type")).map_err(|e| (e, reply.clone()))?;
         reply.insert("Content-Type", content_type.as_str());
-        let deadline = match h.get("Timeout").map(parse_timeout) {
-            Some(Ok(timeout)) => Some(Instant::now() + timeout),
-            Some(Err(err)) => return Err((err, reply)),
-            None => None,
-        };
+        let deadline = h
+            .get("Timeout")
+            .and_then(parse_timeout)
+            .map(|timeout| Instant::now() + timeout);
         let metadata: Metadata = h.iter().filter(|(name, _)| !is_reserved(name)).collect();
         let ctx = Context::for_call(
             service,
@@ -224,18 +203,16 @@ fn unknown_endpoint(router: &Router, endpoint: &str) -> Error {
     }
 }
 
-/// The `Timeout` header: a deadline in nanoseconds, as go-micro sends it.
-fn parse_timeout(value: &str) -> Result<Duration, Error> {
-    value
-        .trim()
-        .parse::<u64>()
-        .map(Duration::from_nanos)
-        .map_err(|_| {
-            Error::bad_request(
-                SERVER_ID,
-                format!("invalid Timeout header {value:?}: expected nanoseconds"),
-            )
-        })
+/// The `Timeout` header: a deadline in nanoseconds, as go-micro sends it. A value that is not a
+/// number is ignored, as go-micro's server ignores it, rather than failing the call.
+fn parse_timeout(value: &str) -> Option<Duration> {
+    match value.trim().parse::<u64>() {
+        Ok(nanos) => Some(Duration::from_nanos(nanos)),
+        Err(_) => {
+            tracing::debug!(value, "ignoring a Timeout header that is not nanoseconds");
+            None
+        }
+    }
 }
 
 /// The frame of each message a stream sends: `Content-Type` and `Micro-Id` only. go-micro's client
@@ -257,27 +234,16 @@ fn error_headers(mut headers: Headers, err: &Error) -> Headers {
     headers
 }
 
-/// Answers a frame that broke the protocol with an HTTP error, then the connection closes.
-async fn refuse(
-    writer: &mut FrameWriter<tokio::net::tcp::OwnedWriteHalf>,
-    err: FrameError,
-    remote: SocketAddr,
-) {
-    match &err {
-        FrameError::Io(_) | FrameError::UnexpectedEof => {
-            tracing::debug!(%remote, error = %err, "connection dropped");
-            return;
-        }
-        _ => tracing::warn!(%remote, error = %err, "closing connection after a bad frame"),
-    }
-    let status = err.status();
-    let error = Error::new(SERVER_ID, err.to_string(), i32::from(status));
+/// Answers a frame that broke the protocol with an HTTP error (the go-micro error JSON in the
+/// body and in `Micro-Error`), then the connection closes.
+async fn refuse(conn: ServerConn, status: u16, why: String) {
+    tracing::warn!(remote = %conn.remote, status, error = %why, "closing connection after a bad frame");
+    let error = Error::new(SERVER_ID, why, i32::from(status));
     let mut headers = Headers::with_capacity(3);
-    headers.insert("Connection", "close");
     headers.insert("Content-Type", "application/json");
     headers.insert("Micro-Error", error.to_header_value());
-    writer.queue_response(status, &headers, error.to_json().as_bytes());
-    let _ = writer.flush().await;
+    conn.close_with(status, headers, error.to_json().as_bytes())
+        .await;
 }
 
 /// Bounds a call by its deadline and turns a handler panic into a 500 error.
@@ -355,13 +321,9 @@ async fn serve_stream(
     if matches!(&result, Err(err) if err.code == 499) {
         return; // the caller is gone: nobody reads a final frame
     }
-    let mut headers = io.headers.clone();
-    headers.remove("Content-Type");
     let end = match &result {
         Ok(()) => "EOS".to_string(),
         Err(err) => err.to_header_value(),
     };
-    headers.insert("Micro-Error", end);
-    io.writer.queue_response(200, &headers, b"");
-    let _ = io.writer.flush().await;
+    io.finish(end).await;
 }

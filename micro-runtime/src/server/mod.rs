@@ -29,6 +29,7 @@
 //! go-micro stops accepting the moment it deregisters, so clients still holding the node in their
 //! cache fail until it expires.
 
+mod activity;
 mod connection;
 mod health;
 mod registrar;
@@ -57,8 +58,8 @@ use crate::codec::Message;
 use crate::context::Context;
 use crate::error::{Error, LocalError, LocalErrorKind};
 use crate::registry::{Node, Registry};
-use crate::transport::Limits;
 use crate::transport::listener;
+use crate::transport::{BodyBudget, Limits};
 use crate::wrapper::Wrapper;
 
 /// A server being configured; [`Server::start`] runs it.
@@ -303,6 +304,7 @@ impl Server {
         let shared = Arc::new(Shared {
             router: self.router,
             wrappers: self.wrappers,
+            budget: BodyBudget::new(self.limits.max_pending_body_bytes),
             limits: self.limits,
         });
         let (stop_tx, stop_rx) = watch::channel(false);

@@ -5,6 +5,9 @@ use std::time::Duration;
 
 use tokio::net::TcpListener;
 use tokio::sync::watch;
+
+use crate::transport::accept::Acceptor;
+use crate::transport::conn::ServerConn;
 use tokio::task::JoinSet;
 
 use super::connection::{self, Shared};
@@ -66,9 +69,10 @@ pub(super) async fn run(
 ) {
     let (phase_tx, phase_rx) = watch::channel(Phase::Serving);
     let mut connections = JoinSet::new();
+    let mut listener = Acceptor::new(listener, &shared.limits, REFUSAL, "rpc server");
     let reregister = registrar.spawn_reregister();
     accept(
-        &listener,
+        &mut listener,
         &shared,
         &phase_rx,
         &mut connections,
@@ -94,7 +98,7 @@ pub(super) async fn run(
         let subscribers = unsubscribe_all(subscriptions, drain_deadline);
         tokio::join!(subscribers, tokio::time::sleep(timing.deregister_wait));
     };
-    accept(&listener, &shared, &phase_rx, &mut connections, leaving).await;
+    accept(&mut listener, &shared, &phase_rx, &mut connections, leaving).await;
 
     drop(listener);
     let _ = phase_tx.send(Phase::Closing);
@@ -120,9 +124,16 @@ pub(super) async fn run(
     tracing::info!("server stopped");
 }
 
+/// What a connection over the server's connection caps is answered before it is closed: go-micro's
+/// error shape, so a go-micro or micro client reports it as a 503 from this server.
+const REFUSAL: &[u8] = b"HTTP/1.1 503 Service Unavailable\r\nConnection: close\r\n\
+Content-Type: application/json\r\nContent-Length: 98\r\n\
+Micro-Error: {\"id\":\"go.micro.server\",\"code\":503,\"detail\":\"too many connections\",\"status\":\"Service Unavailable\"}\r\n\r\n\
+{\"id\":\"go.micro.server\",\"code\":503,\"detail\":\"too many connections\",\"status\":\"Service Unavailable\"}";
+
 /// Accepts and serves connections until `until` completes.
 async fn accept(
-    listener: &TcpListener,
+    listener: &mut Acceptor,
     shared: &Arc<Shared>,
     phase: &watch::Receiver<Phase>,
     connections: &mut JoinSet<()>,
@@ -131,18 +142,38 @@ async fn accept(
     tokio::pin!(until);
     loop {
         tokio::select! {
-            accepted = listener.accept() => match accepted {
-                Ok((socket, remote)) => {
-                    connections.spawn(connection::serve(socket, remote, Arc::clone(shared), phase.clone()));
-                }
-                Err(err) => {
-                    // Out of file descriptors, most likely: back off instead of spinning.
-                    tracing::warn!(error = %err, "accept failed");
-                    tokio::time::sleep(Duration::from_millis(50)).await;
-                }
+            (socket, remote, slot) = listener.accept() => {
+                let conn = ServerConn::new(socket, remote, &shared.limits, &shared.budget, slot);
+                connections.spawn(connection::serve(conn, Arc::clone(shared), phase.clone()));
             },
             Some(_) = connections.join_next(), if !connections.is_empty() => {}
             () = &mut until => return,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn the_refusal_is_a_well_formed_response() {
+        let wire = super::REFUSAL;
+        let mut headers = [httparse::EMPTY_HEADER; 8];
+        let mut response = httparse::Response::new(&mut headers);
+        let httparse::Status::Complete(len) = response.parse(wire).unwrap() else {
+            panic!("incomplete")
+        };
+        assert_eq!(response.code, Some(503));
+        let length = response
+            .headers
+            .iter()
+            .find(|h| h.name == "Content-Length")
+            .unwrap();
+        let body = &wire[len..];
+        assert_eq!(
+            std::str::from_utf8(length.value).unwrap(),
+            body.len().to_string()
+        );
+        let error: serde_json::Value = serde_json::from_slice(body).unwrap();
+        assert_eq!(error["code"], 503);
     }
 }

@@ -15,6 +15,7 @@ use std::sync::Arc;
 use bytes::Bytes;
 use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
 
+use super::activity::Activity;
 use super::router::StreamRoute;
 use crate::codec::{ContentType, Message};
 use crate::context::Context;
@@ -45,6 +46,8 @@ pub(crate) struct StreamIo {
     /// go-micro's, so sent no `Micro-Stream`); go-micro clients send an empty init frame.
     pub(crate) initial: Option<Bytes>,
     pub(crate) deadline: Option<tokio::time::Instant>,
+    /// How long the stream may go without reading or writing a frame.
+    pub(crate) idle_timeout: std::time::Duration,
 }
 
 /// How the caller's direction of a stream ended.
@@ -62,7 +65,10 @@ async fn read_messages<Req: Message>(
 ) -> ReadEnd {
     loop {
         let frame = match io.reader.read_stream_frame(true).await {
-            Ok(Some(frame)) => frame,
+            Ok(Some(frame)) => {
+                io.activity.touch();
+                frame
+            }
             Ok(None) => return ReadEnd::Gone,
             Err(err) => {
                 if let Some(tx) = &tx {
@@ -96,6 +102,9 @@ async fn read_messages<Req: Message>(
     }
 }
 
+/// How long the stream's final frame may take to write: the caller may have stopped reading.
+const FINAL_WRITE_TIME: std::time::Duration = std::time::Duration::from_secs(5);
+
 /// Writes what the handler sends, batching messages that are already waiting into one write.
 async fn write_messages<Rsp: Message>(
     io: &mut StreamIoWriter<'_>,
@@ -112,6 +121,7 @@ async fn write_messages<Rsp: Message>(
             }
         }
         io.writer.flush().await.map_err(gone)?;
+        io.activity.touch();
     }
     Ok(())
 }
@@ -119,27 +129,44 @@ async fn write_messages<Rsp: Message>(
 struct StreamIoReader<'a> {
     reader: &'a mut FrameReader<OwnedReadHalf>,
     content_type: ContentType,
+    activity: Activity,
+    idle_timeout: std::time::Duration,
 }
 
 struct StreamIoWriter<'a> {
     writer: &'a mut FrameWriter<OwnedWriteHalf>,
     template: &'a FrameTemplate,
     content_type: ContentType,
+    activity: Activity,
 }
 
 impl StreamIo {
     fn split(&mut self) -> (StreamIoReader<'_>, StreamIoWriter<'_>) {
+        let activity = Activity::new();
         (
             StreamIoReader {
                 reader: &mut self.reader,
                 content_type: self.content_type,
+                activity: activity.clone(),
+                idle_timeout: self.idle_timeout,
             },
             StreamIoWriter {
                 writer: &mut self.writer,
                 template: &self.template,
                 content_type: self.content_type,
+                activity,
             },
         )
+    }
+
+    /// Writes the stream's final frame (`EOS` or the error), giving up on a caller that does not
+    /// read it in time.
+    pub(crate) async fn finish(&mut self, end: String) {
+        let mut headers = self.headers.clone();
+        headers.remove("Content-Type");
+        headers.insert("Micro-Error", end);
+        self.writer.queue_response(200, &headers, b"");
+        let _ = tokio::time::timeout(FINAL_WRITE_TIME, self.writer.flush()).await;
     }
 
     /// Pushes the init frame's message, if the caller sent one there. An empty init body carries
@@ -160,7 +187,11 @@ impl StreamIo {
             return self.content_type.decode(body);
         }
         let ended = || Error::bad_request(SERVER_ID, "the stream ended before its request arrived");
-        match self.reader.read_request().await {
+        let read = tokio::time::timeout(self.idle_timeout, self.reader.read_request());
+        let Ok(read) = read.await else {
+            return Err(idle_error(self.idle_timeout));
+        };
+        match read {
             Ok(Some(frame)) if frame.headers.get_micro("Micro-Error").is_some() => Err(ended()),
             Ok(Some(frame)) => self.content_type.decode(frame.body),
             Ok(None) => Err(ended()),
@@ -175,10 +206,16 @@ impl StreamIo {
     async fn send_reply<Rsp: Message>(&mut self, reply: &Rsp) -> Result<(), Error> {
         let ct = self.content_type;
         ct.queue_frame(&mut self.writer, &self.template, reply)?;
-        self.writer
-            .flush()
-            .await
-            .map_err(|e| Error::new(SERVER_ID, format!("the caller went away: {e}"), 499))
+        let flushed = tokio::time::timeout(self.idle_timeout, self.writer.flush()).await;
+        match flushed {
+            Ok(Ok(())) => Ok(()),
+            Ok(Err(e)) => Err(Error::new(
+                SERVER_ID,
+                format!("the caller went away: {e}"),
+                499,
+            )),
+            Err(_) => Err(idle_error(self.idle_timeout)),
+        }
     }
 }
 
@@ -201,15 +238,33 @@ async fn run_with_reader<Req: Message, T>(
         }
     };
     tokio::pin!(work);
+    let activity = reader.activity.clone();
+    let idle_timeout = reader.idle_timeout;
     let read = read_messages(reader, tx);
     tokio::pin!(read);
+    let idle = activity.idle_for(idle_timeout);
+    tokio::pin!(idle);
     tokio::select! {
         result = &mut work => result,
         end = &mut read => match end {
-            ReadEnd::Closed => work.await,
+            ReadEnd::Closed => tokio::select! {
+                result = work => result,
+                () = idle => Err(idle_error(idle_timeout)),
+            },
             ReadEnd::Gone => Err(Error::new(SERVER_ID, "the caller went away", 499)),
         },
+        () = &mut idle => Err(idle_error(idle_timeout)),
     }
+}
+
+/// The error a stream ends with when it went too long without reading or writing a frame.
+fn idle_error(timeout: std::time::Duration) -> Error {
+    tracing::debug!(?timeout, "closing an idle stream");
+    Error::new(
+        SERVER_ID,
+        format!("stream idle for {timeout:?}: no frame read or written"),
+        408,
+    )
 }
 
 /// Declares the route type of one streaming kind; `$serve` does the work.

@@ -1,6 +1,7 @@
 //! go-micro's framing: every RPC frame is one complete HTTP/1.1 message on a raw TCP socket.
 //!
-//! Requests are `POST / HTTP/1.1` and responses `HTTP/1.1 200 OK`, both with `Content-Length`. After
+//! Requests are `POST / HTTP/1.1` and responses `HTTP/1.1 200 OK`, with `Content-Length` or, as Go
+//! sends empty bodies, `Transfer-Encoding: chunked`. After
 //! go-micro's server hijacks a connection, request and response frames flow independently (a stream
 //! is N request frames and M response frames), so a stock HTTP server or client cannot carry them:
 //! [`FrameReader`] parses messages one at a time with `httparse`, and [`encode_request`] /
@@ -32,6 +33,8 @@ use tokio::io::{AsyncRead, AsyncReadExt};
 use tokio::time::Instant;
 
 // Re-exported so `frame::*` names everything a frame user needs.
+use super::budget::{BodyBudget, Charge};
+use super::chunked::Chunked;
 pub use super::encode::{encode_request, encode_response};
 use super::parse::{self, Kind};
 pub use super::{FrameError, Headers};
@@ -40,17 +43,44 @@ pub use super::{FrameError, Headers};
 /// `Expect: 100-continue` (curl does this for bodies over 1 KiB).
 pub const CONTINUE: &[u8] = b"HTTP/1.1 100 Continue\r\n\r\n";
 
-/// Size and time limits for reading frames.
+/// Size, time and connection limits: one set for every connection micro serves (the RPC server,
+/// the HTTP broker's inbox) and, for the frame limits, for the connections it dials.
+///
+/// Together they bound what one client, or many, can hold: a stalled or oversized body, an idle
+/// or half-open connection, a flood of connections. The defaults suit a service on a private
+/// network; a server exposed to the internet may want them tighter.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Limits {
-    /// The largest body accepted, decided from `Content-Length` before reading it. Default 4 MiB,
-    /// go-micro's message size.
+    /// The largest body accepted: a `Content-Length` over it is refused before the body is read, a
+    /// chunked body as soon as its decoded size passes it. Default 4 MiB, go-micro's message size.
     pub max_message_bytes: usize,
     /// The largest header section (start line and headers). Default 16 KiB.
     pub max_header_bytes: usize,
-    /// How long the header section of one frame may take to arrive, counted from its first byte.
-    /// Default 5 s, Go's `ReadHeaderTimeout` in go-micro's HTTP transport.
+    /// How long the header section of one frame may take to arrive, counted from its first byte
+    /// (on a server's fresh connection, from the accept). Default 5 s, Go's `ReadHeaderTimeout` in
+    /// go-micro's HTTP transport.
     pub header_read_timeout: Duration,
+    /// How long a body may go without a new byte arriving. Default 10 s.
+    pub body_progress_timeout: Duration,
+    /// Servers: how long a kept-alive connection may wait for its next request. Default 90 s, longer
+    /// than clients keep idle connections (micro's and go-micro's pools: 60 s), so that a server does
+    /// not close a connection a client is about to reuse.
+    pub idle_timeout: Duration,
+    /// Servers: how long a stream may go with no frame read or written, in either direction, before
+    /// it is closed (a half-open stream, or a reader that stopped reading). Default 5 minutes; a
+    /// stream that is quiet for longer on purpose should send something meanwhile.
+    pub stream_idle_timeout: Duration,
+    /// Servers: connections served at once. Past it, new connections get a 503 and are closed.
+    /// Default 4096, or less when the process may open fewer files (its soft `RLIMIT_NOFILE`, less
+    /// room for everything else), so that refusals come before the accept errors of a full file
+    /// table.
+    pub max_connections: usize,
+    /// Servers: connections served at once from one IP address, so one client cannot take every
+    /// slot. Default 512.
+    pub max_connections_per_peer: usize,
+    /// Servers: bytes all connections together may hold for bodies not yet complete (see
+    /// [`BodyBudget`]). Default 64 MiB.
+    pub max_pending_body_bytes: usize,
 }
 
 impl Default for Limits {
@@ -59,8 +89,23 @@ impl Default for Limits {
             max_message_bytes: 4 * 1024 * 1024,
             max_header_bytes: 16 * 1024,
             header_read_timeout: Duration::from_secs(5),
+            body_progress_timeout: Duration::from_secs(10),
+            idle_timeout: Duration::from_secs(90),
+            stream_idle_timeout: Duration::from_secs(300),
+            max_connections: super::accept::default_max_connections(),
+            max_connections_per_peer: 512,
+            max_pending_body_bytes: 64 * 1024 * 1024,
         }
     }
+}
+
+/// How a frame's body is delimited.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum BodyLength {
+    /// `Content-Length` bytes (0 when there is no length header), already checked against the limit.
+    Fixed(usize),
+    /// `Transfer-Encoding: chunked`: decoded as it arrives, held to the limit as it is.
+    Chunked,
 }
 
 /// The first line of a frame.
@@ -87,10 +132,12 @@ pub enum StartLine {
 pub struct FrameHead {
     /// The request or status line.
     pub start: StartLine,
+    /// The minor HTTP version: 1 for HTTP/1.1, 0 for HTTP/1.0.
+    pub version: u8,
     /// The headers, in wire order.
     pub headers: Headers,
-    /// The body length from `Content-Length` (0 when absent), already checked against the limit.
-    pub content_length: usize,
+    /// How the body is delimited.
+    pub body: BodyLength,
 }
 
 impl FrameHead {
@@ -101,13 +148,25 @@ impl FrameHead {
             .is_some_and(|v| v.trim().eq_ignore_ascii_case("100-continue"))
     }
 
-    /// Whether the sender asks to close the connection after this frame (`Connection: close`),
-    /// which go-micro's client sends with `WithConnClose()`.
-    pub fn closes_connection(&self) -> bool {
+    /// The `Expect` header when it asks for something other than `100-continue`, which a server
+    /// answers with 417.
+    pub fn unsupported_expectation(&self) -> Option<&str> {
         self.headers
-            .get_all("Connection")
-            .flat_map(|v| v.split(','))
-            .any(|token| token.trim().eq_ignore_ascii_case("close"))
+            .get("Expect")
+            .filter(|v| !v.trim().eq_ignore_ascii_case("100-continue"))
+    }
+
+    /// Whether the connection ends after this frame: the sender asks for it with a `close` token in
+    /// any `Connection` header (go-micro's client sends it with `WithConnClose()`), or speaks
+    /// HTTP/1.0 without asking for `keep-alive` (RFC 9112 §9.3).
+    pub fn closes_connection(&self) -> bool {
+        let has = |wanted: &str| {
+            self.headers
+                .get_all("Connection")
+                .flat_map(|v| v.split(','))
+                .any(|token| token.trim().eq_ignore_ascii_case(wanted))
+        };
+        has("close") || (self.version == 0 && !has("keep-alive"))
     }
 }
 
@@ -141,10 +200,12 @@ pub struct StreamFrame {
 ///
 /// Buffers reads in one `BytesMut` that is reused across frames (mini-redis's `Connection`), so
 /// back-to-back frames arriving in one TCP segment cost one read, and bodies are split off the
-/// buffer without copying.
+/// buffer without copying. The buffer grows with the bytes that arrive, never with a length a
+/// sender announced, so a client that declares 4 MiB and sends nothing holds a few KiB.
 ///
-/// The `read_*` methods are cancel-safe (usable in `tokio::select!`): bytes already read stay
+/// The `read_*head` methods are cancel-safe (usable in `tokio::select!`): bytes already read stay
 /// buffered, and a head is consumed only once complete. Cancelling restarts the header timeout.
+/// Reading a body is not: cancelling one leaves the stream mid-frame, so drop the reader then.
 #[derive(Debug)]
 pub struct FrameReader<R> {
     io: R,
@@ -154,6 +215,8 @@ pub struct FrameReader<R> {
     timeout_from_start: bool,
     // Room made for each read once the buffer runs low.
     read_size: usize,
+    // Servers: the budget incomplete bodies draw on.
+    budget: Option<BodyBudget>,
 }
 
 impl<R: AsyncRead + Unpin> FrameReader<R> {
@@ -168,7 +231,16 @@ impl<R: AsyncRead + Unpin> FrameReader<R> {
             limits,
             timeout_from_start: false,
             read_size: 8 * 1024,
+            budget: None,
         }
+    }
+
+    /// Draws the buffer space of bodies being read from `budget`, shared with other connections:
+    /// a body waits for room (its socket unread) up to [`Limits::body_progress_timeout`], then
+    /// fails with [`FrameError::Busy`].
+    pub fn with_budget(mut self, budget: BodyBudget) -> Self {
+        self.budget = Some(budget);
+        self
     }
 
     /// Reads up to `bytes` per syscall (default 8 KiB). A stream of small messages arrives in
@@ -216,9 +288,10 @@ impl<R: AsyncRead + Unpin> FrameReader<R> {
         }
     }
 
-    /// Reads exactly `head.content_length` body bytes (some may already be buffered).
+    /// Reads the body `head` announces (some of it may already be buffered): a fixed length, or a
+    /// chunked body decoded.
     pub async fn read_body(&mut self, head: FrameHead) -> Result<Frame, FrameError> {
-        let body = self.read_exact(head.content_length).await?;
+        let body = self.read_body_bytes(head.body).await?;
         Ok(Frame {
             start: head.start,
             headers: head.headers,
@@ -226,17 +299,66 @@ impl<R: AsyncRead + Unpin> FrameReader<R> {
         })
     }
 
+    async fn read_body_bytes(&mut self, length: BodyLength) -> Result<Bytes, FrameError> {
+        match length {
+            BodyLength::Fixed(n) => self.read_exact(n).await,
+            BodyLength::Chunked => self.read_chunked().await,
+        }
+    }
+
     // The next `n` bytes, split off the buffer without copying.
     async fn read_exact(&mut self, n: usize) -> Result<Bytes, FrameError> {
-        if self.buf.len() < n {
-            self.buf.reserve(n - self.buf.len());
-        }
+        let mut charge = Charge::default();
         while self.buf.len() < n {
-            if self.io.read_buf(&mut self.buf).await? == 0 {
-                return Err(FrameError::UnexpectedEof);
-            }
+            // Room for what may arrive next, growing with what has arrived: a large body costs a
+            // few doublings, a stalled one no more than one read's worth.
+            let want = (n - self.buf.len()).min(self.read_size.max(self.buf.len()));
+            self.buf.reserve(want);
+            self.fill(&mut charge).await?;
         }
         Ok(self.buf.split_to(n).freeze())
+    }
+
+    async fn read_chunked(&mut self) -> Result<Bytes, FrameError> {
+        let mut charge = Charge::default();
+        let (limit, wait) = (
+            self.limits.max_message_bytes,
+            self.limits.body_progress_timeout,
+        );
+        let mut chunked = Chunked::new(limit, self.limits.max_header_bytes);
+        while !chunked.decode(&mut self.buf)? {
+            if self.buf.capacity() - self.buf.len() < 1024 {
+                self.buf.reserve(self.read_size);
+            }
+            if let Some(budget) = &self.budget {
+                let held = chunked.held() + self.buf.capacity();
+                charge.cover(budget, held, wait).await?;
+            }
+            self.read_more().await?;
+        }
+        Ok(chunked.into_body().freeze())
+    }
+
+    // One read into the buffer's spare room, after making sure the budget covers the buffer.
+    async fn fill(&mut self, charge: &mut Charge) -> Result<(), FrameError> {
+        if let Some(budget) = &self.budget {
+            let wait = self.limits.body_progress_timeout;
+            charge.cover(budget, self.buf.capacity(), wait).await?;
+        }
+        self.read_more().await
+    }
+
+    // One read of a body's bytes, bounded by the body progress timeout.
+    async fn read_more(&mut self) -> Result<(), FrameError> {
+        let read = self.io.read_buf(&mut self.buf);
+        match tokio::time::timeout(self.limits.body_progress_timeout, read).await {
+            Ok(Ok(0)) => Err(FrameError::UnexpectedEof),
+            Ok(Ok(_)) => Ok(()),
+            Ok(Err(err)) => Err(err.into()),
+            Err(_) => Err(FrameError::BodyTimeout {
+                after: self.limits.body_progress_timeout,
+            }),
+        }
     }
 
     /// Reads the next message frame of a stream: its status, `Micro-Error` and body only.
@@ -264,7 +386,7 @@ impl<R: AsyncRead + Unpin> FrameReader<R> {
             if (100..200).contains(&head.status) {
                 continue;
             }
-            let body = self.read_exact(head.length).await?;
+            let body = self.read_body_bytes(head.body).await?;
             return Ok(Some(StreamFrame {
                 status: head.status,
                 error: head.error,
@@ -290,9 +412,12 @@ impl<R: AsyncRead + Unpin> FrameReader<R> {
     }
 
     /// Whether the whole body of `head` is already buffered, so a server need not send [`CONTINUE`]
-    /// (the client sent it without waiting).
+    /// (the client sent it without waiting). A chunked body counts as buffered once any of it is.
     pub fn body_buffered(&self, head: &FrameHead) -> bool {
-        self.buf.len() >= head.content_length
+        match head.body {
+            BodyLength::Fixed(n) => self.buf.len() >= n,
+            BodyLength::Chunked => !self.buf.is_empty(),
+        }
     }
 
     /// Whether bytes past the frames returned so far are buffered: on an idle client connection,

@@ -5,13 +5,19 @@
 //! then used like a raw socket: frames are not paired, so streams can send many of each. This module
 //! has the pieces both the client and the server build on.
 //!
-//! - [`frame`]: [`FrameReader`] reads frames; [`encode_request`] and [`encode_response`] write them.
+//! - [`frame`]: [`FrameReader`] reads frames (`Content-Length` or chunked bodies); [`encode_request`]
+//!   and [`encode_response`] write them. [`Limits`] bounds what a peer can make a connection hold.
+//! - [`BodyBudget`]: one bound on the bytes of bodies still arriving, across a server's connections.
 //! - [`FrameTemplate`]: a stream's start line and headers, rendered once for all its frames.
 //! - [`FrameWriter`]: batches encoded frames into few writes.
 //! - [`Headers`]: the ordered, case-insensitive header list of one frame.
 //! - [`listener`]: [`listen`] binds `host:port` or the first free port of `host:min-max`, and
 //!   [`advertise_address`] decides the address to register.
 
+pub(crate) mod accept;
+mod budget;
+mod chunked;
+pub(crate) mod conn;
 mod encode;
 pub mod frame;
 mod headers;
@@ -21,10 +27,11 @@ pub mod writer;
 
 use std::{fmt, io};
 
+pub use budget::BodyBudget;
 pub use encode::FrameTemplate;
 pub use frame::{
-    CONTINUE, Frame, FrameHead, FrameReader, Limits, STREAM_READ_BYTES, StartLine, StreamFrame,
-    encode_request, encode_response,
+    BodyLength, CONTINUE, Frame, FrameHead, FrameReader, Limits, STREAM_READ_BYTES, StartLine,
+    StreamFrame, encode_request, encode_response,
 };
 pub use headers::Headers;
 pub use listener::{advertise_address, listen};
@@ -59,18 +66,27 @@ pub enum FrameError {
     },
     /// The header section did not arrive within [`Limits::header_read_timeout`].
     HeaderTimeout,
-    /// A valid HTTP feature micro's transport does not speak, such as `Transfer-Encoding: chunked`:
-    /// every frame needs a `Content-Length`.
+    /// A body went longer than [`Limits::body_progress_timeout`] without a new byte.
+    BodyTimeout {
+        /// The timeout that passed.
+        after: std::time::Duration,
+    },
+    /// The server's [`BodyBudget`] had no room for this body within the body progress timeout:
+    /// too many bodies are arriving at once. Try again later.
+    Busy,
+    /// A valid HTTP feature micro's transport does not speak, such as a `Transfer-Encoding` other
+    /// than chunked.
     Unsupported(String),
 }
 
 impl FrameError {
-    /// The HTTP status a server should answer with: 400 malformed, 408 header timeout,
-    /// 413 body too large, 431 headers too large, 501 unsupported.
+    /// The HTTP status a server should answer with: 400 malformed, 408 header or body timeout,
+    /// 413 body too large, 431 headers too large, 501 unsupported, 503 busy.
     pub fn status(&self) -> u16 {
         match self {
             FrameError::Io(_) | FrameError::UnexpectedEof | FrameError::Malformed(_) => 400,
-            FrameError::HeaderTimeout => 408,
+            FrameError::HeaderTimeout | FrameError::BodyTimeout { .. } => 408,
+            FrameError::Busy => 503,
             FrameError::BodyTooLarge { .. } => 413,
             FrameError::HeaderTooLarge { .. } | FrameError::TooManyHeaders => 431,
             FrameError::Unsupported(_) => 501,
@@ -95,6 +111,12 @@ impl fmt::Display for FrameError {
                 )
             }
             FrameError::HeaderTimeout => f.write_str("timed out reading a frame's headers"),
+            FrameError::BodyTimeout { after } => {
+                write!(f, "no byte of the frame's body arrived for {after:?}")
+            }
+            FrameError::Busy => {
+                f.write_str("the server is holding too many incomplete bodies; try again later")
+            }
             FrameError::Unsupported(what) => write!(f, "unsupported frame: {what}"),
         }
     }

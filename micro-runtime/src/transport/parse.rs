@@ -6,7 +6,7 @@
 
 use std::mem::MaybeUninit;
 
-use super::frame::{FrameHead, StartLine};
+use super::frame::{BodyLength, FrameHead, StartLine};
 use super::{FrameError, Headers};
 
 // Headers are parsed into a stack array of this size; more is `TooManyHeaders` (431).
@@ -23,7 +23,7 @@ pub(super) enum Kind {
 pub(super) struct LeanHead {
     pub(super) status: u16,
     pub(super) error: Option<String>,
-    pub(super) length: usize,
+    pub(super) body: BodyLength,
 }
 
 // The start line, borrowed from the buffer.
@@ -40,7 +40,7 @@ pub(super) fn head(
     max_header_bytes: usize,
     max_body_bytes: usize,
 ) -> Result<Option<(FrameHead, usize)>, FrameError> {
-    parsed(buf, kind, max_header_bytes, |start, raw| {
+    parsed(buf, kind, max_header_bytes, |start, version, raw| {
         let start = match start {
             Start::Request { method, path } => StartLine::Request {
                 method: method.to_string(),
@@ -51,11 +51,12 @@ pub(super) fn head(
                 reason: reason.to_string(),
             },
         };
-        let content_length = content_length(raw, max_body_bytes)?;
+        let body = body_length(raw, max_body_bytes)?;
         Ok(FrameHead {
             start,
+            version,
             headers: to_headers(raw),
-            content_length,
+            body,
         })
     })
 }
@@ -67,12 +68,12 @@ pub(super) fn lean(
     max_header_bytes: usize,
     max_body_bytes: usize,
 ) -> Result<Option<(LeanHead, usize)>, FrameError> {
-    parsed(buf, kind, max_header_bytes, |start, raw| {
+    parsed(buf, kind, max_header_bytes, |start, _version, raw| {
         let status = match start {
             Start::Request { .. } => 200,
             Start::Response { status, .. } => status,
         };
-        let length = content_length(raw, max_body_bytes)?;
+        let body = body_length(raw, max_body_bytes)?;
         // go-micro's rule (see `Headers::get_micro`): the plain name wins unless it is empty.
         let find = |name: &str| raw.iter().find(|h| h.name.eq_ignore_ascii_case(name));
         let error = match find("Micro-Error") {
@@ -83,7 +84,7 @@ pub(super) fn lean(
         Ok(LeanHead {
             status,
             error,
-            length,
+            body,
         })
     })
 }
@@ -94,7 +95,7 @@ fn parsed<T>(
     buf: &[u8],
     kind: Kind,
     max_header_bytes: usize,
-    f: impl FnOnce(Start<'_>, &[httparse::Header<'_>]) -> Result<T, FrameError>,
+    f: impl FnOnce(Start<'_>, u8, &[httparse::Header<'_>]) -> Result<T, FrameError>,
 ) -> Result<Option<(T, usize)>, FrameError> {
     let mut storage = [const { MaybeUninit::<httparse::Header<'_>>::uninit() }; MAX_HEADERS];
     let (value, len) = match kind {
@@ -111,7 +112,7 @@ fn parsed<T>(
                 method: req.method.unwrap_or_default(),
                 path: req.path.unwrap_or_default(),
             };
-            (f(start, req.headers)?, len)
+            (f(start, req.version.unwrap_or(1), req.headers)?, len)
         }
         Kind::Response => {
             let mut res = httparse::Response::new(&mut []);
@@ -126,7 +127,7 @@ fn parsed<T>(
                 status: res.code.unwrap_or_default(),
                 reason: res.reason.unwrap_or_default(),
             };
-            (f(start, res.headers)?, len)
+            (f(start, res.version.unwrap_or(1), res.headers)?, len)
         }
     };
     Ok(Some((value, len)))
@@ -156,19 +157,50 @@ fn to_headers(raw: &[httparse::Header<'_>]) -> Headers {
     headers
 }
 
-// The body length, refusing chunked bodies and lengths over the limit before any body is read.
-fn content_length(raw: &[httparse::Header<'_>], limit: usize) -> Result<usize, FrameError> {
+// How the body is delimited (RFC 9112 §6.3), from every `Transfer-Encoding` and `Content-Length`
+// header. A message with both is refused rather than framed by either: a front end that picks the
+// other one would see a different request boundary (request smuggling). A fixed length over the
+// limit is refused before any body byte is read; a chunked body is held to it as it is decoded.
+fn body_length(raw: &[httparse::Header<'_>], limit: usize) -> Result<BodyLength, FrameError> {
     let named = |name: &'static str| {
         raw.iter()
             .filter(move |h| h.name.eq_ignore_ascii_case(name))
             .map(|h| String::from_utf8_lossy(h.value))
     };
-    if let Some(te) = named("Transfer-Encoding").next()
-        && !te.trim().eq_ignore_ascii_case("identity")
-    {
-        return Err(FrameError::Unsupported(format!(
-            "Transfer-Encoding: {te}; micro's transport needs a Content-Length"
-        )));
+    let codings: Vec<String> = named("Transfer-Encoding")
+        .flat_map(|v| {
+            v.split(',')
+                .map(|c| c.trim().to_ascii_lowercase())
+                .collect::<Vec<_>>()
+        })
+        .filter(|c| !c.is_empty())
+        .collect();
+    let has_length = named("Content-Length").next().is_some();
+    if !codings.is_empty() || named("Transfer-Encoding").next().is_some() {
+        if has_length {
+            return Err(FrameError::Malformed(
+                "both Transfer-Encoding and Content-Length: the body's length is ambiguous".into(),
+            ));
+        }
+        return match codings.split_last() {
+            Some((last, before)) if last == "chunked" => {
+                if before.iter().any(|c| c == "chunked") {
+                    Err(FrameError::Malformed(
+                        "Transfer-Encoding applies chunked more than once".into(),
+                    ))
+                } else if let Some(other) = before.first() {
+                    Err(FrameError::Unsupported(format!(
+                        "Transfer-Encoding {other}: only chunked is decoded"
+                    )))
+                } else {
+                    Ok(BodyLength::Chunked)
+                }
+            }
+            _ => Err(FrameError::Malformed(format!(
+                "Transfer-Encoding {:?} does not end in chunked, so the body's length is unknown",
+                codings.join(", ")
+            ))),
+        };
     }
     let mut length: Option<u64> = None;
     for value in named("Content-Length") {
@@ -188,7 +220,7 @@ fn content_length(raw: &[httparse::Header<'_>], limit: usize) -> Result<usize, F
     }
     let length = length.unwrap_or(0);
     match usize::try_from(length) {
-        Ok(n) if n <= limit => Ok(n),
+        Ok(n) if n <= limit => Ok(BodyLength::Fixed(n)),
         _ => Err(FrameError::BodyTooLarge { length, limit }),
     }
 }

@@ -28,12 +28,6 @@ pub const DEFAULT_DIAL_TIMEOUT: Duration = Duration::from_secs(5);
 /// How long a subscriber may take to answer a delivery by default. go-micro's inbox answers only
 /// after its handler returns, and Go's publisher waits without limit, so this is generous.
 pub const DEFAULT_REPLY_TIMEOUT: Duration = Duration::from_secs(30);
-/// How many connections the inbox serves at once by default; more wait to be accepted.
-pub const DEFAULT_MAX_CONNECTIONS: usize = 1024;
-/// How long the inbox keeps an idle kept-alive connection open by default.
-pub const DEFAULT_IDLE_TIMEOUT: Duration = Duration::from_secs(60);
-/// How long the body of one request may take to arrive at the inbox by default.
-pub const DEFAULT_BODY_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// The broker's settings; see the builder methods of [`HttpBroker`].
 #[derive(Clone, Debug)]
@@ -49,9 +43,6 @@ pub(super) struct Options {
     pub(super) retry_first: Duration,
     pub(super) retry_max: Duration,
     pub(super) limits: Limits,
-    pub(super) max_connections: usize,
-    pub(super) idle_timeout: Duration,
-    pub(super) body_timeout: Duration,
 }
 
 impl Options {
@@ -75,9 +66,6 @@ impl Default for Options {
             retry_first: Duration::from_millis(100),
             retry_max: Duration::from_secs(5),
             limits: Limits::default(),
-            max_connections: DEFAULT_MAX_CONNECTIONS,
-            idle_timeout: DEFAULT_IDLE_TIMEOUT,
-            body_timeout: DEFAULT_BODY_TIMEOUT,
         }
     }
 }
@@ -162,32 +150,37 @@ impl HttpBroker {
         self
     }
 
-    /// Message size, header size and header read timeout limits for the inbox (default
-    /// [`Limits::default`]: 4 MiB messages, as go-micro's).
-    /// Publishing a message whose envelope is over `max_message_bytes` fails.
+    /// The inbox's limits, the same [`Limits`] as the RPC server's (default [`Limits::default`]:
+    /// 4 MiB messages, as go-micro's): message and header sizes, header, body and idle timeouts,
+    /// connection caps in all and per peer, and the budget of bytes held by incomplete bodies.
+    /// Publishing a message whose envelope is over `max_message_bytes` fails. Replaces what
+    /// [`max_connections`](Self::max_connections), [`idle_timeout`](Self::idle_timeout) and
+    /// [`body_timeout`](Self::body_timeout) set before it.
     pub fn limits(mut self, limits: Limits) -> Self {
         Arc::make_mut(&mut self.options).limits = limits;
         self
     }
 
-    /// How many publisher connections the inbox serves at once (default
-    /// [`DEFAULT_MAX_CONNECTIONS`], at least 1); further ones wait to be accepted until one closes.
+    /// How many publisher connections the inbox serves at once ([`Limits::max_connections`], at
+    /// least 1); further ones are answered 503 and closed, and micro's publishers retry them.
     pub fn max_connections(mut self, connections: usize) -> Self {
-        Arc::make_mut(&mut self.options).max_connections = connections.max(1);
+        Arc::make_mut(&mut self.options).limits.max_connections = connections.max(1);
         self
     }
 
-    /// How long the inbox keeps a kept-alive connection open with no request on it (default
-    /// [`DEFAULT_IDLE_TIMEOUT`]). Publishers redial a connection closed while idle.
+    /// How long the inbox keeps a kept-alive connection open with no request on it
+    /// ([`Limits::idle_timeout`]). Publishers redial a connection closed while idle.
     pub fn idle_timeout(mut self, timeout: Duration) -> Self {
-        Arc::make_mut(&mut self.options).idle_timeout = timeout;
+        Arc::make_mut(&mut self.options).limits.idle_timeout = timeout;
         self
     }
 
-    /// How long the body of one request may take to arrive at the inbox once its headers have
-    /// (default [`DEFAULT_BODY_TIMEOUT`]); a slower one is answered 408 and its connection closed.
+    /// How long a request's body may go without a new byte ([`Limits::body_progress_timeout`]);
+    /// a slower one is answered 408 and its connection closed.
     pub fn body_timeout(mut self, timeout: Duration) -> Self {
-        Arc::make_mut(&mut self.options).body_timeout = timeout;
+        Arc::make_mut(&mut self.options)
+            .limits
+            .body_progress_timeout = timeout;
         self
     }
 }

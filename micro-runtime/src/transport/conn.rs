@@ -1,0 +1,184 @@
+//! [`ServerConn`]: the one HTTP/1.1 connection core every micro listener serves requests with.
+//!
+//! The RPC server and the HTTP broker's inbox differ in what they do with a request, not in how
+//! they read one, so the reading lives here with one set of [`Limits`]: the first request's
+//! headers within the header timeout from the accept, later ones within the idle timeout, each
+//! head within the header timeout from its first byte, bodies under the progress timeout and the
+//! listener's [`BodyBudget`], `Expect` answered (100 Continue, or 417), and the connection closed
+//! after `Connection: close` or an HTTP/1.0 request. A refusal is written and the connection
+//! lingers briefly before closing, so the client reads the answer rather than a reset.
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
+
+use super::accept::Slot;
+use super::{BodyBudget, CONTINUE, Frame, FrameError, FrameReader, FrameWriter, Headers, Limits};
+
+/// After refusing a request, how much of what the client still sends is read and thrown away,
+/// and for how long, so that closing does not reset the connection before the client has read
+/// the refusal (Go's server lingers the same way).
+const LINGER_BYTES: usize = 256 * 1024;
+const LINGER_TIME: Duration = Duration::from_secs(1);
+
+/// What the next request on a connection turned out to be.
+#[derive(Debug)]
+pub(crate) enum Incoming {
+    /// A complete request; `close` when the connection ends after its answer.
+    Request {
+        /// The request.
+        frame: Frame,
+        /// Whether the client asked to close after this request (or spoke HTTP/1.0).
+        close: bool,
+    },
+    /// The client left between requests, idled past the idle timeout, or the caller's stop signal
+    /// came: close without an answer.
+    Closed,
+    /// The request broke HTTP or a limit: answer `status` (the caller words the body) and close.
+    Refused {
+        /// The HTTP status to answer with.
+        status: u16,
+        /// What went wrong, for the answer and the log.
+        why: String,
+    },
+}
+
+/// One accepted connection, served one request at a time.
+pub(crate) struct ServerConn {
+    pub(crate) reader: FrameReader<OwnedReadHalf>,
+    pub(crate) writer: FrameWriter<OwnedWriteHalf>,
+    pub(crate) remote: SocketAddr,
+    idle_timeout: Duration,
+    first: bool,
+    _slot: Slot,
+}
+
+impl ServerConn {
+    /// Serves `socket`, holding its place in the acceptor's count until dropped.
+    pub(crate) fn new(
+        socket: TcpStream,
+        remote: SocketAddr,
+        limits: &Limits,
+        budget: &BodyBudget,
+        slot: Slot,
+    ) -> Self {
+        let _ = socket.set_nodelay(true);
+        let (read, write) = socket.into_split();
+        Self {
+            reader: FrameReader::new(read, limits.clone())
+                .with_first_frame_timeout()
+                .with_budget(budget.clone()),
+            writer: FrameWriter::new(write),
+            remote,
+            idle_timeout: limits.idle_timeout,
+            first: true,
+            _slot: slot,
+        }
+    }
+
+    /// Reads the next request. `stop` ends the wait between requests (a server shutting down);
+    /// once a request has begun, it is read to its end.
+    pub(crate) async fn next(&mut self, stop: impl Future<Output = ()>) -> Incoming {
+        // The first request is bounded by the header timeout from the accept; later ones by the
+        // idle timeout, then the header timeout from their first byte.
+        let first = std::mem::replace(&mut self.first, false);
+        let wait = async {
+            if first {
+                self.reader.read_request_head().await.map(Some)
+            } else {
+                tokio::time::timeout(self.idle_timeout, self.reader.read_request_head())
+                    .await
+                    .ok()
+                    .transpose()
+            }
+        };
+        let head = tokio::select! {
+            head = wait => head,
+            () = stop => return Incoming::Closed,
+        };
+        let head = match head {
+            Ok(Some(Some(head))) => head,
+            Ok(None) => {
+                tracing::debug!(remote = %self.remote, "closing an idle connection");
+                return Incoming::Closed;
+            }
+            Ok(Some(None)) => return Incoming::Closed,
+            Err(err) => return self.refused(err),
+        };
+        if let Some(expect) = head.unsupported_expectation() {
+            return Incoming::Refused {
+                status: 417,
+                why: format!("Expect: {expect} is not supported (only 100-continue)"),
+            };
+        }
+        if head.expects_continue() && !self.reader.body_buffered(&head) {
+            // curl waits for this before sending a body over 1 KiB.
+            self.writer.queue_raw(CONTINUE);
+            if self.writer.flush().await.is_err() {
+                return Incoming::Closed;
+            }
+        }
+        let close = head.closes_connection();
+        match self.reader.read_body(head).await {
+            Ok(frame) => Incoming::Request { frame, close },
+            Err(err) => self.refused(err),
+        }
+    }
+
+    /// The connection's halves and its place in the count, for a stream to take over.
+    pub(crate) fn into_parts(
+        self,
+    ) -> (
+        FrameReader<OwnedReadHalf>,
+        FrameWriter<OwnedWriteHalf>,
+        Slot,
+    ) {
+        (self.reader, self.writer, self._slot)
+    }
+
+    fn refused(&self, err: FrameError) -> Incoming {
+        if matches!(err, FrameError::Io(_) | FrameError::UnexpectedEof) {
+            tracing::debug!(remote = %self.remote, error = %err, "connection dropped");
+            return Incoming::Closed;
+        }
+        Incoming::Refused {
+            status: err.status(),
+            why: err.to_string(),
+        }
+    }
+
+    /// Writes a last answer with `Connection: close`, then closes as [`Self::linger`] does.
+    pub(crate) async fn close_with(mut self, status: u16, mut headers: Headers, body: &[u8]) {
+        headers.insert("Connection", "close");
+        self.writer.queue_response(status, &headers, body);
+        if self.writer.flush().await.is_ok() {
+            self.linger().await;
+        }
+    }
+
+    /// Closes a connection whose last answer is written: the write side first, then, after reading
+    /// off a bounded amount of what the client is still sending (a body, or requests it pipelined),
+    /// the rest. Closing with unread bytes would reset the connection, and a reset can destroy the
+    /// answer before the client reads it.
+    pub(crate) async fn linger(self) {
+        let mut writer = self.writer.into_inner();
+        if writer.shutdown().await.is_err() {
+            return;
+        }
+        let mut read = self.reader.into_inner();
+        let mut sink = vec![0u8; 16 * 1024];
+        let mut drained = 0;
+        let _ = tokio::time::timeout(LINGER_TIME, async {
+            while drained < LINGER_BYTES {
+                match read.read(&mut sink).await {
+                    Ok(0) | Err(_) => break,
+                    Ok(n) => drained += n,
+                }
+            }
+        })
+        .await;
+    }
+}
