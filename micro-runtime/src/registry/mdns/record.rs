@@ -79,6 +79,13 @@ pub(super) fn encode(txt: &Txt) -> Vec<String> {
 
 /// Decodes a TXT record's strings, joined back together first.
 pub(super) fn decode<'a>(strings: impl IntoIterator<Item = &'a [u8]>) -> Result<Txt, DecodeError> {
+    serde_json::from_slice(&inflate(strings)?).map_err(DecodeError::Json)
+}
+
+/// The JSON inside a TXT record's strings, as its writer marshalled it.
+pub(super) fn inflate<'a>(
+    strings: impl IntoIterator<Item = &'a [u8]>,
+) -> Result<Vec<u8>, DecodeError> {
     let hex: Vec<u8> = strings.into_iter().flatten().copied().collect();
     let compressed = from_hex(&hex).ok_or(DecodeError::Hex)?;
     let mut json = Vec::new();
@@ -86,7 +93,7 @@ pub(super) fn decode<'a>(strings: impl IntoIterator<Item = &'a [u8]>) -> Result<
         .take(MAX_JSON)
         .read_to_end(&mut json)
         .map_err(DecodeError::Zlib)?;
-    serde_json::from_slice(&json).map_err(DecodeError::Json)
+    Ok(json)
 }
 
 fn to_hex(bytes: &[u8]) -> String {
@@ -155,19 +162,14 @@ mod tests {
         }
     }
 
-    fn inflate(hex: &str) -> String {
-        let compressed = from_hex(hex.as_bytes()).unwrap();
-        let mut json = String::new();
-        ZlibDecoder::new(compressed.as_slice())
-            .read_to_string(&mut json)
-            .unwrap();
-        json
+    fn json(hex: &str) -> String {
+        String::from_utf8(inflate([hex.as_bytes()]).unwrap()).unwrap()
     }
 
     #[test]
     fn decodes_a_go_micro_record_split_in_255_character_strings() {
         assert_eq!(GO_TXT[0].len(), CHUNK);
-        assert_eq!(inflate(&GO_TXT.concat()), GO_JSON);
+        assert_eq!(json(&GO_TXT.concat()), GO_JSON);
         let txt = decode(GO_TXT.iter().map(|s| s.as_bytes())).unwrap();
         assert_eq!(txt, greeter());
     }
@@ -184,7 +186,7 @@ mod tests {
         assert!(hex.bytes().all(|c| matches!(c, b'0'..=b'9' | b'a'..=b'f')));
         // The JSON inside is Go's byte for byte; the zlib stream around it need not be (Go's
         // compress/zlib and flate2 pick different matches), and Go's reader does not care.
-        assert_eq!(inflate(&hex), GO_JSON);
+        assert_eq!(json(&hex), GO_JSON);
         assert_eq!(
             decode(strings.iter().map(|s| s.as_bytes())).unwrap(),
             greeter()
@@ -200,7 +202,7 @@ mod tests {
         let strings = encode(&txt);
         assert_eq!(strings.len(), 1);
         assert_eq!(
-            inflate(&strings[0]),
+            json(&strings[0]),
             r#"{"Metadata":{},"Service":"a","Version":"","Endpoints":null}"#
         );
     }
