@@ -134,7 +134,7 @@ fn micro_reads_go_micros_announcement_answer_and_goodbye_as_the_node() {
     assert_eq!(announced.ttl, 120);
 
     let answered = entry::nodes(&names, &corpus("08-response.bin"), Some("greeter"));
-    assert_eq!(answered, [announced.clone()]);
+    assert_eq!(answered, std::slice::from_ref(&announced));
 
     let goodbye = entry::nodes(&names, &corpus("09-goodbye.bin"), Some("greeter"));
     assert_eq!(goodbye.len(), 1);
