@@ -39,13 +39,15 @@
 //! - `plugin`, `params`: the protoc plugin front end and its `--micro_opt` options.
 //! - `generator`: the one core; `options`: what it can be asked.
 //! - `check`: input it refuses (editions, clashing names).
-//! - `model`: the neutral service description; `descriptor`: endpoint value trees.
+//! - `model`: the neutral service description; `descriptor`: endpoint value trees;
+//!   `described`: the same trees attached to every message, for subscribers.
 //! - `service`, `client`: the code templates; `naming`: Go-compatible names.
 //! - `paths`, `docs`: rewrites of the generated syntax tree; `include`: the module tree.
 
 mod builder;
 mod check;
 mod client;
+mod described;
 mod descriptor;
 mod docs;
 mod error;

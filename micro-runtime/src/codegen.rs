@@ -7,7 +7,9 @@ pub use crate::client::{
     forward_bidi_stream, forward_client_stream, forward_server_stream,
 };
 pub use crate::context::Context;
-pub use crate::descriptor::{EndpointDescriptor, EndpointKind, ServiceDescriptor, ValueDescriptor};
+pub use crate::descriptor::{
+    Described, EndpointDescriptor, EndpointKind, ServiceDescriptor, ValueDescriptor,
+};
 pub use crate::error::Error;
 pub use crate::server::{Handler, Router};
 pub use crate::stream::{Receiver, Sender};

@@ -60,6 +60,33 @@ pub struct ValueDescriptor {
     pub values: &'static [ValueDescriptor],
 }
 
+/// A message type whose shape is known at build time, so a subscriber taking it can advertise
+/// the message's fields as go-micro's subscribers do (go-micro reflects over the Go struct).
+///
+/// micro-build implements it for every message it generates, with the same value tree a handler
+/// endpoint carries for that message. A hand-written message implements it in a few lines:
+///
+/// ```
+/// use micro_runtime::descriptor::{Described, ValueDescriptor};
+///
+/// struct Ping {
+///     id: String,
+/// }
+///
+/// impl Described for Ping {
+///     const VALUE: ValueDescriptor = ValueDescriptor {
+///         name: "Ping",
+///         type_name: "Ping",
+///         values: &[ValueDescriptor { name: "id", type_name: "string", values: &[] }],
+///     };
+/// }
+/// # let _ = Ping { id: String::new() }.id;
+/// ```
+pub trait Described {
+    /// The message's shape: its name as `name` and `type_name`, its fields as `values`.
+    const VALUE: ValueDescriptor;
+}
+
 impl ValueDescriptor {
     /// The registry form.
     pub fn to_registry(&self) -> Value {

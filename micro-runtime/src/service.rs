@@ -36,6 +36,7 @@ use crate::broker::{Broker, SubscribeOptions, broker_from_env};
 use crate::client::{Client, ClientOptions};
 use crate::codec::Message;
 use crate::context::Context;
+use crate::descriptor::Described;
 use crate::error::{Error, LocalError, LocalErrorKind};
 use crate::publisher::Publisher;
 use crate::registry::{Registry, registry_from_env};
@@ -107,7 +108,7 @@ impl Service {
     /// is logged with the topic and message id, and the subscription goes on.
     pub fn subscribe<M, F, Fut>(mut self, topic: impl Into<String>, handler: F) -> Self
     where
-        M: Message,
+        M: Message + Described,
         F: Fn(Context, M) -> Fut + Send + Sync + 'static,
         Fut: Future<Output = Result<(), Error>> + Send + 'static,
     {
@@ -124,7 +125,7 @@ impl Service {
         handler: F,
     ) -> Self
     where
-        M: Message,
+        M: Message + Described,
         F: Fn(Context, M) -> Fut + Send + Sync + 'static,
         Fut: Future<Output = Result<(), Error>> + Send + 'static,
     {

@@ -364,4 +364,30 @@ impl<H: GreeterHandler> ::micro_runtime::codegen::Handler for GreeterServer<H> {
         }
     }
 }
+impl ::micro_runtime::codegen::Described for HelloRequest {
+    const VALUE: ::micro_runtime::codegen::ValueDescriptor = ::micro_runtime::codegen::ValueDescriptor {
+        name: "HelloRequest",
+        type_name: "HelloRequest",
+        values: &[
+            ::micro_runtime::codegen::ValueDescriptor {
+                name: "name",
+                type_name: "string",
+                values: &[],
+            },
+        ],
+    };
+}
+impl ::micro_runtime::codegen::Described for HelloResponse {
+    const VALUE: ::micro_runtime::codegen::ValueDescriptor = ::micro_runtime::codegen::ValueDescriptor {
+        name: "HelloResponse",
+        type_name: "HelloResponse",
+        values: &[
+            ::micro_runtime::codegen::ValueDescriptor {
+                name: "greeting",
+                type_name: "string",
+                values: &[],
+            },
+        ],
+    };
+}
 // @@protoc_insertion_point(module)

@@ -526,4 +526,17 @@ impl<H: CatalogHandler> ::micro_runtime::codegen::Handler for CatalogServer<H> {
         }
     }
 }
+impl ::micro_runtime::codegen::Described for GetItemRequest {
+    const VALUE: ::micro_runtime::codegen::ValueDescriptor = ::micro_runtime::codegen::ValueDescriptor {
+        name: "GetItemRequest",
+        type_name: "GetItemRequest",
+        values: &[
+            ::micro_runtime::codegen::ValueDescriptor {
+                name: "id",
+                type_name: "string",
+                values: &[],
+            },
+        ],
+    };
+}
 // @@protoc_insertion_point(module)

@@ -559,4 +559,82 @@ impl<'de> ::micro_runtime::codegen::serde::Deserialize<'de> for Kind {
         deserializer.deserialize_any(GeneratedVisitor)
     }
 }
+impl ::micro_runtime::codegen::Described for Item {
+    const VALUE: ::micro_runtime::codegen::ValueDescriptor = ::micro_runtime::codegen::ValueDescriptor {
+        name: "Item",
+        type_name: "Item",
+        values: &[
+            ::micro_runtime::codegen::ValueDescriptor {
+                name: "id",
+                type_name: "string",
+                values: &[],
+            },
+            ::micro_runtime::codegen::ValueDescriptor {
+                name: "title",
+                type_name: "string",
+                values: &[],
+            },
+            ::micro_runtime::codegen::ValueDescriptor {
+                name: "created_at",
+                type_name: "Timestamp",
+                values: &[
+                    ::micro_runtime::codegen::ValueDescriptor {
+                        name: "seconds",
+                        type_name: "int64",
+                        values: &[],
+                    },
+                    ::micro_runtime::codegen::ValueDescriptor {
+                        name: "nanos",
+                        type_name: "int32",
+                        values: &[],
+                    },
+                ],
+            },
+            ::micro_runtime::codegen::ValueDescriptor {
+                name: "kind",
+                type_name: "Kind",
+                values: &[],
+            },
+            ::micro_runtime::codegen::ValueDescriptor {
+                name: "tags",
+                type_name: "[]string",
+                values: &[],
+            },
+            ::micro_runtime::codegen::ValueDescriptor {
+                name: "labels",
+                type_name: "map<string,string>",
+                values: &[],
+            },
+            ::micro_runtime::codegen::ValueDescriptor {
+                name: "price_cents",
+                type_name: "int64",
+                values: &[],
+            },
+            ::micro_runtime::codegen::ValueDescriptor {
+                name: "detail",
+                type_name: "Detail",
+                values: &[
+                    ::micro_runtime::codegen::ValueDescriptor {
+                        name: "note",
+                        type_name: "string",
+                        values: &[],
+                    },
+                ],
+            },
+        ],
+    };
+}
+impl ::micro_runtime::codegen::Described for item::Detail {
+    const VALUE: ::micro_runtime::codegen::ValueDescriptor = ::micro_runtime::codegen::ValueDescriptor {
+        name: "Detail",
+        type_name: "Detail",
+        values: &[
+            ::micro_runtime::codegen::ValueDescriptor {
+                name: "note",
+                type_name: "string",
+                values: &[],
+            },
+        ],
+    };
+}
 // @@protoc_insertion_point(module)

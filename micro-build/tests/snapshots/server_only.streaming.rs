@@ -1166,4 +1166,105 @@ impl<H: StreamerHandler> ::micro_runtime::codegen::Handler for StreamerServer<H>
         }
     }
 }
+impl ::micro_runtime::codegen::Described for PingRequest {
+    const VALUE: ::micro_runtime::codegen::ValueDescriptor = ::micro_runtime::codegen::ValueDescriptor {
+        name: "PingRequest",
+        type_name: "PingRequest",
+        values: &[
+            ::micro_runtime::codegen::ValueDescriptor {
+                name: "payload",
+                type_name: "string",
+                values: &[],
+            },
+        ],
+    };
+}
+impl ::micro_runtime::codegen::Described for PingResponse {
+    const VALUE: ::micro_runtime::codegen::ValueDescriptor = ::micro_runtime::codegen::ValueDescriptor {
+        name: "PingResponse",
+        type_name: "PingResponse",
+        values: &[
+            ::micro_runtime::codegen::ValueDescriptor {
+                name: "payload",
+                type_name: "string",
+                values: &[],
+            },
+        ],
+    };
+}
+impl ::micro_runtime::codegen::Described for CountdownRequest {
+    const VALUE: ::micro_runtime::codegen::ValueDescriptor = ::micro_runtime::codegen::ValueDescriptor {
+        name: "CountdownRequest",
+        type_name: "CountdownRequest",
+        values: &[
+            ::micro_runtime::codegen::ValueDescriptor {
+                name: "from",
+                type_name: "uint32",
+                values: &[],
+            },
+        ],
+    };
+}
+impl ::micro_runtime::codegen::Described for Tick {
+    const VALUE: ::micro_runtime::codegen::ValueDescriptor = ::micro_runtime::codegen::ValueDescriptor {
+        name: "Tick",
+        type_name: "Tick",
+        values: &[
+            ::micro_runtime::codegen::ValueDescriptor {
+                name: "value",
+                type_name: "uint32",
+                values: &[],
+            },
+        ],
+    };
+}
+impl ::micro_runtime::codegen::Described for Number {
+    const VALUE: ::micro_runtime::codegen::ValueDescriptor = ::micro_runtime::codegen::ValueDescriptor {
+        name: "Number",
+        type_name: "Number",
+        values: &[
+            ::micro_runtime::codegen::ValueDescriptor {
+                name: "value",
+                type_name: "int64",
+                values: &[],
+            },
+        ],
+    };
+}
+impl ::micro_runtime::codegen::Described for Total {
+    const VALUE: ::micro_runtime::codegen::ValueDescriptor = ::micro_runtime::codegen::ValueDescriptor {
+        name: "Total",
+        type_name: "Total",
+        values: &[
+            ::micro_runtime::codegen::ValueDescriptor {
+                name: "sum",
+                type_name: "int64",
+                values: &[],
+            },
+            ::micro_runtime::codegen::ValueDescriptor {
+                name: "count",
+                type_name: "uint32",
+                values: &[],
+            },
+        ],
+    };
+}
+impl ::micro_runtime::codegen::Described for EchoMessage {
+    const VALUE: ::micro_runtime::codegen::ValueDescriptor = ::micro_runtime::codegen::ValueDescriptor {
+        name: "EchoMessage",
+        type_name: "EchoMessage",
+        values: &[
+            ::micro_runtime::codegen::ValueDescriptor {
+                name: "text",
+                type_name: "string",
+                values: &[],
+            },
+            ::micro_runtime::codegen::ValueDescriptor {
+                name: "seq",
+                type_name: "uint64",
+                values: &[],
+            },
+        ],
+    };
+}
 // @@protoc_insertion_point(module)

@@ -56,6 +56,7 @@ use self::subscriber::SubscriberSpec;
 use crate::broker::{Broker, SubscribeOptions, Subscription};
 use crate::codec::Message;
 use crate::context::Context;
+use crate::descriptor::Described;
 use crate::error::{Error, LocalError, LocalErrorKind};
 use crate::registry::{Node, Registry};
 use crate::transport::listener;
@@ -231,7 +232,7 @@ impl Server {
     /// server starts and ended when it stops, and advertised in the registry as go-micro does.
     pub fn subscribe<M, F, Fut>(self, topic: impl Into<String>, handler: F) -> Self
     where
-        M: Message,
+        M: Message + Described,
         F: Fn(Context, M) -> Fut + Send + Sync + 'static,
         Fut: Future<Output = Result<(), Error>> + Send + 'static,
     {
@@ -247,7 +248,7 @@ impl Server {
         handler: F,
     ) -> Self
     where
-        M: Message,
+        M: Message + Described,
         F: Fn(Context, M) -> Fut + Send + Sync + 'static,
         Fut: Future<Output = Result<(), Error>> + Send + 'static,
     {

@@ -17,6 +17,7 @@ use bytes::Bytes;
 use crate::broker::{Broker, CONTENT_TYPE_HEADER, EventHandler, SubscribeOptions, Subscription};
 use crate::codec::{ContentType, Message};
 use crate::context::Context;
+use crate::descriptor::Described;
 use crate::error::{Error, LocalError, SERVER_ID};
 use crate::metadata::{Metadata, is_reserved};
 use crate::registry::{BoxFuture, Endpoint, Value};
@@ -26,7 +27,8 @@ use crate::wrapper::{Next, Wrapper, run_wrapped};
 pub(crate) struct SubscriberSpec {
     topic: String,
     options: SubscribeOptions,
-    type_name: &'static str,
+    // The message's shape, advertised as the endpoint's request.
+    request: Value,
     route: Arc<dyn EventRoute>,
 }
 
@@ -82,14 +84,14 @@ impl SubscriberSpec {
     /// A subscriber of `topic` running `handler` for each message.
     pub(crate) fn new<M, F, Fut>(topic: String, options: SubscribeOptions, handler: F) -> Self
     where
-        M: Message,
+        M: Message + Described,
         F: Fn(Context, M) -> Fut + Send + Sync + 'static,
         Fut: Future<Output = Result<(), Error>> + Send + 'static,
     {
         Self {
             topic,
             options,
-            type_name: short_type_name::<M>(),
+            request: M::VALUE.to_registry(),
             route: Arc::new(Typed {
                 handler: Arc::new(handler),
                 message: PhantomData,
@@ -98,7 +100,8 @@ impl SubscriberSpec {
     }
 
     /// The registry form, as go-micro advertises a function subscriber: endpoint `Func`, the
-    /// message type as the request, metadata `topic` and `subscriber: "true"`.
+    /// message's value tree as the request (fields included, as go-micro's extractor lists them),
+    /// no response, metadata `topic` and `subscriber: "true"`.
     pub(crate) fn endpoint(&self) -> Endpoint {
         let mut metadata = HashMap::new();
         metadata.insert("topic".to_string(), self.topic.clone());
@@ -108,11 +111,7 @@ impl SubscriberSpec {
         }
         Endpoint {
             name: "Func".to_string(),
-            request: Some(Value {
-                name: self.type_name.to_string(),
-                type_name: self.type_name.to_string(),
-                values: Vec::new(),
-            }),
+            request: Some(self.request.clone()),
             response: None,
             metadata,
         }

@@ -35,6 +35,8 @@
 //! - `zone.rs`: our registered nodes as records; `responder.rs`: answering and announcing them.
 //! - `entry.rs`: reading nodes from responses; `query.rs`: lookups; `watch.rs`: the watch cache.
 
+#[cfg(test)]
+mod corpus;
 mod engine;
 mod entry;
 mod interface;
