@@ -326,4 +326,7 @@ async fn serve_stream(
         Err(err) => err.to_header_value(),
     };
     io.finish(end).await;
+    // A go-micro client writes its own EOS once it has read ours, then closes: read it off rather
+    // than reset the connection under it (its Close would report a broken pipe).
+    crate::transport::conn::linger(io.reader, io.writer).await;
 }

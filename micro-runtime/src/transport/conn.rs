@@ -159,26 +159,34 @@ impl ServerConn {
         }
     }
 
-    /// Closes a connection whose last answer is written: the write side first, then, after reading
-    /// off a bounded amount of what the client is still sending (a body, or requests it pipelined),
-    /// the rest. Closing with unread bytes would reset the connection, and a reset can destroy the
-    /// answer before the client reads it.
+    /// Closes the connection once its last answer is written; see [`linger`].
     pub(crate) async fn linger(self) {
-        let mut writer = self.writer.into_inner();
-        if writer.shutdown().await.is_err() {
-            return;
-        }
-        let mut read = self.reader.into_inner();
-        let mut sink = vec![0u8; 16 * 1024];
-        let mut drained = 0;
-        let _ = tokio::time::timeout(LINGER_TIME, async {
-            while drained < LINGER_BYTES {
-                match read.read(&mut sink).await {
-                    Ok(0) | Err(_) => break,
-                    Ok(n) => drained += n,
-                }
-            }
-        })
-        .await;
+        linger(self.reader, self.writer).await;
     }
+}
+
+/// Closes a connection whose last answer is written: the write side first, then, after reading off
+/// a bounded amount of what the client is still sending (a body, requests it pipelined, a stream's
+/// closing `EOS`), the rest. Closing with unread bytes would reset the connection, and a reset can
+/// destroy the answer before the client reads it, or fail the client's last write.
+pub(crate) async fn linger(
+    reader: FrameReader<OwnedReadHalf>,
+    writer: FrameWriter<OwnedWriteHalf>,
+) {
+    let mut writer = writer.into_inner();
+    if writer.shutdown().await.is_err() {
+        return;
+    }
+    let mut read = reader.into_inner();
+    let mut sink = vec![0u8; 16 * 1024];
+    let mut drained = 0;
+    let _ = tokio::time::timeout(LINGER_TIME, async {
+        while drained < LINGER_BYTES {
+            match read.read(&mut sink).await {
+                Ok(0) | Err(_) => break,
+                Ok(n) => drained += n,
+            }
+        }
+    })
+    .await;
 }
