@@ -7,7 +7,6 @@
 mod guard;
 
 use bytes::Bytes;
-use serde::Deserialize;
 
 use super::Message;
 use crate::error::{Error, SERVER_ID};
@@ -37,7 +36,7 @@ mod tests {
     use std::collections::HashMap;
 
     use pbjson_types::{Duration, Timestamp};
-    use serde::Serialize;
+    use serde::{Deserialize, Serialize};
 
     use super::*;
 
