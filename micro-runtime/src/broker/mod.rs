@@ -40,7 +40,7 @@ use bytes::Bytes;
 
 pub use config::{broker_from_env, shared_memory_broker};
 pub(crate) use delivery::Delivery;
-pub use envelope::{decode_envelope, encode_envelope};
+pub use envelope::{MAX_HEADER_BYTES, MAX_HEADERS, decode_envelope, encode_envelope};
 pub use memory::MemoryBroker;
 
 use crate::error::{Error, LocalError, LocalErrorKind};

@@ -6,7 +6,7 @@
 //! | 200, empty body | the message is in the subscription's buffer |
 //! | 405 | not a POST |
 //! | 404 | no subscription here has that id (it ended) |
-//! | 400 | the body is not the envelope, has no `Micro-Topic`, or names another topic |
+//! | 400 | the body is not the envelope, has more headers than [`MAX_HEADERS`](crate::broker::MAX_HEADERS) or [`MAX_HEADER_BYTES`](crate::broker::MAX_HEADER_BYTES) allow, has no `Micro-Topic`, or names another topic |
 //! | 503 | the subscription's buffer is full: try later, or another queue member |
 //!
 //! go-micro answers 200 to anything it can parse, drops messages for unknown ids silently, and
