@@ -7,6 +7,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use super::HttpBroker;
+use crate::broker::DEFAULT_FLUSH_TIMEOUT;
 use crate::transport::Limits;
 
 /// Where the inbox listens by default: loopback, as go-micro's since 2020.
@@ -52,6 +53,7 @@ pub(super) struct Options {
     pub(super) max_connections: usize,
     pub(super) idle_timeout: Duration,
     pub(super) body_timeout: Duration,
+    pub(super) flush_timeout: Duration,
 }
 
 impl Options {
@@ -78,6 +80,7 @@ impl Default for Options {
             max_connections: DEFAULT_MAX_CONNECTIONS,
             idle_timeout: DEFAULT_IDLE_TIMEOUT,
             body_timeout: DEFAULT_BODY_TIMEOUT,
+            flush_timeout: DEFAULT_FLUSH_TIMEOUT,
         }
     }
 }
@@ -188,6 +191,14 @@ impl HttpBroker {
     /// (default [`DEFAULT_BODY_TIMEOUT`]); a slower one is answered 408 and its connection closed.
     pub fn body_timeout(mut self, timeout: Duration) -> Self {
         Arc::make_mut(&mut self.options).body_timeout = timeout;
+        self
+    }
+
+    /// How long [`disconnect`](crate::broker::Broker::disconnect) waits for messages still on
+    /// their way before it drops them (default [`DEFAULT_FLUSH_TIMEOUT`]); see
+    /// [`Broker::flush`](crate::broker::Broker::flush). Zero: drop at once what is not delivered.
+    pub fn flush_timeout(mut self, timeout: Duration) -> Self {
+        Arc::make_mut(&mut self.options).flush_timeout = timeout;
         self
     }
 }
