@@ -128,10 +128,16 @@ async fn a_flush_with_a_dead_subscriber_ends_at_the_deadline_with_the_pending_co
         waited >= Duration::from_secs(5) && waited < Duration::from_secs(30),
         "{waited:?}"
     );
-    assert!(err.to_string().contains("3 deliveries still pending"), "{err}");
+    assert!(
+        err.to_string().contains("3 deliveries still pending"),
+        "{err}"
+    );
     // They are still being retried: disconnect flushes for its own timeout, then drops them.
     let err = publisher.disconnect().await.expect_err("3 were dropped");
-    assert!(err.to_string().contains("3 deliveries still pending"), "{err}");
+    assert!(
+        err.to_string().contains("3 deliveries still pending"),
+        "{err}"
+    );
 }
 
 #[tokio::test]
@@ -198,9 +204,16 @@ async fn a_service_stop_flushes_within_its_drain_deadline() {
     publish_3(broker.as_ref(), "stop").await;
     let started = Instant::now();
     let err = running.stop().await.expect_err("nothing can be delivered");
-    assert!(err.to_string().contains("3 deliveries still pending"), "{err}");
+    assert!(
+        err.to_string().contains("3 deliveries still pending"),
+        "{err}"
+    );
     // Within the 2 s drain deadline, not the broker's 5 s default flush timeout.
-    assert!(started.elapsed() < Duration::from_secs(5), "{:?}", started.elapsed());
+    assert!(
+        started.elapsed() < Duration::from_secs(5),
+        "{:?}",
+        started.elapsed()
+    );
 }
 
 #[tokio::test]
@@ -256,7 +269,10 @@ async fn a_nats_flush_while_the_server_is_down_times_out_with_the_pending_count(
         .flush(Duration::from_secs(1))
         .await
         .expect_err("the server is down");
-    assert!(err.to_string().contains("3 messages not confirmed"), "{err}");
+    assert!(
+        err.to_string().contains("3 messages not confirmed"),
+        "{err}"
+    );
 
     // Back: the client reconnects, and the flush gets through.
     server.restart().await;

@@ -67,8 +67,14 @@ async fn main() -> anyhow::Result<()> {
     // `publish` returned as soon as the broker took each event; delivery happens here.
     match running {
         Some(running) => running.stop().await.context("stopping the service")?,
-        None => broker.disconnect().await.context("disconnecting the broker")?,
+        None => broker
+            .disconnect()
+            .await
+            .context("disconnecting the broker")?,
     }
-    println!("published {count} events on {topic} through the {} broker", broker.name());
+    println!(
+        "published {count} events on {topic} through the {} broker",
+        broker.name()
+    );
     Ok(())
 }

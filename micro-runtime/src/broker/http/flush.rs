@@ -52,7 +52,6 @@ impl Round {
             keep: Some(ticket),
         }
     }
-
 }
 
 impl Default for Rounds {
@@ -70,7 +69,13 @@ impl Rounds {
     /// The ticket for a message published now.
     pub(super) fn ticket(&self) -> Arc<Ticket> {
         let state = lock(&self.state);
-        Arc::clone(state.open.keep.as_ref().expect("the open round holds its ticket"))
+        Arc::clone(
+            state
+                .open
+                .keep
+                .as_ref()
+                .expect("the open round holds its ticket"),
+        )
     }
 
     /// Waits until every message published before the call is settled. `Err` holds how many

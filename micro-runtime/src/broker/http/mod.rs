@@ -334,12 +334,17 @@ impl Broker for HttpBroker {
     /// [reply timeout](HttpBroker::reply_timeout) counts as failed, and is not sent again.
     fn flush(&self, timeout: Duration) -> BoxFuture<'_, Result<(), LocalError>> {
         Box::pin(async move {
-            self.inner.outbox.rounds().flush(timeout).await.map_err(|pending| {
-                broker_error(format!(
-                    "the HTTP broker's flush timed out after {timeout:?} with {pending} \
+            self.inner
+                .outbox
+                .rounds()
+                .flush(timeout)
+                .await
+                .map_err(|pending| {
+                    broker_error(format!(
+                        "the HTTP broker's flush timed out after {timeout:?} with {pending} \
                      deliveries still pending (a message counts once per subscriber)"
-                ))
-            })
+                    ))
+                })
         })
     }
 

@@ -35,8 +35,8 @@ use self::connection::Connection;
 use self::servers::Servers;
 use self::subscription::{Readers, Unsubscriber};
 use super::{
-    Broker, DEFAULT_FLUSH_TIMEOUT, Delivery, EventHandler, Message, SubscribeOptions, Subscription, TOPIC_HEADER,
-    broker_error, check_topic, encode_envelope,
+    Broker, DEFAULT_FLUSH_TIMEOUT, Delivery, EventHandler, Message, SubscribeOptions, Subscription,
+    TOPIC_HEADER, broker_error, check_topic, encode_envelope,
 };
 use crate::error::{LocalError, LocalErrorKind};
 use crate::registry::BoxFuture;
