@@ -6,6 +6,7 @@
 //! | `greeter-server` / `greeter-client` | the same across two terminals, and curl |
 //! | `streaming` | server, client and bidirectional streams |
 //! | `pubsub` | one publisher, two subscribers sharing a queue group, one broadcast subscriber |
+//! | `publish` | publish a few events and exit at once, losing none: the broker's flush |
 //!
 //! This library holds the generated code and the handlers the binaries share.
 

@@ -146,7 +146,9 @@ impl Service {
             .content_type(self.client.options().content_type)
     }
 
-    /// The service's broker, for raw messages.
+    /// The service's broker, for raw messages. A service that publishes without serving (a
+    /// CLI, a cron job) calls its [`disconnect`](Broker::disconnect) before exiting, so that what
+    /// it published is delivered first.
     pub fn broker(&self) -> Arc<dyn Broker> {
         Arc::clone(&self.broker)
     }
@@ -161,7 +163,9 @@ impl Service {
         self.server
     }
 
-    /// Starts serving; the returned server stops with [`RunningServer::stop`].
+    /// Starts serving; the returned server stops with [`RunningServer::stop`], which also flushes
+    /// and disconnects the broker the service built (not one passed to
+    /// [`ServiceBuilder::broker`]): once it returns `Ok`, what was published has gone out.
     pub async fn start(self) -> Result<RunningServer, LocalError> {
         self.server.start().await
     }

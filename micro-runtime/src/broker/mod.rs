@@ -21,6 +21,11 @@
 //! is full, messages for that subscription are dropped (counted in [`SubscriptionStats`] and
 //! logged) and every other subscriber goes on at full speed.
 //!
+//! [`Broker::flush`] waits until what was published has left the process: every message handed
+//! to its subscriber's inbox (HTTP) or to the NATS server, or given up. [`Broker::disconnect`]
+//! flushes first, for [`DEFAULT_FLUSH_TIMEOUT`], so a process that publishes and then disconnects
+//! (or stops the service that owns its broker) loses nothing to its exit.
+//!
 //! [`broker_from_env`] picks the broker `MICRO_BROKER` names.
 
 mod config;
@@ -54,6 +59,9 @@ pub const ID_HEADER: &str = "Micro-Id";
 pub const CONTENT_TYPE_HEADER: &str = "Content-Type";
 /// How many messages a subscription buffers in front of its handler by default.
 pub const DEFAULT_BUFFER: usize = 1024;
+/// How long [`Broker::disconnect`] waits, by default, for messages still on their way (see
+/// [`Broker::flush`]) before it drops them.
+pub const DEFAULT_FLUSH_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// One message: headers and an encoded body (go-micro's `broker.Message`).
 ///
@@ -380,9 +388,38 @@ pub trait Broker: Send + Sync + 'static {
     /// Connects (binds the inbox, dials the server). Idempotent.
     fn connect(&self) -> BoxFuture<'_, Result<(), LocalError>>;
 
-    /// Ends the broker's subscriptions and lets go of the connection (the memory broker, shared
-    /// by a process and with no connection, does nothing). Using the broker again reconnects.
+    /// Flushes (see [`flush`](Self::flush)) for the broker's flush timeout
+    /// ([`DEFAULT_FLUSH_TIMEOUT`] unless configured), then ends the broker's subscriptions and
+    /// lets go of the connection, dropping whatever the flush did not get out (the memory broker,
+    /// shared by a process and with no connection, does nothing). Using the broker again
+    /// reconnects. An `Ok` means every message published before was flushed.
     fn disconnect(&self) -> BoxFuture<'_, Result<(), LocalError>>;
+
+    /// [`disconnect`](Self::disconnect), flushing for at most `flush_timeout` instead of the
+    /// broker's default: a stop with a deadline uses this. The default flushes, then calls
+    /// `disconnect`; a broker whose `disconnect` flushes again should override it.
+    fn disconnect_within(&self, flush_timeout: Duration) -> BoxFuture<'_, Result<(), LocalError>> {
+        Box::pin(async move {
+            let flushed = self.flush(flush_timeout).await;
+            let disconnected = self.disconnect().await;
+            flushed.and(disconnected)
+        })
+    }
+
+    /// Waits until every message published through this broker before the call has left the
+    /// process, or `timeout` has passed: for the HTTP broker, each message's copy for each
+    /// subscriber has been taken by the subscriber's inbox (answered 2xx) or has failed for good
+    /// (refused, its subscriber gone, or sent but never answered: at-most-once, so not sent
+    /// again); for NATS, the server has read every message. Messages published meanwhile are not
+    /// waited for. At the timeout, the error says how many were still pending; they stay queued
+    /// and go on being delivered.
+    ///
+    /// The default is for brokers that hold nothing back, as the memory broker, whose `publish`
+    /// hands each message to its subscriptions' buffers before it returns: `Ok` at once.
+    fn flush(&self, timeout: Duration) -> BoxFuture<'_, Result<(), LocalError>> {
+        let _ = timeout;
+        Box::pin(async { Ok(()) })
+    }
 
     /// Publishes `message` on `topic`. Returns once the broker has taken the message, not when
     /// subscribers have handled it; no subscribers is not an error.

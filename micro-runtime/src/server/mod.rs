@@ -24,7 +24,8 @@
 //! 3. stop accepting, and close idle connections;
 //! 4. let calls in flight finish by the drain deadline (the deregister wait plus the drain
 //!    timeout, shared with the subscribers), then close what is left and stop busy handlers;
-//! 5. disconnect the broker, when the server owns it (a [`Service`](crate::Service) built it).
+//! 5. disconnect the broker, when the server owns it (a [`Service`](crate::Service) built it),
+//!    first flushing what was published, by the drain deadline.
 //!
 //! go-micro stops accepting the moment it deregisters, so clients still holding the node in their
 //! cache fail until it expires.
@@ -378,7 +379,7 @@ pub struct RunningServer {
     local_addr: SocketAddr,
     node: Node,
     stop_tx: watch::Sender<bool>,
-    task: tokio::task::JoinHandle<()>,
+    task: tokio::task::JoinHandle<Result<(), LocalError>>,
 }
 
 impl RunningServer {
@@ -393,11 +394,13 @@ impl RunningServer {
     }
 
     /// Stops gracefully: deregister, keep serving for the deregister wait, stop accepting, finish
-    /// calls in flight within the drain timeout, close the rest.
+    /// calls in flight within the drain timeout, close the rest, and disconnect the broker when
+    /// the server owns it, flushing what was published within the drain deadline. Fails if that
+    /// flush timed out: messages were dropped.
     pub async fn stop(self) -> Result<(), LocalError> {
         let _ = self.stop_tx.send(true);
         self.task.await.map_err(|e| {
             LocalError::new(LocalErrorKind::Io, "the server task failed").with_source(e)
-        })
+        })?
     }
 }

@@ -15,6 +15,7 @@ use super::registrar::Registrar;
 use tokio::time::Instant;
 
 use crate::broker::{Broker, Subscription};
+use crate::error::LocalError;
 
 /// Completes once `flag` turns true (or its sender is gone).
 async fn stopped(flag: &mut watch::Receiver<bool>) {
@@ -66,7 +67,7 @@ pub(super) async fn run(
     subscriptions: Vec<Subscription>,
     mut stop: watch::Receiver<bool>,
     timing: Timing,
-) {
+) -> Result<(), LocalError> {
     let (phase_tx, phase_rx) = watch::channel(Phase::Serving);
     let mut connections = JoinSet::new();
     let mut listener = Acceptor::new(listener, &shared.limits, REFUSAL, "rpc server");
@@ -116,12 +117,18 @@ pub(super) async fn run(
         );
         connections.shutdown().await;
     }
-    if let Some(broker) = timing.owned_broker
-        && let Err(err) = broker.disconnect().await
-    {
-        tracing::warn!(broker = broker.name(), error = %err, "broker disconnect failed");
+    // What this service published goes out before the process may exit, within what is left of
+    // the drain deadline; a broker passed in by the user is theirs to flush.
+    let mut disconnected = Ok(());
+    if let Some(broker) = timing.owned_broker {
+        let left = drain_deadline.saturating_duration_since(Instant::now());
+        disconnected = broker.disconnect_within(left).await;
+        if let Err(err) = &disconnected {
+            tracing::warn!(broker = broker.name(), error = %err, "broker disconnect failed");
+        }
     }
     tracing::info!("server stopped");
+    disconnected
 }
 
 /// What a connection over the server's connection caps is answered before it is closed: go-micro's

@@ -40,7 +40,8 @@
 //! subscriptions made through it served until they end. [`Broker::disconnect`] ends them all.
 //!
 //! **Delivery is at-most-once.** A message waits in its target's queue only in the publisher's
-//! memory: it is lost if the publisher exits, when the queue is full and its subscriber failing
+//! memory: it is lost if the publisher exits without a flush ([`Broker::flush`], which
+//! [`Broker::disconnect`] does for [`HttpBroker::flush_timeout`], as a service's stop does), when the queue is full and its subscriber failing
 //! (the newest is dropped), when it has waited longer than [`HttpBroker::max_message_age`], when
 //! its broadcast subscriber has left, or when the subscriber got it but did not answer (it may be
 //! handling it, so it is not sent again). A full queue whose subscriber is healthy (its last
@@ -63,11 +64,13 @@
 //! - `outbox.rs`: the per-node queues, and picking a queue group's member.
 //! - `peer.rs`: what the queues, `publish` and a node's task share: its health and load.
 //! - `backpressure.rs`: `publish` waiting for room in a healthy node's full queue.
+//! - `flush.rs`: the publish rounds a flush waits for.
 //! - `target.rs`: the task serving one node's queue, and the retry policy.
 //! - `post.rs`: POSTs to a subscriber over a keep-alive connection, and what a failure proves.
 //! - `pipeline.rs`: several POSTs in flight on one connection, their replies read in order.
 
 mod backpressure;
+mod flush;
 mod inbox;
 mod options;
 mod outbox;
@@ -80,6 +83,7 @@ mod registration;
 mod target;
 
 use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
 use tokio::task::JoinHandle;
 
@@ -264,10 +268,20 @@ impl Broker for HttpBroker {
         })
     }
 
-    /// Deregisters every subscription, stops the inbox and drops the messages still queued for
-    /// delivery. The broker can connect again afterwards; subscriptions ended here stay ended.
+    /// Flushes for the [flush timeout](HttpBroker::flush_timeout), then deregisters every
+    /// subscription, stops the inbox and drops the messages still queued for delivery, with a
+    /// warning. The broker can connect again afterwards; subscriptions ended here stay ended.
+    /// Fails if the flush timed out (the error says how many messages were dropped) or a
+    /// deregister failed; everything is stopped either way.
     fn disconnect(&self) -> BoxFuture<'_, Result<(), LocalError>> {
+        self.disconnect_within(self.options.flush_timeout)
+    }
+
+    /// [`disconnect`](Broker::disconnect), flushing for at most `flush_timeout`.
+    fn disconnect_within(&self, flush_timeout: Duration) -> BoxFuture<'_, Result<(), LocalError>> {
         Box::pin(async move {
+            // Before anything stops: this process's own inbox may be a subscriber.
+            let flushed = self.flush(flush_timeout).await;
             let mut state = self.inner.state.lock().await;
             let mut failed = None;
             if let Some(mut running) = state.take() {
@@ -297,14 +311,39 @@ impl Broker for HttpBroker {
                     "HTTP broker disconnected with messages not yet delivered; they are dropped"
                 );
             }
-            match failed {
+            let deregistered = match failed {
                 None => Ok(()),
                 Some(err) => Err(broker_error(format!(
                     "the HTTP broker disconnected, but deregistering its subscriptions from the {} registry failed",
                     self.inner.registry.name()
                 ))
                 .with_source(err)),
+            };
+            if let (Err(_), Err(err)) = (&flushed, &deregistered) {
+                tracing::warn!(error = %err, "HTTP broker disconnect");
             }
+            flushed.and(deregistered)
+        })
+    }
+
+    /// Waits until every message published before has been taken by its subscribers' inboxes
+    /// (answered 2xx) or has failed for good, per subscriber: see [`Broker::flush`]. A message
+    /// being retried (its subscriber unreachable or busy) is waited for until it gets through or
+    /// is too old ([`HttpBroker::max_message_age`]); one sent but not answered within the
+    /// [reply timeout](HttpBroker::reply_timeout) counts as failed, and is not sent again.
+    fn flush(&self, timeout: Duration) -> BoxFuture<'_, Result<(), LocalError>> {
+        Box::pin(async move {
+            self.inner
+                .outbox
+                .rounds()
+                .flush(timeout)
+                .await
+                .map_err(|pending| {
+                    broker_error(format!(
+                        "the HTTP broker's flush timed out after {timeout:?} with {pending} \
+                     deliveries still pending (a message counts once per subscriber)"
+                    ))
+                })
         })
     }
 

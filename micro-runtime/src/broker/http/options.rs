@@ -7,6 +7,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use super::HttpBroker;
+use crate::broker::DEFAULT_FLUSH_TIMEOUT;
 use crate::transport::Limits;
 
 /// Where the inbox listens by default: loopback, as go-micro's since 2020.
@@ -43,6 +44,7 @@ pub(super) struct Options {
     pub(super) retry_first: Duration,
     pub(super) retry_max: Duration,
     pub(super) limits: Limits,
+    pub(super) flush_timeout: Duration,
 }
 
 impl Options {
@@ -66,6 +68,7 @@ impl Default for Options {
             retry_first: Duration::from_millis(100),
             retry_max: Duration::from_secs(5),
             limits: Limits::default(),
+            flush_timeout: DEFAULT_FLUSH_TIMEOUT,
         }
     }
 }
@@ -181,6 +184,14 @@ impl HttpBroker {
         Arc::make_mut(&mut self.options)
             .limits
             .body_progress_timeout = timeout;
+        self
+    }
+
+    /// How long [`disconnect`](crate::broker::Broker::disconnect) waits for messages still on
+    /// their way before it drops them (default [`DEFAULT_FLUSH_TIMEOUT`]); see
+    /// [`Broker::flush`](crate::broker::Broker::flush). Zero: drop at once what is not delivered.
+    pub fn flush_timeout(mut self, timeout: Duration) -> Self {
+        Arc::make_mut(&mut self.options).flush_timeout = timeout;
         self
     }
 }

@@ -20,7 +20,8 @@
 //! after messages published later. A full queue makes `publish` wait when its node is healthy
 //! (`backpressure.rs`, and for a group only when every member's queue is full) and drops the
 //! newest message otherwise. Idle tasks exit after a while, so subscribers that come and go leave
-//! no tasks behind. Everything here is memory: it dies with the process.
+//! no tasks behind. Everything here is memory: it dies with the process, unless a flush
+//! (`flush.rs`) waits for it first.
 
 use std::collections::HashMap;
 use std::collections::hash_map::Entry as Slot;
@@ -34,6 +35,7 @@ use tokio::task::AbortHandle;
 use tokio::time::Instant;
 
 use super::backpressure::{Wait, dropped_full};
+use super::flush::{Rounds, Ticket};
 use super::peer::Peer;
 use super::publish::Lookup;
 use super::target::{NodeKey, Worker};
@@ -52,16 +54,19 @@ pub(super) struct Queued {
     /// The queue group it is for; `None` for a broadcast subscriber. A group's message may move
     /// to another member.
     pub(super) group: Option<Arc<str>>,
+    /// Its publish round's ticket, held until the copy is settled (see `flush.rs`).
+    _ticket: Arc<Ticket>,
 }
 
 impl Queued {
-    pub(super) fn new(topic: &str, id: &str, envelope: Bytes) -> Self {
+    pub(super) fn new(topic: &str, id: &str, envelope: Bytes, ticket: Arc<Ticket>) -> Self {
         Self {
             topic: Arc::from(topic),
             id: Arc::from(id),
             envelope,
             at: Instant::now(),
             group: None,
+            _ticket: ticket,
         }
     }
 
@@ -101,6 +106,7 @@ pub(super) enum Pushed {
 /// The queues of one broker, by subscriber node.
 pub(super) struct Outbox {
     lookup: Lookup,
+    rounds: Rounds,
     queues: Mutex<HashMap<NodeKey, Queue>>,
     generations: AtomicU64,
 }
@@ -117,6 +123,7 @@ impl Outbox {
     pub(super) fn new(registry: Arc<dyn Registry>) -> Self {
         Self {
             lookup: Lookup::new(registry),
+            rounds: Rounds::default(),
             queues: Mutex::default(),
             generations: AtomicU64::new(0),
         }
@@ -124,6 +131,11 @@ impl Outbox {
 
     pub(super) fn lookup(&self) -> &Lookup {
         &self.lookup
+    }
+
+    /// The publish rounds, which a flush waits for.
+    pub(super) fn rounds(&self) -> &Rounds {
+        &self.rounds
     }
 
     /// Queues `item` for the broadcast node `node` (as just looked up). A full queue gives a

@@ -76,7 +76,7 @@ pub(super) async fn publish(
         tracing::trace!(%topic, "no subscribers; message dropped");
         return Ok(());
     }
-    let queued = Queued::new(topic, message.id(), envelope);
+    let queued = Queued::new(topic, message.id(), envelope, outbox.rounds().ticket());
     let mut waits = Vec::new();
     for target in targets {
         let pushed = match target {

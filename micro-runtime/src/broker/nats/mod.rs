@@ -9,8 +9,9 @@
 //! outgoing queue (2048 commands) and go out on reconnection; but a server that dies takes what
 //! it held with it, and a server drops what arrives for a subject nobody is subscribed to, so
 //! when a publisher reconnects before its subscribers, what it queued during the outage is lost.
-//! Use `disconnect` before exiting: it writes out what was published (dropping the broker tries
-//! to, in the background).
+//! Use `flush` or `disconnect` before exiting: `flush` returns once the server has read every
+//! message published before (a round trip, as Go's `nc.Flush`), and `disconnect` flushes first
+//! (dropping the broker only tries to, in the background).
 //!
 //! ## Layout
 //! - `servers`: parsing the comma-separated server URLs.
@@ -34,8 +35,8 @@ use self::connection::Connection;
 use self::servers::Servers;
 use self::subscription::{Readers, Unsubscriber};
 use super::{
-    Broker, Delivery, EventHandler, Message, SubscribeOptions, Subscription, TOPIC_HEADER,
-    broker_error, check_topic, encode_envelope,
+    Broker, DEFAULT_FLUSH_TIMEOUT, Delivery, EventHandler, Message, SubscribeOptions, Subscription,
+    TOPIC_HEADER, broker_error, check_topic, encode_envelope,
 };
 use crate::error::{LocalError, LocalErrorKind};
 use crate::registry::BoxFuture;
@@ -70,6 +71,10 @@ pub struct NatsBroker {
     connecting: tokio::sync::Mutex<()>,
     readers: Readers,
     next_id: AtomicU64,
+    // Messages handed to async-nats, and how many of them the server has confirmed reading: what
+    // a flush that times out reports as pending.
+    published: AtomicU64,
+    confirmed: AtomicU64,
 }
 
 impl std::fmt::Debug for NatsBroker {
@@ -91,6 +96,8 @@ impl NatsBroker {
             connecting: tokio::sync::Mutex::new(()),
             readers: Arc::default(),
             next_id: AtomicU64::new(0),
+            published: AtomicU64::new(0),
+            confirmed: AtomicU64::new(0),
         })
     }
 
@@ -153,8 +160,15 @@ impl Broker for NatsBroker {
         Box::pin(async { self.connection().await.map(drop) })
     }
 
+    /// Flushes for [`DEFAULT_FLUSH_TIMEOUT`], then drains and closes the connection.
     fn disconnect(&self) -> BoxFuture<'_, Result<(), LocalError>> {
-        Box::pin(async {
+        self.disconnect_within(DEFAULT_FLUSH_TIMEOUT)
+    }
+
+    /// [`disconnect`](Broker::disconnect), flushing for at most `flush_timeout`.
+    fn disconnect_within(&self, flush_timeout: Duration) -> BoxFuture<'_, Result<(), LocalError>> {
+        Box::pin(async move {
+            let flushed = self.flush(flush_timeout).await;
             let _dialing = self.connecting.lock().await;
             let readers: Vec<_> = self
                 .readers
@@ -174,7 +188,42 @@ impl Broker for NatsBroker {
             if let Some(connection) = connection {
                 connection.close().await;
             }
-            Ok(())
+            flushed
+        })
+    }
+
+    /// Waits until the NATS server has read every message published before: async-nats's
+    /// `flush` writes them out, and a round trip proves the server got that far (a server reads a
+    /// connection in order). While the server is unreachable this waits for the reconnection,
+    /// up to `timeout`. Not connected: nothing to flush.
+    fn flush(&self, timeout: Duration) -> BoxFuture<'_, Result<(), LocalError>> {
+        Box::pin(async move {
+            let Some(connection) = self.current() else {
+                return Ok(());
+            };
+            let published = self.published.load(Ordering::Acquire);
+            let confirmed = tokio::time::timeout(timeout, async {
+                connection.client.flush().await.map_err(|err| {
+                    broker_error("flushing the NATS connection failed").with_source(err)
+                })?;
+                connection.round_trip().await
+            })
+            .await;
+            match confirmed {
+                Ok(Ok(())) => {
+                    self.confirmed.fetch_max(published, Ordering::AcqRel);
+                    Ok(())
+                }
+                Ok(Err(err)) => Err(err),
+                Err(_elapsed) => {
+                    let pending = published.saturating_sub(self.confirmed.load(Ordering::Acquire));
+                    Err(broker_error(format!(
+                        "the NATS broker's flush timed out after {timeout:?} with {pending} \
+                         messages not confirmed by the server at {}",
+                        self.servers.shown
+                    )))
+                }
+            }
         })
     }
 
@@ -193,7 +242,10 @@ impl Broker for NatsBroker {
             let connection = self.connection().await?;
             let publish = connection.client.publish(topic.to_string(), payload);
             match timeout(PUBLISH_TIMEOUT, publish).await {
-                Ok(Ok(())) => Ok(()),
+                Ok(Ok(())) => {
+                    self.published.fetch_add(1, Ordering::AcqRel);
+                    Ok(())
+                }
                 Ok(Err(err)) => {
                     let kind = match err.kind() {
                         PublishErrorKind::InvalidSubject => LocalErrorKind::Config,
