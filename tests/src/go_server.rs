@@ -15,7 +15,7 @@ use std::time::Duration;
 use micro_runtime::transport::{Frame, FrameReader, Limits};
 use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt, ReadBuf};
 use tokio::net::TcpListener;
-use tokio::sync::mpsc;
+use tokio::sync::{Notify, mpsc};
 use tokio::task::JoinHandle;
 
 /// How long the server waits, before it closes, for a client that should have given up by itself.
@@ -24,10 +24,26 @@ pub const CLOSE_PAUSE: Duration = Duration::from_millis(300);
 /// One exchange: read `read` request frames, then write `reply` (which may be empty).
 #[derive(Clone, Debug)]
 pub struct Step {
-    /// Request frames to read first.
-    pub read: usize,
-    /// The bytes to write then.
-    pub reply: Vec<u8>,
+    read: usize,
+    reply: Vec<u8>,
+    gate: Option<Arc<Notify>>,
+}
+
+impl Step {
+    /// Reads `read` request frames, then writes `reply`.
+    pub fn new(read: usize, reply: Vec<u8>) -> Self {
+        Self {
+            read,
+            reply,
+            gate: None,
+        }
+    }
+
+    /// Writes the reply only once `gate` is notified: a late reply, after the client gave up.
+    pub fn after(mut self, gate: Arc<Notify>) -> Self {
+        self.gate = Some(gate);
+        self
+    }
 }
 
 /// What the server does once its steps are done.
@@ -112,12 +128,12 @@ impl GoServer {
     }
 
     /// Waits until the first connection is over (the client hung up, or the server closed), then
-    /// returns every request frame it read.
-    pub async fn finish(mut self) -> Vec<Frame> {
+    /// returns every request frame it read (since the last `finish`).
+    pub async fn finish(&mut self) -> Vec<Frame> {
         if let Some(done) = self.done.take() {
             tokio::time::timeout(Duration::from_secs(20), done)
                 .await
-                .expect("the connection ends")
+                .expect("the client hangs up the first connection")
                 .expect("the connection was served");
         }
         let mut out = Vec::new();
@@ -150,6 +166,9 @@ async fn play<R: AsyncRead + Unpin, W: AsyncWrite + Unpin>(
                 // The client hung up or sent garbage: the test's checks on the requests say so.
                 _ => return,
             }
+        }
+        if let Some(gate) = &step.gate {
+            gate.notified().await;
         }
         if write_reply(write, &step.reply, bytewise).await.is_err() {
             return;

@@ -1,11 +1,13 @@
 //! Replays what go-micro v6.10.0's server sent (`go-micro-wire/*/s2c.bin`) to micro's client, whole
 //! and one byte per write, and checks that the client reads it as go-micro's client did: replies,
 //! errors (JSON and plain text), an empty reply with `Content-Length: 0` last, stream frames and
-//! `EOS`. A stand-in server (`tests::go_server`) answers the micro client's requests, which must
-//! mean what go-micro's client's did (`c2s.bin`): endpoint, service, codec, stream id, metadata.
+//! `EOS`, a bidirectional stream the server never ends, a reply that comes after the call gave up.
+//! A stand-in server (`tests::go_server`) answers the micro client's requests, which must mean
+//! what go-micro's client's did (`c2s.bin`): endpoint, service, codec, stream id, metadata.
 
 use std::collections::BTreeSet;
 use std::net::SocketAddr;
+use std::sync::Arc;
 use std::time::Duration;
 
 use micro_runtime::codec::ContentType;
@@ -18,6 +20,7 @@ use tests::proto::streaming::{
     CountdownRequest, EchoMessage, PingRequest, PingResponse, StreamerClient, Tick,
 };
 use tests::{support, wire};
+use tokio::sync::Notify;
 
 // The longest any awaited event may take before the test fails.
 const WAIT: Duration = Duration::from_secs(20);
@@ -78,7 +81,12 @@ fn framework_header(name: &str) -> bool {
 /// Whether micro's request frame means what go-micro's did.
 fn same_request(label: &str, go: &Frame, micro: &Frame) {
     let eos = go.headers.get("Micro-Error").is_some();
-    for name in ["Micro-Service", "Micro-Endpoint", "Micro-Method", "Micro-Error"] {
+    for name in [
+        "Micro-Service",
+        "Micro-Endpoint",
+        "Micro-Method",
+        "Micro-Error",
+    ] {
         assert_eq!(
             micro.headers.get(name),
             go.headers.get(name),
@@ -104,7 +112,11 @@ fn same_request(label: &str, go: &Frame, micro: &Frame) {
         assert!(micro.headers.contains("Timeout"), "{label}: Timeout");
     }
     for (name, value) in go.headers.iter().filter(|(n, _)| !framework_header(n)) {
-        assert_eq!(micro.headers.get(name), Some(value), "{label}: metadata {name}");
+        assert_eq!(
+            micro.headers.get(name),
+            Some(value),
+            "{label}: metadata {name}"
+        );
     }
     // go-micro's stream placeholder is the empty message (`{}\n` in JSON); its server ignores it.
     let json = |body: &[u8]| match body {
@@ -153,8 +165,16 @@ fn unary_cases() -> Vec<Case> {
     let empty_name = || Err(Error::bad_request("greeter", "name must not be empty"));
     vec![
         case("unary-json", Call::Hello("John"), Ok("Hello John".into())),
-        case("unary-protobuf", Call::Hello("John"), Ok("Hello John".into())),
-        case("unary-keepalive", Call::Hello("Ann"), Ok("Hello Ann".into())),
+        case(
+            "unary-protobuf",
+            Call::Hello("John"),
+            Ok("Hello John".into()),
+        ),
+        case(
+            "unary-keepalive",
+            Call::Hello("Ann"),
+            Ok("Hello Ann".into()),
+        ),
         Case {
             metadata: &[("X-Foo", "bar"), ("Baz", "qux")],
             ..case("unary-metadata", Call::Hello("Md"), Ok("Hello Md".into()))
@@ -205,7 +225,13 @@ async fn call(client: &Client, case: &Case, go: &Frame) -> Result<String, Error>
             Ok(reply.payload)
         }
         Call::Raw(endpoint) => client
-            .call_raw(service, endpoint, content_type(go), go.body.clone(), &options)
+            .call_raw(
+                service,
+                endpoint,
+                content_type(go),
+                go.body.clone(),
+                &options,
+            )
             .await
             .map(|body| String::from_utf8_lossy(&body).into_owned()),
     }
@@ -215,12 +241,16 @@ async fn replay_unary(case: &Case, bytewise: bool) {
     let label = format!("{} ({})", case.scenario, how(bytewise));
     let go_requests = request_frames(&wire::read(&format!("{}/c2s.bin", case.scenario))).await;
     let replies = response_frames(&wire::read(&format!("{}/s2c.bin", case.scenario))).await;
-    assert_eq!(replies.len(), go_requests.len(), "{label}: one reply a call");
+    assert_eq!(
+        replies.len(),
+        go_requests.len(),
+        "{label}: one reply a call"
+    );
     let steps = replies
         .into_iter()
-        .map(|reply| Step { read: 1, reply })
+        .map(|reply| Step::new(1, reply))
         .collect();
-    let server = GoServer::start(steps, End::Hold, bytewise).await;
+    let mut server = GoServer::start(steps, End::Hold, bytewise).await;
     let service = go_requests[0].headers.get("Micro-Service").unwrap();
     let client = client_for(service, server.address).await;
     for go in &go_requests {
@@ -229,7 +259,11 @@ async fn replay_unary(case: &Case, bytewise: bool) {
             .unwrap_or_else(|_| panic!("{label}: the call ends"));
         assert_eq!(got, case.want, "{label}");
     }
-    assert_eq!(server.connections(), 1, "{label}: one kept-alive connection");
+    assert_eq!(
+        server.connections(),
+        1,
+        "{label}: one kept-alive connection"
+    );
     // Dropping the client closes its pooled connection, which ends the server's recording.
     drop(client);
     let micro_requests = server.finish().await;
@@ -241,7 +275,11 @@ async fn replay_unary(case: &Case, bytewise: bool) {
         .iter()
         .map(|r| r.headers.get("Micro-Id").unwrap())
         .collect();
-    assert_eq!(ids.len(), micro_requests.len(), "{label}: a new Micro-Id a call");
+    assert_eq!(
+        ids.len(),
+        micro_requests.len(),
+        "{label}: a new Micro-Id a call"
+    );
 }
 
 #[tokio::test]
@@ -271,7 +309,7 @@ async fn a_go_micro_server_stream_ends_at_its_eos() {
             let go_requests = request_frames(&wire::read(&format!("{scenario}/c2s.bin"))).await;
             // The server answers once it has the placeholder and the request.
             let reply = wire::read(&format!("{scenario}/s2c.bin"));
-            let server = GoServer::start(vec![Step { read: 2, reply }], End::Hold, bytewise).await;
+            let mut server = GoServer::start(vec![Step::new(2, reply)], End::Hold, bytewise).await;
             let client = client_for("streaming", server.address).await;
             let options = CallOptions::new().content_type(content_type(&go_requests[0]));
             let mut ticks = StreamerClient::new("streaming", client)
@@ -317,20 +355,11 @@ async fn bidi_after_close(
     let [first, second] = <[Vec<u8>; 2]>::try_from(echoes).expect("two echoes");
     let steps = vec![
         // The placeholder and `hello`, then `stream`, then the client's EOS.
-        Step {
-            read: 2,
-            reply: first,
-        },
-        Step {
-            read: 1,
-            reply: second,
-        },
-        Step {
-            read: 1,
-            reply: Vec::new(),
-        },
+        Step::new(2, first),
+        Step::new(1, second),
+        Step::new(1, Vec::new()),
     ];
-    let server = GoServer::start(steps, end, bytewise).await;
+    let mut server = GoServer::start(steps, end, bytewise).await;
     let client = client_for("streaming", server.address).await;
     let mut options = CallOptions::new().content_type(content_type(&go_requests[0]));
     if let Some(timeout) = timeout {
@@ -344,7 +373,10 @@ async fn bidi_after_close(
         text: text.into(),
         seq,
     };
-    for (sent, echoed) in [(message("hello", 0), "HELLO"), (message("stream", 1), "STREAM")] {
+    for (sent, echoed) in [
+        (message("hello", 0), "HELLO"),
+        (message("stream", 1), "STREAM"),
+    ] {
         let seq = sent.seq;
         stream.send(sent).await.unwrap();
         let echo = tokio::time::timeout(WAIT, stream.recv()).await.unwrap();
@@ -375,7 +407,11 @@ async fn a_go_micro_bidi_stream_without_eos_fails_at_the_calls_deadline() {
             let label = format!("{scenario} ({})", how(bytewise));
             let (last, _) = bidi_after_close(scenario, bytewise, Some(TIMEOUT), End::Hold).await;
             let err = last.expect_err(&label);
-            assert_eq!((err.code, err.id.as_str()), (408, "go.micro.client"), "{label}: {err}");
+            assert_eq!(
+                (err.code, err.id.as_str()),
+                (408, "go.micro.client"),
+                "{label}: {err}"
+            );
         });
     futures_util::future::join_all(runs).await;
 }
@@ -386,7 +422,10 @@ async fn a_go_micro_bidi_stream_without_eos_fails_when_the_server_hangs_up() {
         for bytewise in [false, true] {
             let label = format!("{scenario} ({})", how(bytewise));
             let (last, closed) = bidi_after_close(scenario, bytewise, None, End::Close).await;
-            assert!(closed, "{label}: the client waited for the server to hang up");
+            assert!(
+                closed,
+                "{label}: the client waited for the server to hang up"
+            );
             let err = last.expect_err(&label);
             assert_eq!(err.code, 500, "{label}: {err}");
             assert!(
@@ -395,4 +434,45 @@ async fn a_go_micro_bidi_stream_without_eos_fails_when_the_server_hangs_up() {
             );
         }
     }
+}
+
+#[tokio::test]
+async fn a_late_go_micro_reply_is_never_taken_for_the_next_calls() {
+    // go-micro's client kept the connection of a call that timed out, read the late reply
+    // (+1.0 s) and pooled the connection again; its server never answered call 2. micro's client
+    // drops such a connection, so a late reply cannot be mistaken for a later call's.
+    let scenario = "unary-timeout-kept-open";
+    let go_requests = request_frames(&wire::read(&format!("{scenario}/c2s.bin"))).await;
+    let [late] = <[Vec<u8>; 1]>::try_from(
+        response_frames(&wire::read(&format!("{scenario}/s2c.bin"))).await,
+    )
+    .expect("one late reply");
+    let gate = Arc::new(Notify::new());
+    let steps = vec![
+        Step::new(1, Vec::new()),
+        Step::new(0, late).after(gate.clone()),
+    ];
+    let mut server = GoServer::start(steps, End::Hold, false).await;
+    let greeter = GreeterClient::new("greeter", client_for("greeter", server.address).await);
+    let quick = CallOptions::new()
+        .timeout(Duration::from_millis(300))
+        .content_type(content_type(&go_requests[0]));
+    let sleep = || HelloRequest {
+        name: "sleep".into(),
+    };
+
+    let first = greeter.hello_with(sleep(), quick.clone()).await;
+    assert_eq!(first.map_err(|e| e.code), Err(408), "call 1 times out");
+    gate.notify_one();
+    let seen = server.finish().await;
+    assert_eq!(seen.len(), 1, "call 1 only on the first connection");
+    same_request(scenario, &go_requests[0], &seen[0]);
+
+    let second = greeter.hello_with(sleep(), quick).await;
+    assert_eq!(
+        second.map_err(|e| e.code),
+        Err(408),
+        "call 2 is not answered by call 1's late reply"
+    );
+    assert_eq!(server.connections(), 2, "call 2 on a fresh connection");
 }
