@@ -9,9 +9,11 @@
 //! - [`broker_suite`], [`subscriber_suite`]: what every broker must do, run by each broker's tests.
 //! - [`logs`]: the captured log, to check that failures are reported.
 //! - [`wire`]: the go-micro wire corpus, real bytes from go-micro v6.10.0 for replay tests.
+//! - [`go_server`]: a stand-in go-micro server answering a client with the corpus's bytes.
 
 pub mod broker_suite;
 pub mod etcd;
+pub mod go_server;
 pub mod handlers;
 pub mod logs;
 pub mod nats;
