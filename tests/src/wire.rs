@@ -26,7 +26,11 @@ pub fn scenarios() -> Vec<String> {
         for entry in std::fs::read_dir(&path).into_iter().flatten().flatten() {
             if entry.path().is_dir() {
                 let child = entry.file_name().to_string_lossy().into_owned();
-                let child = if name.is_empty() { child } else { format!("{name}/{child}") };
+                let child = if name.is_empty() {
+                    child
+                } else {
+                    format!("{name}/{child}")
+                };
                 stack.push((entry.path(), child));
             }
         }
