@@ -17,6 +17,7 @@ use tokio::sync::watch;
 use tokio::time::Instant;
 
 use super::Phase;
+use super::legacy::LegacyCodec;
 use super::router::{Route, Router, UnaryRoute};
 use super::stream::StreamIo;
 use crate::codec::ContentType;
@@ -73,6 +74,15 @@ pub(crate) async fn serve(
             .headers
             .get("Connection")
             .is_some_and(|v| v.eq_ignore_ascii_case("close"));
+        if let Some(codec) = LegacyCodec::detect(&frame.headers) {
+            let (mut headers, body) = serve_legacy(&shared, codec, frame, remote).await;
+            let close = close || leaving(&server, &mut headers);
+            writer.queue_response(200, &headers, &body);
+            if writer.flush().await.is_err() || close {
+                return;
+            }
+            continue;
+        }
         let call = match Call::read(&frame, &shared.router, remote) {
             Ok(call) => call,
             Err((err, mut headers)) => {
@@ -197,6 +207,56 @@ impl Call {
             reply_headers: reply,
             is_go_stream: stream_id.is_some(),
         })
+    }
+}
+
+/// Serves a request in go-micro's legacy json-rpc or proto-rpc envelope (see `super::legacy`):
+/// read the envelope, route, call the unary endpoint, answer in the same envelope; errors too.
+async fn serve_legacy(
+    shared: &Shared,
+    codec: LegacyCodec,
+    frame: Frame,
+    remote: SocketAddr,
+) -> (Headers, Bytes) {
+    let h = &frame.headers;
+    let failed = |text: &str| {
+        let headers = LegacyCodec::reply_headers(h, "", Some(text));
+        (headers, codec.encode_error(text))
+    };
+    let request = match codec.decode(h, &frame.body, shared.limits.max_message_bytes) {
+        Ok(request) => request,
+        Err(err) => return failed(&err.to_string()),
+    };
+    let route = match request.route(&shared.router) {
+        Ok(route) => route,
+        Err(err) => return failed(&err.to_string()),
+    };
+    let deadline = match h.get("Timeout").map(parse_timeout) {
+        Some(Ok(timeout)) => Some(Instant::now() + timeout),
+        Some(Err(err)) => return failed(&err.to_header_value()),
+        None => None,
+    };
+    let (endpoint, id) = (request.endpoint.clone(), request.id.clone());
+    let message = match request.into_message() {
+        Ok(message) => message,
+        Err(err) => return failed(&err.to_string()),
+    };
+    let service = h.get_micro("Micro-Service").unwrap_or("").to_string();
+    let metadata: Metadata = h.iter().filter(|(name, _)| !is_reserved(name)).collect();
+    let ctx = Context::for_call(
+        service,
+        endpoint,
+        id.clone(),
+        Some(remote),
+        metadata,
+        deadline,
+    );
+    match serve_unary(&shared.wrappers, route, ctx, codec.message_type(), message).await {
+        Ok(reply) => (
+            LegacyCodec::reply_headers(h, &id, None),
+            codec.encode_reply(&id, &reply),
+        ),
+        Err(err) => failed(&err.to_header_value()),
     }
 }
 

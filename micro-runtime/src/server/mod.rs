@@ -31,8 +31,6 @@
 
 mod connection;
 mod health;
-// Not yet called by the connection core: it is being rewritten, and the hook goes in after it.
-#[cfg_attr(not(test), allow(dead_code))]
 pub(crate) mod legacy;
 mod registrar;
 mod router;
