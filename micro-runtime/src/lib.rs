@@ -54,6 +54,9 @@ pub mod codegen;
 pub mod context;
 pub mod descriptor;
 pub mod error;
+#[cfg(fuzzing)]
+#[doc(hidden)]
+pub mod fuzzing;
 pub mod metadata;
 pub mod publisher;
 pub mod registry;

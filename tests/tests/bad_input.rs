@@ -155,8 +155,13 @@ async fn unknown_endpoints_and_bad_bodies_get_clear_errors() {
         (call("Greeter.Hello", "{not json"), "cannot decode JSON body"),
         (call("Greeter.Hello", r#"{"unknown_field":1}"#), "unknown field"),
         (
-            "POST / HTTP/1.1\r\nContent-Length: 2\r\nConnection: close\r\n\r\n{}".to_string(),
+            "POST / HTTP/1.1\r\nContent-Type: text/plain\r\nContent-Length: 2\r\nConnection: close\r\n\r\n{}".to_string(),
             "missing Micro-Endpoint",
+        ),
+        // No routing headers and no Content-Type: go-micro's legacy proto-rpc reads the body.
+        (
+            "POST / HTTP/1.1\r\nContent-Length: 2\r\nConnection: close\r\n\r\n{}".to_string(),
+            "proto-rpc: the envelope netstring is cut short",
         ),
         (
             "POST / HTTP/1.1\r\nTransfer-Encoding: gzip, chunked\r\nMicro-Endpoint: Greeter.Hello\r\n\r\n0\r\n\r\n".to_string(),

@@ -16,6 +16,7 @@ use tokio::sync::watch;
 use tokio::time::Instant;
 
 use super::Phase;
+use super::legacy::LegacyCodec;
 use super::router::{Route, Router, UnaryRoute};
 use super::stream::StreamIo;
 use crate::codec::ContentType;
@@ -50,6 +51,16 @@ pub(crate) async fn serve(
             Incoming::Refused { status, why } => return refuse(conn, status, why).await,
         };
         let writer = &mut conn.writer;
+        // No routing headers (or `Micro-Target`): go-micro's legacy json-rpc and proto-rpc.
+        if let Some(codec) = LegacyCodec::detect(&frame.headers) {
+            let (mut headers, body) = super::legacy::serve(&shared, codec, frame, remote).await;
+            let close = close || leaving(&server, &mut headers);
+            writer.queue_response(200, &headers, &body);
+            if writer.flush().await.is_err() || close {
+                return;
+            }
+            continue;
+        }
         let call = match Call::read(&frame, &shared.router, remote) {
             Ok(call) => call,
             Err((err, mut headers)) => {
@@ -205,7 +216,7 @@ fn unknown_endpoint(router: &Router, endpoint: &str) -> Error {
 
 /// The `Timeout` header: a deadline in nanoseconds, as go-micro sends it. A value that is not a
 /// number is ignored, as go-micro's server ignores it, rather than failing the call.
-fn parse_timeout(value: &str) -> Option<Duration> {
+pub(super) fn parse_timeout(value: &str) -> Option<Duration> {
     match value.trim().parse::<u64>() {
         Ok(nanos) => Some(Duration::from_nanos(nanos)),
         Err(_) => {
@@ -272,7 +283,7 @@ async fn guarded<T>(
     })
 }
 
-async fn serve_unary(
+pub(super) async fn serve_unary(
     wrappers: &[Arc<dyn Wrapper>],
     route: Arc<dyn UnaryRoute>,
     ctx: Context,

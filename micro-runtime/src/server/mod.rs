@@ -33,6 +33,7 @@
 mod activity;
 mod connection;
 mod health;
+pub(crate) mod legacy;
 mod registrar;
 mod router;
 mod serve;
