@@ -110,7 +110,8 @@ pub(crate) async fn serve(
                     deadline: call.ctx.deadline(),
                     idle_timeout: shared.limits.stream_idle_timeout,
                 };
-                return serve_stream(&shared.wrappers, route, call.ctx, io).await;
+                serve_stream(&shared.wrappers, route, call.ctx, io, &mut server).await;
+                return;
             }
         }
     }
@@ -307,6 +308,7 @@ async fn serve_stream(
     route: Arc<dyn super::router::StreamRoute>,
     ctx: Context,
     io: StreamIo,
+    server: &mut watch::Receiver<Phase>,
 ) {
     // The route hands the connection back when it is done, so the final frame can be written even
     // when a wrapper refused the call before the route ran.
@@ -338,6 +340,10 @@ async fn serve_stream(
     };
     io.finish(end).await;
     // A go-micro client writes its own EOS once it has read ours, then closes: read it off rather
-    // than reset the connection under it (its Close would report a broken pipe).
-    crate::transport::conn::linger(io.reader, io.writer).await;
+    // than reset the connection under it (its Close would report a broken pipe). A server that is
+    // closing does not wait for it.
+    tokio::select! {
+        () = crate::transport::conn::linger(io.reader, io.writer) => {}
+        () = super::reached(server, Phase::Closing) => {}
+    }
 }
