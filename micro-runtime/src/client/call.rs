@@ -3,13 +3,13 @@
 use bytes::Bytes;
 use tokio::time::Instant;
 
-use super::pool::Conn;
 use super::{CallOptions, Client};
 use crate::codec::ContentType;
 use crate::context::Context;
 use crate::error::{CLIENT_ID, Error};
 use crate::metadata::{Metadata, is_reserved, valid_header};
 use crate::registry::Node;
+use crate::transport::pool::ClientConn;
 use crate::transport::{Frame, Headers, StartLine};
 use crate::wrapper::run_wrapped_returning;
 
@@ -213,7 +213,7 @@ async fn attempt_once(
         Some(conn) => conn,
         None => {
             let left = deadline.saturating_duration_since(Instant::now());
-            Conn::dial(
+            ClientConn::dial(
                 address,
                 inner.options.dial_timeout.min(left),
                 &inner.options.limits,

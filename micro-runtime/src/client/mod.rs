@@ -12,7 +12,6 @@
 
 mod call;
 mod options;
-pub(crate) mod pool;
 mod sender;
 mod service_client;
 mod stream;
@@ -30,12 +29,12 @@ pub use stream::{
     forward_client_stream, forward_server_stream,
 };
 
-use self::pool::Pool;
 use crate::codec::ContentType;
 use crate::error::Error;
 use crate::registry::Registry;
 use crate::selector::{Selector, Strategy};
 use crate::transport::frame::Limits;
+use crate::transport::pool::Pool;
 use crate::wrapper::Wrapper;
 
 /// Calls services by name. Cheap to clone: clones share the selector and connection pool.

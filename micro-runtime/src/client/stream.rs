@@ -12,13 +12,13 @@ use tokio::time::Instant;
 use tokio::net::tcp::OwnedReadHalf;
 
 use super::call::{nodes, reply_body, request_headers};
-use super::pool::Conn;
 pub use super::sender::StreamSender;
 use super::sender::{Frames, broken, within};
 use super::{CallOptions, Client};
 use crate::codec::{ContentType, Message};
 use crate::error::{CLIENT_ID, Error};
 use crate::stream::{Receiver, Sender};
+use crate::transport::pool::ClientConn;
 use crate::transport::{FrameReader, FrameTemplate, STREAM_READ_BYTES};
 
 /// Receives the server's messages of a stream.
@@ -62,7 +62,7 @@ pub(super) async fn open<Req: Message, Rsp: Message>(
         .into_iter()
         .take(retries as usize + 1)
     {
-        let conn = match Conn::dial(
+        let conn = match ClientConn::dial(
             &node.address,
             client.inner.options.dial_timeout,
             &client.inner.options.limits,

@@ -23,7 +23,7 @@ use crate::codec::ContentType;
 use crate::context::Context;
 use crate::error::{Error, SERVER_ID};
 use crate::metadata::{Metadata, is_reserved};
-use crate::transport::conn::{Incoming, ServerConn};
+use crate::transport::server_conn::{Incoming, ServerConn};
 use crate::transport::{BodyBudget, Frame, FrameTemplate, Headers, Limits, STREAM_READ_BYTES};
 use crate::wrapper::{Next, Wrapper, run_wrapped, run_wrapped_returning};
 
@@ -343,7 +343,7 @@ async fn serve_stream(
     // than reset the connection under it (its Close would report a broken pipe). A server that is
     // closing does not wait for it.
     tokio::select! {
-        () = crate::transport::conn::linger(io.reader, io.writer) => {}
+        () = crate::transport::server_conn::linger(io.reader, io.writer) => {}
         () = super::reached(server, Phase::Closing) => {}
     }
 }

@@ -7,7 +7,7 @@ use tokio::net::TcpListener;
 use tokio::sync::watch;
 
 use crate::transport::accept::Acceptor;
-use crate::transport::conn::ServerConn;
+use crate::transport::server_conn::ServerConn;
 use tokio::task::JoinSet;
 
 use super::connection::{self, Shared};

@@ -8,6 +8,9 @@
 //! - [`frame`]: [`FrameReader`] reads frames (`Content-Length` or chunked bodies); [`encode_request`]
 //!   and [`encode_response`] write them. [`Limits`] bounds what a peer can make a connection hold.
 //! - [`BodyBudget`]: one bound on the bytes of bodies still arriving, across a server's connections.
+//! - `server_conn` and `accept` (crate-internal): the one HTTP/1.1 core every listener serves with,
+//!   within [`Limits`]; `pool`: the one client connection and pool, for RPC calls and the HTTP
+//!   broker's deliveries alike.
 //! - [`FrameTemplate`]: a stream's start line and headers, rendered once for all its frames.
 //! - [`FrameWriter`]: batches encoded frames into few writes.
 //! - [`Headers`]: the ordered, case-insensitive header list of one frame.
@@ -17,12 +20,13 @@
 pub(crate) mod accept;
 mod budget;
 mod chunked;
-pub(crate) mod conn;
 mod encode;
 pub mod frame;
 mod headers;
 pub mod listener;
 mod parse;
+pub(crate) mod pool;
+pub(crate) mod server_conn;
 pub mod writer;
 
 use std::{fmt, io};

@@ -21,7 +21,7 @@ use super::Options;
 use super::receive::{Reply, receive};
 use super::registration::Subscriptions;
 use crate::transport::accept::Acceptor;
-use crate::transport::conn::{Incoming, ServerConn};
+use crate::transport::server_conn::{Incoming, ServerConn};
 use crate::transport::{BodyBudget, FrameWriter, Headers, StartLine};
 
 // How long `stop` lets connections finish the request they are in before closing them.

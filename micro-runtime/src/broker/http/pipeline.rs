@@ -26,8 +26,8 @@ use tokio::sync::Notify;
 use tokio::time::Instant;
 
 use super::post::status_of;
-use crate::client::pool::Conn;
 use crate::transport::FrameError;
+use crate::transport::pool::ClientConn;
 
 /// How one request of an exchange failed.
 pub(super) enum Failed {
@@ -49,12 +49,12 @@ enum Stop {
 /// Writes `wire` (the requests, request `i` ending at byte `ends[i]`) and reads one reply per
 /// request: each request's status or failure, and the connection if it stays open.
 pub(super) async fn exchange(
-    mut conn: Conn,
+    mut conn: ClientConn,
     wire: &[u8],
     ends: &[usize],
     timeout: Duration,
     reused: bool,
-) -> (Vec<Result<u16, Failed>>, Option<Conn>) {
+) -> (Vec<Result<u16, Failed>>, Option<ClientConn>) {
     // The reply timeout is per reply: each reply restarts it, since a Go subscriber answers only
     // after its handler ran, one request after another.
     let progress = Mutex::new(Instant::now());

@@ -1,4 +1,5 @@
-//! Pooled connections, per address.
+//! The client side's one HTTP/1.1 connection, [`ClientConn`], and its [`Pool`] of idle ones per
+//! address: what RPC calls and the HTTP broker's deliveries both dial with.
 //!
 //! Unary calls borrow an idle connection (most recently used first, as go-micro's pool), send one
 //! frame, read one, and give it back. Streams always dial their own connection, as go-micro does.
@@ -11,22 +12,22 @@ use tokio::net::TcpStream;
 use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
 use tokio::time::Instant;
 
-use crate::transport::{FrameReader, FrameWriter, Limits};
+use super::{FrameReader, FrameWriter, Limits};
 
 /// A connection to one server.
-pub(crate) struct Conn {
+pub(crate) struct ClientConn {
     pub(crate) reader: FrameReader<OwnedReadHalf>,
     pub(crate) writer: FrameWriter<OwnedWriteHalf>,
     created: Instant,
 }
 
-impl Conn {
+impl ClientConn {
     /// Dials `address` within `timeout`.
     pub(crate) async fn dial(
         address: &str,
         timeout: Duration,
         limits: &Limits,
-    ) -> std::io::Result<Conn> {
+    ) -> std::io::Result<ClientConn> {
         let socket = tokio::time::timeout(timeout, TcpStream::connect(address))
             .await
             .map_err(|_| {
@@ -37,7 +38,7 @@ impl Conn {
             })??;
         socket.set_nodelay(true)?;
         let (read, write) = socket.into_split();
-        Ok(Conn {
+        Ok(ClientConn {
             reader: FrameReader::new(read, limits.clone()),
             writer: FrameWriter::new(write),
             created: Instant::now(),
@@ -57,7 +58,7 @@ impl Conn {
 
 /// Idle connections by address.
 pub(crate) struct Pool {
-    idle: Mutex<HashMap<String, Vec<Conn>>>,
+    idle: Mutex<HashMap<String, Vec<ClientConn>>>,
     size: usize,
     ttl: Duration,
 }
@@ -72,7 +73,7 @@ impl Pool {
     }
 
     /// An idle connection to `address` that is still usable, if there is one.
-    pub(crate) fn take(&self, address: &str) -> Option<Conn> {
+    pub(crate) fn take(&self, address: &str) -> Option<ClientConn> {
         let mut idle = self.idle.lock().unwrap_or_else(|e| e.into_inner());
         let conns = idle.get_mut(address)?;
         while let Some(conn) = conns.pop() {
@@ -84,7 +85,7 @@ impl Pool {
     }
 
     /// Gives a connection back after a call that completed cleanly.
-    pub(crate) fn put(&self, address: &str, conn: Conn) {
+    pub(crate) fn put(&self, address: &str, conn: ClientConn) {
         let mut idle = self.idle.lock().unwrap_or_else(|e| e.into_inner());
         let conns = idle.entry(address.to_string()).or_default();
         if conns.len() < self.size {
