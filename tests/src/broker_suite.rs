@@ -297,3 +297,39 @@ pub async fn slow_subscriber_does_not_block_others(make: &dyn Fn() -> Arc<dyn Br
     assert_eq!(unique.len(), got.len(), "no repeats: {got:?}");
     assert!(got.windows(2).all(|w| w[0] < w[1]), "in order: {got:?}");
 }
+
+/// A message with more headers than subscribers accept fails at `publish`, with the limits in
+/// the error, and nothing reaches the subscriber; one at the limit goes through.
+pub async fn oversized_headers_fail_at_publish(make: &dyn Fn() -> Arc<dyn Broker>) {
+    use micro_runtime::broker::MAX_HEADERS;
+    let topic = unique_topic("headers");
+    let received = Received::default();
+    let subscriber = make();
+    let _subscription = subscriber
+        .subscribe(&topic, received.handler(), SubscribeOptions::new())
+        .await
+        .expect("subscribe");
+    let publisher = make();
+    let with_headers = |n: usize, seq: u64| {
+        let mut message = Message::new(seq.to_string());
+        // Micro-Topic is added by publish: one header fewer of our own fits.
+        for i in 0..n {
+            message.header.insert(format!("X-{i}"), "v".into());
+        }
+        message
+    };
+    let err = publisher
+        .publish(&topic, with_headers(MAX_HEADERS, 0))
+        .await
+        .expect_err("65 headers with Micro-Topic");
+    assert!(err.to_string().contains("at most 64 headers"), "{err}");
+    let mut big = Message::new("1");
+    big.header.insert("X-Big".into(), "x".repeat(20 * 1024));
+    let err = publisher.publish(&topic, big).await.expect_err("20 KiB");
+    assert!(err.to_string().contains("16384 bytes"), "{err}");
+    publisher
+        .publish(&topic, with_headers(MAX_HEADERS - 1, 2))
+        .await
+        .expect("64 headers with Micro-Topic");
+    assert_eq!(received.wait_for(1, "the message at the limit").await, [2]);
+}

@@ -1117,6 +1117,49 @@ async fn idle_connections_and_trickling_bodies_do_not_lock_publishers_out() {
     }
 }
 
+#[tokio::test]
+async fn one_client_cannot_take_every_inbox_slot() {
+    // As found: one client held all 1,024 inbox connections for the idle timeout, and publishers
+    // waited up to 22 s. Now a peer address gets at most its share; the rest are refused at once.
+    let registry = registry();
+    let subscriber = broker(&registry).limits(Limits {
+        max_connections: 64,
+        max_connections_per_peer: 8,
+        ..Limits::default()
+    });
+    let (_subscription, mut rx) = collect(&subscriber, "slots", SubscribeOptions::new()).await;
+    let address: SocketAddr = inbox(&subscriber).parse().unwrap();
+    let mut held = Vec::new();
+    let mut refused = 0;
+    for _ in 0..20 {
+        let socket = TcpSocket::new_v4().unwrap();
+        socket.bind("127.0.0.2:0".parse().unwrap()).unwrap();
+        let mut stream = socket.connect(address).await.unwrap();
+        let mut first = [0u8; 12];
+        match tokio::time::timeout(Duration::from_millis(300), stream.read(&mut first)).await {
+            Ok(Ok(12)) => {
+                assert_eq!(&first, b"HTTP/1.1 503");
+                refused += 1;
+            }
+            Ok(other) => panic!("unexpected {other:?}"),
+            Err(_held) => held.push(stream),
+        }
+    }
+    assert_eq!((held.len(), refused), (8, 12));
+    let publisher = broker(&registry);
+    let started = std::time::Instant::now();
+    publisher
+        .publish("slots", Message::new("through"))
+        .await
+        .unwrap();
+    assert_eq!(&next(&mut rx).await[..], b"through");
+    println!("delivered in {:?} while one peer held its share", started.elapsed());
+    drop(held);
+    for broker in [&publisher, &subscriber] {
+        broker.disconnect().await.unwrap();
+    }
+}
+
 /// The memory registry, except that deregistering never completes.
 #[derive(Debug, Default)]
 struct StuckDeregister(MemoryRegistry);
@@ -1196,6 +1239,11 @@ async fn unsubscribe_stops_delivery() {
 #[tokio::test]
 async fn slow_subscriber_does_not_block_others() {
     broker_suite::slow_subscriber_does_not_block_others(&http_brokers()).await;
+}
+
+#[tokio::test]
+async fn oversized_headers_fail_at_publish() {
+    broker_suite::oversized_headers_fail_at_publish(&http_brokers()).await;
 }
 
 #[tokio::test]

@@ -33,6 +33,11 @@ async fn slow_subscriber_does_not_block_others() {
 }
 
 #[tokio::test]
+async fn oversized_headers_fail_at_publish() {
+    broker_suite::oversized_headers_fail_at_publish(&shared()).await;
+}
+
+#[tokio::test]
 async fn typed_subscribers() {
     subscriber_suite::typed_subscribers(&shared()).await;
 }

@@ -118,6 +118,12 @@ async fn slow_subscriber_does_not_block_others() {
 }
 
 #[tokio::test]
+async fn oversized_headers_fail_at_publish() {
+    let server = NatsServer::start().await;
+    broker_suite::oversized_headers_fail_at_publish(&connections(&server)).await;
+}
+
+#[tokio::test]
 async fn typed_subscribers() {
     let server = NatsServer::start().await;
     subscriber_suite::typed_subscribers(&connections(&server)).await;

@@ -19,11 +19,11 @@ use serde::{Deserialize, Deserializer, Serialize};
 
 use super::Message;
 
-/// The most headers a received broker message may carry: as many as an RPC frame may (the
-/// transport's header parser has room for 64).
-pub const MAX_HEADERS: usize = 64;
+/// The most headers a broker message may carry: as many as an RPC frame may
+/// ([`transport::MAX_HEADERS`](crate::transport::MAX_HEADERS)).
+pub const MAX_HEADERS: usize = crate::transport::MAX_HEADERS;
 
-/// The most bytes the headers of a received broker message may hold, names and values together:
+/// The most bytes the headers of a broker message may hold, names and values together:
 /// the default header section limit of an RPC frame,
 /// [`Limits::max_header_bytes`](crate::transport::Limits::max_header_bytes).
 pub const MAX_HEADER_BYTES: usize = 16 * 1024;

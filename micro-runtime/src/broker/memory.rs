@@ -11,7 +11,7 @@ use std::sync::{Arc, Mutex};
 use super::delivery::{Delivery, DeliverySender};
 use super::{
     Broker, EventHandler, Message, SubscribeOptions, Subscription, TOPIC_HEADER, Unsubscribe,
-    check_topic,
+    check_publish, check_topic,
 };
 use crate::error::LocalError;
 use crate::registry::BoxFuture;
@@ -97,7 +97,7 @@ impl Broker for MemoryBroker {
         message: Message,
     ) -> BoxFuture<'a, Result<(), LocalError>> {
         Box::pin(async move {
-            check_topic(topic)?;
+            check_publish(topic, &message)?;
             let mut message = message;
             // As the other brokers: subscribers can always read the topic from the headers.
             if message.get(TOPIC_HEADER).is_none() {

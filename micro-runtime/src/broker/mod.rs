@@ -462,3 +462,28 @@ pub(crate) fn check_topic(topic: &str) -> Result<(), LocalError> {
     }
     Ok(())
 }
+
+/// Checks what `publish` is given: the topic, and headers that subscribers will accept
+/// ([`MAX_HEADERS`], [`MAX_HEADER_BYTES`], counting the `Micro-Topic` header publishing adds).
+/// Every broker refuses the same messages, so code that works on the memory broker works on the
+/// others, and a message no subscriber would take fails here, where the caller can act on it.
+pub(crate) fn check_publish(topic: &str, message: &Message) -> Result<(), LocalError> {
+    check_topic(topic)?;
+    let adds_topic = message.get(TOPIC_HEADER).is_none();
+    let count = message.header.len() + usize::from(adds_topic);
+    let bytes = message
+        .header
+        .iter()
+        .map(|(name, value)| name.len() + value.len())
+        .sum::<usize>()
+        + if adds_topic { TOPIC_HEADER.len() + topic.len() } else { 0 };
+    if count > MAX_HEADERS || bytes > MAX_HEADER_BYTES {
+        return Err(LocalError::new(
+            LocalErrorKind::Config,
+            format!(
+                "a message on {topic:?} with {count} headers of {bytes} bytes: subscribers accept at most {MAX_HEADERS} headers of {MAX_HEADER_BYTES} bytes"
+            ),
+        ));
+    }
+    Ok(())
+}

@@ -31,6 +31,10 @@ pub mod writer;
 
 use std::{fmt, io};
 
+/// The most headers a frame may carry: they are parsed into a stack array of this size, and a
+/// frame with more is refused with [`FrameError::TooManyHeaders`] (431).
+pub const MAX_HEADERS: usize = 64;
+
 pub use budget::BodyBudget;
 pub use encode::FrameTemplate;
 pub use frame::{
@@ -59,7 +63,7 @@ pub enum FrameError {
         /// The limit in bytes.
         limit: usize,
     },
-    /// More headers than the parser has room for (64).
+    /// More than [`MAX_HEADERS`] headers.
     TooManyHeaders,
     /// `Content-Length` is over [`Limits::max_message_bytes`]; the body was not read.
     BodyTooLarge {
@@ -107,7 +111,7 @@ impl fmt::Display for FrameError {
             FrameError::HeaderTooLarge { limit } => {
                 write!(f, "frame header section larger than {limit} bytes")
             }
-            FrameError::TooManyHeaders => write!(f, "frame has more than 64 headers"),
+            FrameError::TooManyHeaders => write!(f, "frame has more than {MAX_HEADERS} headers"),
             FrameError::BodyTooLarge { length, limit } => {
                 write!(
                     f,

@@ -9,8 +9,7 @@ use std::mem::MaybeUninit;
 use super::frame::{BodyLength, FrameHead, StartLine};
 use super::{FrameError, Headers};
 
-// Headers are parsed into a stack array of this size; more is `TooManyHeaders` (431).
-const MAX_HEADERS: usize = 64;
+use super::MAX_HEADERS;
 
 /// Which kind of message a head starts.
 #[derive(Clone, Copy)]
@@ -162,22 +161,38 @@ fn to_headers(raw: &[httparse::Header<'_>]) -> Headers {
 // other one would see a different request boundary (request smuggling). A fixed length over the
 // limit is refused before any body byte is read; a chunked body is held to it as it is decoded.
 fn body_length(raw: &[httparse::Header<'_>], limit: usize) -> Result<BodyLength, FrameError> {
-    let named = |name: &'static str| {
-        raw.iter()
-            .filter(move |h| h.name.eq_ignore_ascii_case(name))
-            .map(|h| String::from_utf8_lossy(h.value))
-    };
-    let codings: Vec<String> = named("Transfer-Encoding")
-        .flat_map(|v| {
-            v.split(',')
-                .map(|c| c.trim().to_ascii_lowercase())
-                .collect::<Vec<_>>()
-        })
-        .filter(|c| !c.is_empty())
-        .collect();
-    let has_length = named("Content-Length").next().is_some();
-    if !codings.is_empty() || named("Transfer-Encoding").next().is_some() {
-        if has_length {
+    // One pass over the headers: this runs for every frame of a stream.
+    let mut length: Option<u64> = None;
+    let mut codings: Option<Vec<String>> = None;
+    for h in raw {
+        if h.name.eq_ignore_ascii_case("Content-Length") {
+            let value = String::from_utf8_lossy(h.value);
+            let value = value.trim();
+            let parsed = value
+                .bytes()
+                .all(|b| b.is_ascii_digit())
+                .then(|| value.parse::<u64>().ok())
+                .flatten()
+                .ok_or_else(|| FrameError::Malformed(format!("invalid Content-Length {value:?}")))?;
+            if length.is_some_and(|l| l != parsed) {
+                return Err(FrameError::Malformed(
+                    "conflicting Content-Length headers".into(),
+                ));
+            }
+            length = Some(parsed);
+        } else if h.name.eq_ignore_ascii_case("Transfer-Encoding") {
+            let value = String::from_utf8_lossy(h.value);
+            let list = codings.get_or_insert_with(Vec::new);
+            list.extend(
+                value
+                    .split(',')
+                    .map(|c| c.trim().to_ascii_lowercase())
+                    .filter(|c| !c.is_empty()),
+            );
+        }
+    }
+    if let Some(codings) = codings {
+        if length.is_some() {
             return Err(FrameError::Malformed(
                 "both Transfer-Encoding and Content-Length: the body's length is ambiguous".into(),
             ));
@@ -201,22 +216,6 @@ fn body_length(raw: &[httparse::Header<'_>], limit: usize) -> Result<BodyLength,
                 codings.join(", ")
             ))),
         };
-    }
-    let mut length: Option<u64> = None;
-    for value in named("Content-Length") {
-        let value = value.trim();
-        let parsed = value
-            .bytes()
-            .all(|b| b.is_ascii_digit())
-            .then(|| value.parse::<u64>().ok())
-            .flatten()
-            .ok_or_else(|| FrameError::Malformed(format!("invalid Content-Length {value:?}")))?;
-        if length.is_some_and(|l| l != parsed) {
-            return Err(FrameError::Malformed(
-                "conflicting Content-Length headers".into(),
-            ));
-        }
-        length = Some(parsed);
     }
     let length = length.unwrap_or(0);
     match usize::try_from(length) {

@@ -14,7 +14,7 @@ use bytes::Bytes;
 
 use super::outbox::{Outbox, Pushed, Queued};
 use super::{BROADCAST_VERSION, Options, SERVICE_NAME};
-use crate::broker::{Message, TOPIC_HEADER, broker_error, check_topic, encode_envelope};
+use crate::broker::{Message, TOPIC_HEADER, broker_error, check_publish, encode_envelope};
 use crate::error::LocalError;
 use crate::registry::{Node, Registry, Service};
 use crate::selector::{Cache, DEFAULT_CACHE_TTL};
@@ -51,7 +51,7 @@ pub(super) async fn publish(
     topic: &str,
     mut message: Message,
 ) -> Result<(), LocalError> {
-    check_topic(topic)?;
+    check_publish(topic, &message)?;
     // As go-micro: the topic travels in the envelope, and the envelope is encoded once.
     message
         .header

@@ -36,7 +36,7 @@ use self::servers::Servers;
 use self::subscription::{Readers, Unsubscriber};
 use super::{
     Broker, DEFAULT_FLUSH_TIMEOUT, Delivery, EventHandler, Message, SubscribeOptions, Subscription,
-    TOPIC_HEADER, broker_error, check_topic, encode_envelope,
+    TOPIC_HEADER, broker_error, check_publish, check_topic, encode_envelope,
 };
 use crate::error::{LocalError, LocalErrorKind};
 use crate::registry::BoxFuture;
@@ -233,7 +233,7 @@ impl Broker for NatsBroker {
         mut message: Message,
     ) -> BoxFuture<'a, Result<(), LocalError>> {
         Box::pin(async move {
-            check_topic(topic)?;
+            check_publish(topic, &message)?;
             // As go-micro's HTTP broker does; subscribers may rely on it.
             if message.get(TOPIC_HEADER).is_none() {
                 message.header.insert(TOPIC_HEADER.into(), topic.into());
