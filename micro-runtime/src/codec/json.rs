@@ -2,11 +2,13 @@
 //!
 //! Decoding goes through [`guard::Guarded`], which refuses `google.protobuf.Duration` and
 //! `Timestamp` strings outside the mapping's form and range before pbjson-types parses them: some
-//! overflow its Duration parser. Encoding goes through [`floats::Spelled`], which writes NaN and
+//! overflow its Duration parser; it also reads `null` for a message's field as the field not set,
+//! as protojson does ([`unset`]). Encoding goes through [`floats::Spelled`], which writes NaN and
 //! ±Infinity as the strings proto3 JSON uses where serde_json would write `null`.
 
 mod floats;
 mod guard;
+mod unset;
 
 use bytes::Bytes;
 
