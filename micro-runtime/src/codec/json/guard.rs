@@ -7,17 +7,19 @@
 //! a `google.protobuf.Duration` or `Timestamp` is about to parse to [`check`] first, which refuses
 //! it unless it is in the proto3 JSON mapping's form and range. Go's protojson refuses the same.
 //!
+//! It also hands a message's fields to [`Fields`], so `null` for one reads as not set.
+//!
 //! The two types are told by their visitor's `expecting` text, the only thing serde shows of it;
 //! the codec tests fail if a pbjson-types upgrade changes it.
 
 use std::fmt;
 
 use serde::Deserialize as _;
-
-use super::unset::Fields;
 use serde::de::{
     self, DeserializeSeed, Deserializer, EnumAccess, MapAccess, SeqAccess, VariantAccess, Visitor,
 };
+
+use super::unset::Fields;
 
 /// Wraps a deserializer, and whatever it hands out (maps, sequences, seeds, visitors), so every
 /// value inside is guarded too.
