@@ -1,4 +1,5 @@
-//! Generates code for every proto the tests use, through micro-build as a user's build.rs would.
+//! Generates code for every proto the tests use (the repository's `proto/` and their own
+//! `tests/proto/`), through micro-build as a user's build.rs would.
 
 fn main() -> Result<(), micro_build::Error> {
     micro_build::compile_protos(
@@ -7,7 +8,9 @@ fn main() -> Result<(), micro_build::Error> {
             "../proto/streaming.proto",
             "../proto/nested/api/catalog.proto",
             "../proto/events.proto",
+            // The tests' own: NaN and Infinity in every place (tests/json_floats.rs).
+            "proto/meter.proto",
         ],
-        &["../proto"],
+        &["../proto", "proto"],
     )
 }

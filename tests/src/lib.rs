@@ -1,5 +1,5 @@
-//! micro's end-to-end tests: code generated from `proto/` by micro-build, served and called over
-//! real sockets.
+//! micro's end-to-end tests: code generated from `proto/` (and `tests/proto/`) by micro-build,
+//! served and called over real sockets.
 //!
 //! ## Layout
 //! - [`proto`]: the generated code, mounted with `micro_runtime::include_protos!()`.
@@ -22,7 +22,7 @@ pub mod subscriber_suite;
 pub mod support;
 pub mod wire;
 
-/// Everything micro-build generated from `proto/`, nested as the packages are.
+/// Everything micro-build generated from `proto/` and `tests/proto/`, nested as the packages are.
 #[allow(missing_docs)]
 pub mod proto {
     micro_runtime::include_protos!();

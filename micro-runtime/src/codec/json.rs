@@ -2,9 +2,13 @@
 //!
 //! Decoding goes through [`guard::Guarded`], which refuses `google.protobuf.Duration` and
 //! `Timestamp` strings outside the mapping's form and range before pbjson-types parses them: some
-//! overflow its Duration parser.
+//! overflow its Duration parser; it also reads `null` for a message's field as the field not set,
+//! as protojson does ([`unset`]). Encoding goes through [`floats::Spelled`], which writes NaN and
+//! ±Infinity as the strings proto3 JSON uses where serde_json would write `null`.
 
+mod floats;
 mod guard;
+mod unset;
 
 use bytes::Bytes;
 
@@ -12,7 +16,10 @@ use super::Message;
 use crate::error::{Error, SERVER_ID};
 
 pub(super) fn encode<M: Message>(message: &M) -> Result<Bytes, Error> {
-    let mut out = serde_json::to_vec(message)
+    // What serde_json::to_vec does, with the float speller between the message and the JSON.
+    let mut out = Vec::with_capacity(128);
+    message
+        .serialize(floats::Spelled(&mut serde_json::Serializer::new(&mut out)))
         .map_err(|e| Error::internal_server_error(SERVER_ID, format!("cannot encode JSON: {e}")))?;
     // go-micro's JSON codec writes through json.Encoder, which ends every value with a newline.
     out.push(b'\n');

@@ -3,7 +3,7 @@
 //! | Content-Type | body |
 //! |---|---|
 //! | `application/protobuf` (also `application/x-protobuf`) | the protobuf encoding of one message; the server's default when a request has no Content-Type, as in go-micro |
-//! | `application/json` | the proto3 JSON mapping (camelCase names, 64-bit integers as strings, enums as names), through the pbjson impls micro-build generates; followed by `\n` as go-micro writes it |
+//! | `application/json` | the proto3 JSON mapping (camelCase names, 64-bit integers as strings, enums as names, NaN and ±Infinity as `"NaN"`, `"Infinity"`, `"-Infinity"`, `null` for a field as not set), through the pbjson impls micro-build generates; followed by `\n` as go-micro writes it |
 //! | `application/octet-stream` | raw bytes: the body is passed through as an already-encoded protobuf message, as go-micro's `bytes.Frame` passthrough |
 //!
 //! Media type parameters (`; charset=utf-8`) are ignored; go-micro rejects them, micro is lenient.

@@ -7,6 +7,8 @@
 //! a `google.protobuf.Duration` or `Timestamp` is about to parse to [`check`] first, which refuses
 //! it unless it is in the proto3 JSON mapping's form and range. Go's protojson refuses the same.
 //!
+//! It also hands a message's fields to [`Fields`], so `null` for one reads as not set.
+//!
 //! The two types are told by their visitor's `expecting` text, the only thing serde shows of it;
 //! the codec tests fail if a pbjson-types upgrade changes it.
 
@@ -16,6 +18,8 @@ use serde::Deserialize as _;
 use serde::de::{
     self, DeserializeSeed, Deserializer, EnumAccess, MapAccess, SeqAccess, VariantAccess, Visitor,
 };
+
+use super::unset::Fields;
 
 /// Wraps a deserializer, and whatever it hands out (maps, sequences, seeds, visitors), so every
 /// value inside is guarded too.
@@ -105,7 +109,7 @@ fn timestamp_problem(text: &str) -> Option<String> {
 macro_rules! forward_deserialize {
     ($($method:ident($($arg:ident: $ty:ty),*);)*) => {$(
         fn $method<V: Visitor<'de>>(self, $($arg: $ty,)* visitor: V) -> Result<V::Value, D::Error> {
-            self.0.$method($($arg,)* Checked { inner: visitor, kind: None })
+            self.0.$method($($arg,)* Checked::new(visitor))
         }
     )*};
 }
@@ -124,7 +128,6 @@ impl<'de, D: Deserializer<'de>> Deserializer<'de> for Guarded<D> {
         deserialize_seq(); deserialize_tuple(len: usize);
         deserialize_tuple_struct(name: &'static str, len: usize);
         deserialize_map();
-        deserialize_struct(name: &'static str, fields: &'static [&'static str]);
         deserialize_enum(name: &'static str, variants: &'static [&'static str]);
         deserialize_identifier(); deserialize_ignored_any();
     }
@@ -133,9 +136,23 @@ impl<'de, D: Deserializer<'de>> Deserializer<'de> for Guarded<D> {
     fn deserialize_str<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, D::Error> {
         let kind = WellKnown::of(&visitor);
         self.0.deserialize_str(Checked {
-            inner: visitor,
             kind,
+            ..Checked::new(visitor)
         })
+    }
+
+    // pbjson reads a message this way: its fields take `null` as not set (see unset.rs).
+    fn deserialize_struct<V: Visitor<'de>>(
+        self,
+        name: &'static str,
+        fields: &'static [&'static str],
+        visitor: V,
+    ) -> Result<V::Value, D::Error> {
+        let visitor = Checked {
+            fields: true,
+            ..Checked::new(visitor)
+        };
+        self.0.deserialize_struct(name, fields, visitor)
     }
 
     fn is_human_readable(&self) -> bool {
@@ -144,13 +161,23 @@ impl<'de, D: Deserializer<'de>> Deserializer<'de> for Guarded<D> {
 }
 
 /// A visitor passing everything on: strings after [`check`] when it parses a well-known type,
-/// maps, sequences and the rest guarded.
+/// maps, sequences and the rest guarded, a message's fields through [`Fields`].
 struct Checked<V> {
     inner: V,
     kind: Option<WellKnown>,
+    /// The map is a message's fields.
+    fields: bool,
 }
 
 impl<V> Checked<V> {
+    fn new(inner: V) -> Self {
+        Self {
+            inner,
+            kind: None,
+            fields: false,
+        }
+    }
+
     fn check<E: de::Error>(&self, text: &str) -> Result<(), E> {
         self.kind.map_or(Ok(()), |kind| check(kind, text))
     }
@@ -215,7 +242,11 @@ impl<'de, V: Visitor<'de>> Visitor<'de> for Checked<V> {
     }
 
     fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<Self::Value, A::Error> {
-        self.inner.visit_map(Guarded(map))
+        if self.fields {
+            self.inner.visit_map(Fields(Guarded(map)))
+        } else {
+            self.inner.visit_map(Guarded(map))
+        }
     }
 
     fn visit_enum<A: EnumAccess<'de>>(self, data: A) -> Result<Self::Value, A::Error> {
@@ -290,10 +321,7 @@ impl<'de, A: VariantAccess<'de>> VariantAccess<'de> for Guarded<A> {
     }
 
     fn tuple_variant<V: Visitor<'de>>(self, len: usize, visitor: V) -> Result<V::Value, A::Error> {
-        let visitor = Checked {
-            inner: visitor,
-            kind: None,
-        };
+        let visitor = Checked::new(visitor);
         self.0.tuple_variant(len, visitor)
     }
 
@@ -302,10 +330,7 @@ impl<'de, A: VariantAccess<'de>> VariantAccess<'de> for Guarded<A> {
         fields: &'static [&'static str],
         visitor: V,
     ) -> Result<V::Value, A::Error> {
-        let visitor = Checked {
-            inner: visitor,
-            kind: None,
-        };
+        let visitor = Checked::new(visitor);
         self.0.struct_variant(fields, visitor)
     }
 }
