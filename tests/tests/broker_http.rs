@@ -1153,7 +1153,10 @@ async fn one_client_cannot_take_every_inbox_slot() {
         .await
         .unwrap();
     assert_eq!(&next(&mut rx).await[..], b"through");
-    println!("delivered in {:?} while one peer held its share", started.elapsed());
+    println!(
+        "delivered in {:?} while one peer held its share",
+        started.elapsed()
+    );
     drop(held);
     for broker in [&publisher, &subscriber] {
         broker.disconnect().await.unwrap();

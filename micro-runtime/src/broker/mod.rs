@@ -476,7 +476,11 @@ pub(crate) fn check_publish(topic: &str, message: &Message) -> Result<(), LocalE
         .iter()
         .map(|(name, value)| name.len() + value.len())
         .sum::<usize>()
-        + if adds_topic { TOPIC_HEADER.len() + topic.len() } else { 0 };
+        + if adds_topic {
+            TOPIC_HEADER.len() + topic.len()
+        } else {
+            0
+        };
     if count > MAX_HEADERS || bytes > MAX_HEADER_BYTES {
         return Err(LocalError::new(
             LocalErrorKind::Config,

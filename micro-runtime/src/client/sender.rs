@@ -82,7 +82,11 @@ impl<T: Message> StreamSender<T> {
     /// encoded): nothing more will be sent. Past the call's deadline (its timeout), it fails with
     /// a 408 instead of waiting on a peer that stopped reading.
     pub async fn send(&mut self, message: T) -> Result<(), Error> {
-        within(self.deadline, self.send_unbounded(message)).await
+        match self.deadline {
+            // No wrapper without a deadline: this runs per message.
+            None => self.send_unbounded(message).await,
+            Some(_) => within(self.deadline, self.send_unbounded(message)).await,
+        }
     }
 
     async fn send_unbounded(&mut self, message: T) -> Result<(), Error> {

@@ -13,7 +13,7 @@ use tokio::net::tcp::OwnedReadHalf;
 
 use super::call::{nodes, reply_body, request_headers};
 pub use super::sender::StreamSender;
-use super::sender::{Frames, broken, within};
+use super::sender::{Frames, broken};
 use super::{CallOptions, Client};
 use crate::codec::{ContentType, Message};
 use crate::error::{CLIENT_ID, Error};
@@ -133,20 +133,28 @@ impl<T: Message> ResponseStream<T> {
     /// closes its side first, a go-micro server sends no `EOS` (its router returns without one), so
     /// without a deadline `recv` would wait until the server drops the connection.
     pub async fn recv(&mut self) -> Result<Option<T>, Error> {
-        let deadline = self.deadline;
-        let received = within(deadline, self.recv_unbounded()).await;
-        if deadline.is_some_and(|at| Instant::now() >= at) {
-            // The frame that was half-read when the deadline passed leaves the stream unusable.
-            self.done = true;
-        }
-        received
-    }
-
-    async fn recv_unbounded(&mut self) -> Result<Option<T>, Error> {
         if self.done {
             return Ok(None);
         }
-        let frame = match self.reader.read_stream_frame(false).await {
+        // The deadline wraps only the read, and only when there is one: this runs per message.
+        let read = match self.deadline {
+            None => self.reader.read_stream_frame(false).await,
+            Some(deadline) => {
+                match tokio::time::timeout_at(deadline, self.reader.read_stream_frame(false)).await
+                {
+                    Ok(read) => read,
+                    Err(_) => {
+                        // A frame half-read when the deadline passed leaves the stream unusable.
+                        self.done = true;
+                        return Err(Error::timeout(
+                            CLIENT_ID,
+                            "stream deadline exceeded: the call's timeout passed",
+                        ));
+                    }
+                }
+            }
+        };
+        let frame = match read {
             Ok(Some(frame)) => frame,
             Ok(None) => {
                 self.done = true;

@@ -64,6 +64,7 @@ fn config(message: String) -> LocalError {
 }
 
 /// A comma-separated list, trimmed, without empty items.
+#[cfg(any(feature = "mdns", feature = "etcd"))]
 fn list(value: &str) -> Vec<String> {
     value
         .split(',')

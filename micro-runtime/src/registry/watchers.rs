@@ -34,6 +34,7 @@ impl Watchers {
     }
 
     /// Whether any watch is still open (forgetting the closed ones).
+    #[cfg(any(feature = "mdns", test))]
     pub(crate) fn any_open(&mut self) -> bool {
         self.open.retain(|w| !w.tx.is_closed());
         !self.open.is_empty()

@@ -1,49 +1,56 @@
-//! [`Activity`]: when a stream last moved, for its idle timeout.
+//! [`Activity`]: whether a stream is still moving, for its idle timeout.
 //!
 //! A stream is idle when no frame has been read from the caller and no write to it has completed
 //! for [`Limits::stream_idle_timeout`](crate::transport::Limits::stream_idle_timeout): a caller
 //! that went quiet without closing (a half-open stream), or one that stopped reading while the
 //! handler writes (its writes never complete). Either would otherwise hold the connection, its
 //! buffers and its handler forever.
+//!
+//! Reading the clock for every frame costs as much as a small message's parsing, so frames only
+//! bump a counter, and the watchdog ticks four times per timeout: a stream is idle after four
+//! ticks in a row without progress, that is between one and one and a quarter timeouts after it
+//! last moved.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
-use tokio::time::Instant;
+/// Ticks of the watchdog per timeout.
+const TICKS: u32 = 4;
 
-/// When a stream last read or wrote a frame. Cheap to clone: clones share the clock.
-#[derive(Clone, Debug)]
+/// A stream's progress. Cheap to clone: clones share the count.
+#[derive(Clone, Debug, Default)]
 pub(crate) struct Activity {
-    start: Instant,
-    // Milliseconds from `start` to the last read or write: one atomic store per frame.
-    last: Arc<AtomicU64>,
+    progress: Arc<AtomicU64>,
 }
 
 impl Activity {
-    /// Counting from now.
+    /// No progress yet.
     pub(crate) fn new() -> Self {
-        Self {
-            start: Instant::now(),
-            last: Arc::default(),
-        }
+        Self::default()
     }
 
-    /// Records that the stream moved now.
+    /// Records that the stream moved.
     pub(crate) fn touch(&self) {
-        let since = u64::try_from(self.start.elapsed().as_millis()).unwrap_or(u64::MAX);
-        self.last.store(since, Ordering::Relaxed);
+        self.progress.fetch_add(1, Ordering::Relaxed);
     }
 
-    /// Completes once the stream has not moved for `timeout`.
+    /// Completes once the stream has not moved for `timeout` (at most a quarter more).
     pub(crate) async fn idle_for(&self, timeout: Duration) {
+        let tick = timeout / TICKS;
+        let mut seen = self.progress.load(Ordering::Relaxed);
+        let mut quiet = 0;
         loop {
-            let last = self.start + Duration::from_millis(self.last.load(Ordering::Relaxed));
-            let at = last + timeout;
-            if Instant::now() >= at {
-                return;
+            tokio::time::sleep(tick).await;
+            let now = self.progress.load(Ordering::Relaxed);
+            if now == seen {
+                quiet += 1;
+                if quiet >= TICKS {
+                    return;
+                }
+            } else {
+                (seen, quiet) = (now, 0);
             }
-            tokio::time::sleep_until(at).await;
         }
     }
 }
@@ -53,7 +60,7 @@ mod tests {
     use super::*;
 
     #[tokio::test(start_paused = true)]
-    async fn fires_only_after_a_whole_timeout_without_moving() {
+    async fn fires_after_a_whole_timeout_without_moving_and_not_before() {
         let activity = Activity::new();
         let idle = tokio::spawn({
             let activity = activity.clone();
@@ -61,9 +68,11 @@ mod tests {
         });
         tokio::time::sleep(Duration::from_secs(6)).await;
         activity.touch();
-        tokio::time::sleep(Duration::from_secs(6)).await;
-        assert!(!idle.is_finished(), "moved 6 s ago: not idle yet");
-        tokio::time::sleep(Duration::from_secs(5)).await;
+        // 10 s after the last move, less a moment: not idle.
+        tokio::time::sleep(Duration::from_millis(9_900)).await;
+        assert!(!idle.is_finished(), "moved under 10 s ago: not idle yet");
+        // A quarter of a timeout later at the most, it is.
+        tokio::time::sleep(Duration::from_millis(2_600)).await;
         assert!(idle.is_finished(), "10 s without moving");
     }
 }

@@ -18,13 +18,14 @@ use tokio::time::Instant;
 use super::Phase;
 use super::legacy::LegacyCodec;
 use super::router::{Route, Router, UnaryRoute};
+use super::routing::Routing;
 use super::stream::StreamIo;
 use crate::codec::ContentType;
 use crate::context::Context;
 use crate::error::{Error, SERVER_ID};
 use crate::metadata::{Metadata, is_reserved};
 use crate::transport::server_conn::{Incoming, ServerConn};
-use crate::transport::{BodyBudget, Frame, FrameTemplate, Headers, Limits, STREAM_READ_BYTES};
+use crate::transport::{BodyBudget, FrameTemplate, Headers, Limits, STREAM_READ_BYTES};
 use crate::wrapper::{Next, Wrapper, run_wrapped, run_wrapped_returning};
 
 /// What every connection of one server shares.
@@ -52,7 +53,8 @@ pub(crate) async fn serve(
         };
         let writer = &mut conn.writer;
         // No routing headers (or `Micro-Target`): go-micro's legacy json-rpc and proto-rpc.
-        if let Some(codec) = LegacyCodec::detect(&frame.headers) {
+        let routing = Routing::read(&frame.headers);
+        if let Some(codec) = LegacyCodec::from_routing(&routing) {
             let (mut headers, body) = super::legacy::serve(&shared, codec, frame, remote).await;
             let close = close || leaving(&server, &mut headers);
             writer.queue_response(200, &headers, &body);
@@ -61,7 +63,7 @@ pub(crate) async fn serve(
             }
             continue;
         }
-        let call = match Call::read(&frame, &shared.router, remote) {
+        let call = match Call::read(&routing, &frame.headers, &shared.router, remote) {
             Ok(call) => call,
             Err((err, mut headers)) => {
                 let close = close || leaving(&server, &mut headers);
@@ -138,27 +140,28 @@ struct Call {
 
 impl Call {
     /// Reads the routing headers of a frame; on failure, the error and the headers to answer with.
-    fn read(frame: &Frame, router: &Router, remote: SocketAddr) -> Result<Call, (Error, Headers)> {
-        let h = &frame.headers;
-        let id = h.get_micro("Micro-Id").unwrap_or("").to_string();
+    fn read(
+        routing: &Routing<'_>,
+        h: &Headers,
+        router: &Router,
+        remote: SocketAddr,
+    ) -> Result<Call, (Error, Headers)> {
+        let id = routing.id.get().unwrap_or("").to_string();
         let mut reply = Headers::with_capacity(4);
         if !id.is_empty() {
             reply.insert("Micro-Id", id.clone());
         }
-        let stream_id = h.get_micro("Micro-Stream");
+        let stream_id = routing.stream.get();
         if let Some(stream_id) = stream_id {
             reply.insert("Micro-Stream", stream_id);
         }
         // go-micro copies Endpoint and Method into each other when one is missing.
-        let Some(endpoint) = h
-            .get_micro("Micro-Endpoint")
-            .or_else(|| h.get_micro("Micro-Method"))
-        else {
+        let Some(endpoint) = routing.endpoint.get().or_else(|| routing.method.get()) else {
             let detail = "missing Micro-Endpoint header: say which endpoint to call, e.g. -H 'Micro-Endpoint: Greeter.Hello'";
             return Err((Error::bad_request(SERVER_ID, detail), reply));
         };
         reply.insert("Micro-Endpoint", endpoint);
-        let service = h.get_micro("Micro-Service").unwrap_or("").to_string();
+        let service = routing.service.get().unwrap_or("").to_string();
         if !service.is_empty() {
             reply.insert("Micro-Service", service.clone());
         }
@@ -166,10 +169,10 @@ impl Call {
             return Err((unknown_endpoint(router, endpoint), reply));
         };
         let content_type =
-            ContentType::from_header(h.get("Content-Type")).map_err(|e| (e, reply.clone()))?;
+            ContentType::from_header(routing.content_type).map_err(|e| (e, reply.clone()))?;
         reply.insert("Content-Type", content_type.as_str());
-        let deadline = h
-            .get("Timeout")
+        let deadline = routing
+            .timeout
             .and_then(parse_timeout)
             .map(|timeout| Instant::now() + timeout);
         let metadata: Metadata = h.iter().filter(|(name, _)| !is_reserved(name)).collect();
@@ -284,6 +287,7 @@ async fn guarded<T>(
     })
 }
 
+#[inline]
 pub(super) async fn serve_unary(
     wrappers: &[Arc<dyn Wrapper>],
     route: Arc<dyn UnaryRoute>,

@@ -36,6 +36,7 @@ mod health;
 pub(crate) mod legacy;
 mod registrar;
 mod router;
+mod routing;
 mod serve;
 mod stream;
 mod subscriber;

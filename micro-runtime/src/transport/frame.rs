@@ -301,6 +301,8 @@ impl<R: AsyncRead + Unpin> FrameReader<R> {
 
     async fn read_body_bytes(&mut self, length: BodyLength) -> Result<Bytes, FrameError> {
         match length {
+            // Most bodies arrived with their head: no read, and no future for one.
+            BodyLength::Fixed(n) if self.buf.len() >= n => Ok(self.buf.split_to(n).freeze()),
             BodyLength::Fixed(n) => self.read_exact(n).await,
             BodyLength::Chunked => self.read_chunked().await,
         }

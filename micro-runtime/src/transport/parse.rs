@@ -166,14 +166,10 @@ fn body_length(raw: &[httparse::Header<'_>], limit: usize) -> Result<BodyLength,
     let mut codings: Option<Vec<String>> = None;
     for h in raw {
         if h.name.eq_ignore_ascii_case("Content-Length") {
-            let value = String::from_utf8_lossy(h.value);
-            let value = value.trim();
-            let parsed = value
-                .bytes()
-                .all(|b| b.is_ascii_digit())
-                .then(|| value.parse::<u64>().ok())
-                .flatten()
-                .ok_or_else(|| FrameError::Malformed(format!("invalid Content-Length {value:?}")))?;
+            let parsed = decimal(h.value).ok_or_else(|| {
+                let value = String::from_utf8_lossy(h.value);
+                FrameError::Malformed(format!("invalid Content-Length {:?}", value.trim()))
+            })?;
             if length.is_some_and(|l| l != parsed) {
                 return Err(FrameError::Malformed(
                     "conflicting Content-Length headers".into(),
@@ -222,4 +218,17 @@ fn body_length(raw: &[httparse::Header<'_>], limit: usize) -> Result<BodyLength,
         Ok(n) if n <= limit => Ok(BodyLength::Fixed(n)),
         _ => Err(FrameError::BodyTooLarge { length, limit }),
     }
+}
+
+/// A `Content-Length` value: ASCII digits, with optional spaces or tabs around them. Read from the
+/// bytes directly, since it runs for every frame of a stream.
+fn decimal(value: &[u8]) -> Option<u64> {
+    let blank = |b: &u8| *b == b' ' || *b == b'\t';
+    let start = value.iter().position(|b| !blank(b))?;
+    let end = value.iter().rposition(|b| !blank(b))? + 1;
+    value[start..end].iter().try_fold(0u64, |n, &b| {
+        b.is_ascii_digit()
+            .then(|| n.checked_mul(10)?.checked_add(u64::from(b - b'0')))
+            .flatten()
+    })
 }

@@ -51,9 +51,48 @@ pub(crate) struct ServerConn {
     pub(crate) reader: FrameReader<OwnedReadHalf>,
     pub(crate) writer: FrameWriter<OwnedWriteHalf>,
     pub(crate) remote: SocketAddr,
-    idle_timeout: Duration,
+    idle: IdleWatch,
     first: bool,
     _slot: Slot,
+}
+
+/// The idle keep-alive timeout, kept without reading the clock per request: requests only bump a
+/// count, and one timer per connection ticks four times per timeout. The connection is idle after
+/// four ticks in a row without a request, between one and one and a quarter timeouts after the
+/// last one.
+struct IdleWatch {
+    timer: std::pin::Pin<Box<tokio::time::Sleep>>,
+    tick: Duration,
+    requests: u64,
+    seen: u64,
+    quiet: u32,
+}
+
+impl IdleWatch {
+    const TICKS: u32 = 4;
+
+    fn new(timeout: Duration) -> Self {
+        let tick = timeout / Self::TICKS;
+        Self {
+            timer: Box::pin(tokio::time::sleep(tick)),
+            tick,
+            requests: 0,
+            seen: 0,
+            quiet: 0,
+        }
+    }
+
+    /// Called when the timer fires: whether the connection has now been idle long enough.
+    fn expired(&mut self) -> bool {
+        if self.requests == self.seen {
+            self.quiet += 1;
+        } else {
+            (self.seen, self.quiet) = (self.requests, 0);
+        }
+        let deadline = tokio::time::Instant::now() + self.tick;
+        self.timer.as_mut().reset(deadline);
+        self.quiet >= Self::TICKS
+    }
 }
 
 impl ServerConn {
@@ -73,7 +112,7 @@ impl ServerConn {
                 .with_budget(budget.clone()),
             writer: FrameWriter::new(write),
             remote,
-            idle_timeout: limits.idle_timeout,
+            idle: IdleWatch::new(limits.idle_timeout),
             first: true,
             _slot: slot,
         }
@@ -85,29 +124,30 @@ impl ServerConn {
         // The first request is bounded by the header timeout from the accept; later ones by the
         // idle timeout, then the header timeout from their first byte.
         let first = std::mem::replace(&mut self.first, false);
-        let wait = async {
-            if first {
-                self.reader.read_request_head().await.map(Some)
-            } else {
-                tokio::time::timeout(self.idle_timeout, self.reader.read_request_head())
-                    .await
-                    .ok()
-                    .transpose()
+        let head = {
+            // Pinned where they are, so the select moves nothing per request.
+            let mut read = std::pin::pin!(self.reader.read_request_head());
+            let mut stop = std::pin::pin!(stop);
+            loop {
+                tokio::select! {
+                    biased;
+                    head = &mut read => break head,
+                    () = &mut stop => return Incoming::Closed,
+                    () = self.idle.timer.as_mut(), if !first => {
+                        if self.idle.expired() {
+                            tracing::debug!(remote = %self.remote, "closing an idle connection");
+                            return Incoming::Closed;
+                        }
+                    }
+                }
             }
-        };
-        let head = tokio::select! {
-            head = wait => head,
-            () = stop => return Incoming::Closed,
         };
         let head = match head {
-            Ok(Some(Some(head))) => head,
-            Ok(None) => {
-                tracing::debug!(remote = %self.remote, "closing an idle connection");
-                return Incoming::Closed;
-            }
-            Ok(Some(None)) => return Incoming::Closed,
+            Ok(Some(head)) => head,
+            Ok(None) => return Incoming::Closed,
             Err(err) => return self.refused(err),
         };
+        self.idle.requests += 1;
         if let Some(expect) = head.unsupported_expectation() {
             return Incoming::Refused {
                 status: 417,

@@ -35,6 +35,7 @@ use std::sync::Arc;
 use bytes::Bytes;
 
 use super::router::{Route, Router, UnaryRoute};
+use super::routing::Routing;
 use crate::codec::ContentType;
 use crate::transport::Headers;
 
@@ -49,26 +50,36 @@ pub(crate) enum LegacyCodec {
 
 impl LegacyCodec {
     /// Whether a request frame speaks a legacy envelope, and which: go-micro's `setupProtocol`.
+    #[cfg(any(test, fuzzing))]
     pub(crate) fn detect(headers: &Headers) -> Option<Self> {
+        Self::from_routing(&Routing::read(headers))
+    }
+
+    /// [`Self::detect`] from the routing headers the server has already read.
+    pub(crate) fn from_routing(routing: &Routing<'_>) -> Option<Self> {
         // No Content-Type is protobuf, as go-micro's server assumes before it looks.
-        let media = headers
-            .get("Content-Type")
-            .map_or("application/protobuf", |v| {
-                v.split(';').next().unwrap_or("").trim()
-            });
+        let media = routing.content_type.map_or("application/protobuf", |v| {
+            v.split(';').next().unwrap_or("").trim()
+        });
         let is = |name: &str| media.eq_ignore_ascii_case(name);
-        if is("application/json-rpc") {
-            return Some(LegacyCodec::JsonRpc);
+        let ends_rpc = media.len() > 4
+            && media
+                .get(media.len() - 4..)
+                .is_some_and(|end| end.eq_ignore_ascii_case("-rpc"));
+        if ends_rpc {
+            if is("application/json-rpc") {
+                return Some(LegacyCodec::JsonRpc);
+            }
+            if is("application/proto-rpc") {
+                return Some(LegacyCodec::ProtoRpc);
+            }
         }
-        if is("application/proto-rpc") {
-            return Some(LegacyCodec::ProtoRpc);
-        }
-        let has = |name: &str| headers.get_micro(name).is_some_and(|v| !v.is_empty());
-        if has("Micro-Protocol") || has("Micro-Topic") {
+        if routing.protocol.is_set() || routing.topic.is_set() {
             return None;
         }
-        let routed = has("Micro-Service") || has("Micro-Method") || has("Micro-Endpoint");
-        if routed && !has("Micro-Target") {
+        let routed =
+            routing.service.is_set() || routing.method.is_set() || routing.endpoint.is_set();
+        if routed && !routing.target.is_set() {
             return None;
         }
         if is("application/json") {
