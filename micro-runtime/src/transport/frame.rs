@@ -62,13 +62,15 @@ pub struct Limits {
     pub header_read_timeout: Duration,
     /// How long a body may go without a new byte arriving. Default 10 s.
     pub body_progress_timeout: Duration,
-    /// Servers: how long a kept-alive connection may wait for its next request. Default 90 s, longer
+    /// Servers: how long a kept-alive connection may wait for its next request (it is closed within
+    /// a quarter of this after; the check costs no clock read per request). Default 90 s, longer
     /// than clients keep idle connections (micro's and go-micro's pools: 60 s), so that a server does
     /// not close a connection a client is about to reuse.
     pub idle_timeout: Duration,
     /// Servers: how long a stream may go with no frame read or written, in either direction, before
-    /// it is closed (a half-open stream, or a reader that stopped reading). Default 5 minutes; a
-    /// stream that is quiet for longer on purpose should send something meanwhile.
+    /// it is closed (a half-open stream, or a reader that stopped reading), within a quarter of this
+    /// after. Default 5 minutes; a stream that is quiet for longer on purpose should send something
+    /// meanwhile.
     pub stream_idle_timeout: Duration,
     /// Servers: connections served at once. Past it, new connections get a 503 and are closed.
     /// Default 4096, or less when the process may open fewer files (its soft `RLIMIT_NOFILE`, less
