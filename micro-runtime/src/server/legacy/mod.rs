@@ -50,7 +50,7 @@ pub(crate) enum LegacyCodec {
 
 impl LegacyCodec {
     /// Whether a request frame speaks a legacy envelope, and which: go-micro's `setupProtocol`.
-    #[cfg(any(test, fuzzing))]
+    #[cfg(test)]
     pub(crate) fn detect(headers: &Headers) -> Option<Self> {
         Self::from_routing(&Routing::read(headers))
     }

@@ -171,3 +171,26 @@ fn a_non_finite_google_protobuf_value_is_refused_as_protojson_refuses_it() {
     };
     assert_eq!(encode(&object).unwrap(), "{\"x\":1.5}\n");
 }
+
+#[test]
+fn doubles_are_read_exactly_so_they_survive_a_round_trip() {
+    // Found by fuzzing: without serde_json's exact parser this came back one unit in the last
+    // place off.
+    for text in [
+        "2.2222222222222227e85",
+        "0.1",
+        "1.7976931348623157e308",
+        "5e-324",
+    ] {
+        let want = f64::from_str(text).unwrap();
+        let json = format!("{{\"fDouble\":{text}}}");
+        let read: Readings = decode(json.as_bytes()).unwrap();
+        assert_eq!(read.f_double.to_bits(), want.to_bits(), "{text}");
+        let again: Readings = decode(&encode(&read).unwrap()).unwrap();
+        assert_eq!(
+            again.f_double.to_bits(),
+            want.to_bits(),
+            "{text} after a round trip"
+        );
+    }
+}
