@@ -41,7 +41,7 @@ impl greeter::GreeterHandler for Greeter {
         req: greeter::HelloRequest,
     ) -> Result<greeter::HelloResponse, Error> {
         if req.name.is_empty() {
-            return Err(Error::bad_request("greeter", "name must not be empty"));
+            return Err(Error::bad_request("name must not be empty"));
         }
         Ok(greeter::HelloResponse {
             greeting: format!("Hello {}", req.name),

@@ -27,8 +27,8 @@ pub fn client(service: &Service) -> TokenStream {
     let methods = service.methods.iter().enumerate().map(|(i, m)| {
         let docs = method_doc(m);
         let with_doc = format!(
-            " With call options (timeout, address, metadata, retries, selector filters): \
-             see [`{client}::{}`].",
+            " With call options (timeout, address, metadata, retries, selector filters), or a \
+             `Context` to carry onward: see [`{client}::{}`].",
             m.rust_name
         );
         let (name, with) = (&m.rust_name, &m.with_name);
@@ -40,25 +40,25 @@ pub fn client(service: &Service) -> TokenStream {
                 quote!(req: #input,),
                 quote!(req,),
                 quote!(#output),
-                quote!(unary(#endpoint, req, options)),
+                quote!(unary(#endpoint, req, options.into())),
             ),
             Kind::ServerStream => (
                 quote!(req: #input,),
                 quote!(req,),
-                quote!(::micro_runtime::codegen::ResponseStream<#output>),
-                quote!(server_stream(#endpoint, req, options)),
+                quote!(::micro_runtime::codegen::Receiver<#output>),
+                quote!(server_stream(#endpoint, req, options.into())),
             ),
             Kind::ClientStream => (
                 quote!(),
                 quote!(),
                 quote!(::micro_runtime::codegen::ClientStreaming<#input, #output>),
-                quote!(client_stream(#endpoint, options)),
+                quote!(client_stream(#endpoint, options.into())),
             ),
             Kind::BidiStream => (
                 quote!(),
                 quote!(),
                 quote!(::micro_runtime::codegen::BidiStream<#input, #output>),
-                quote!(bidi_stream(#endpoint, options)),
+                quote!(bidi_stream(#endpoint, options.into())),
             ),
         };
         quote! {
@@ -70,7 +70,7 @@ pub fn client(service: &Service) -> TokenStream {
             #docs
             #[doc = ""]
             #[doc = #with_doc]
-            pub async fn #with(&self, #params options: #options_ty)
+            pub async fn #with(&self, #params options: impl ::core::convert::Into<#options_ty>)
                 -> ::core::result::Result<#ok, #error>
             {
                 self.inner.#call.await

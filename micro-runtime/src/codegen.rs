@@ -3,8 +3,8 @@
 //! Not for use by hand.
 
 pub use crate::client::{
-    BidiStream, CallOptions, Client, ClientStreaming, ResponseStream, ServiceClient,
-    forward_bidi_stream, forward_client_stream, forward_server_stream,
+    BidiStream, CallOptions, Client, ClientStreaming, ServiceClient, forward_bidi_stream,
+    forward_client_stream, forward_server_stream,
 };
 pub use crate::context::Context;
 pub use crate::descriptor::{

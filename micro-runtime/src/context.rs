@@ -1,5 +1,22 @@
-//! The per-call [`Context`]: metadata, deadline and where the call came from.
+//! The per-call [`Context`]: metadata, deadline and where the call came from, and the context
+//! of the call being served, which calls made while serving it inherit.
+//!
+//! ## Context that flows by itself
+//! While a handler (or a subscriber) runs, its context is the task's *current* context
+//! ([`Context::current`]). Every call a client makes from inside it inherits the caller's
+//! deadline (the call can end no later) and metadata (so `Authorization`, `traceparent` and the
+//! rest reach the next hop), with what the call options set winning key by key. Nobody threads a
+//! `ctx` by hand, as go-micro requires, and a forgotten `ctx` cannot drop a deadline.
+//!
+//! Why a task-local rather than a `ctx` parameter on every client method: a parameter can be
+//! forgotten or filled with a fresh context (go-micro's `context.Background()` bug), and it makes
+//! every call site longer; the task-local is what tracing spans and tokio's own budget use for the
+//! same problem. Its limit is the task: work moved to another task with `tokio::spawn` does not
+//! inherit unless wrapped, `tokio::spawn(ctx.scope(work))`. To call without inheriting (a
+//! background job started by a request), use [`CallOptions::detached`](crate::CallOptions::detached);
+//! to pass a context explicitly, give it as the options: `client.hello_with(req, &ctx)`.
 
+use std::future::Future;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
@@ -11,9 +28,9 @@ use crate::metadata::Metadata;
 /// What a handler knows about the call it serves, and what a client call carries onward.
 ///
 /// A handler receives the caller's metadata (user headers) and deadline (from the `Timeout`
-/// header). Passing the context to a generated client's handler method, or building call options
-/// with [`CallOptions::from_context`](crate::client::CallOptions::from_context), propagates both to
-/// the next hop.
+/// header). Calls the handler makes carry both to the next hop by themselves (see the module
+/// docs); a context can also be given explicitly as a call's options:
+/// `client.hello_with(req, &ctx)`.
 ///
 /// ```
 /// use std::time::Duration;
@@ -27,7 +44,9 @@ use crate::metadata::Metadata;
 /// ```
 #[derive(Clone, Debug, Default)]
 pub struct Context {
-    metadata: Metadata,
+    // Shared, copied on write: the server hands one copy to the handler and one to the task's
+    // current context, and a clone per call must cost no allocation.
+    metadata: Arc<Metadata>,
     deadline: Option<Instant>,
     call: Option<Arc<CallInfo>>,
 }
@@ -58,7 +77,7 @@ impl Context {
         deadline: Option<Instant>,
     ) -> Self {
         Self {
-            metadata,
+            metadata: Arc::new(metadata),
             deadline,
             call: Some(Arc::new(CallInfo {
                 service,
@@ -79,7 +98,7 @@ impl Context {
         metadata: Metadata,
     ) -> Self {
         Self {
-            metadata,
+            metadata: Arc::new(metadata),
             deadline: None,
             call: Some(Arc::new(CallInfo {
                 service,
@@ -98,12 +117,12 @@ impl Context {
 
     /// Mutable access to the metadata, e.g. for a wrapper that adds a header before the handler runs.
     pub fn metadata_mut(&mut self) -> &mut Metadata {
-        &mut self.metadata
+        Arc::make_mut(&mut self.metadata)
     }
 
     /// Adds one metadata entry.
     pub fn with_metadata(mut self, key: impl Into<String>, value: impl Into<String>) -> Self {
-        self.metadata.insert(key, value);
+        self.metadata_mut().insert(key, value);
         self
     }
 
@@ -152,5 +171,33 @@ impl Context {
     /// The caller's socket address.
     pub fn remote_addr(&self) -> Option<SocketAddr> {
         self.call.as_ref().and_then(|c| c.remote_addr)
+    }
+}
+
+tokio::task_local! {
+    /// The context of the call the task is serving.
+    static CURRENT: Context;
+}
+
+impl Context {
+    /// The context of the call the current task is serving: inside a handler or subscriber (and
+    /// futures run with [`scope`](Self::scope)), the one it was called with; `None` elsewhere.
+    pub fn current() -> Option<Context> {
+        CURRENT.try_with(Context::clone).ok()
+    }
+
+    /// Runs `future` with this context as the current one, so calls it makes inherit it: for
+    /// work a handler moves to another task, `tokio::spawn(ctx.scope(work))`.
+    pub fn scope<F: Future>(self, future: F) -> impl Future<Output = F::Output> {
+        CURRENT.scope(self, future)
+    }
+
+    /// Runs `f` with a reference to the current context, if there is one, without cloning it.
+    pub(crate) fn with_current<R>(f: impl FnOnce(Option<&Context>) -> R) -> R {
+        let mut f = Some(f);
+        match CURRENT.try_with(|ctx| (f.take().expect("called once"))(Some(ctx))) {
+            Ok(result) => result,
+            Err(_) => (f.take().expect("not called yet"))(None),
+        }
     }
 }

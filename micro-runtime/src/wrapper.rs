@@ -14,7 +14,7 @@
 //! // Refuses calls without an auth token, and logs how long the others took.
 //! async fn auth_and_timing(ctx: Context, next: Next) -> Result<(), Error> {
 //!     if ctx.metadata().get("Authorization").is_none() {
-//!         return Err(Error::unauthorized("greeter", "missing Authorization"));
+//!         return Err(Error::unauthorized("missing Authorization"));
 //!     }
 //!     let started = std::time::Instant::now();
 //!     let endpoint = ctx.endpoint().to_string();
@@ -114,6 +114,6 @@ where
     run_wrapped(wrappers, ctx, inner).await?;
     let value = output.lock().unwrap_or_else(|e| e.into_inner()).take();
     value.ok_or_else(|| {
-        Error::internal_server_error(id, "a wrapper returned Ok without calling next")
+        Error::internal_server_error("a wrapper returned Ok without calling next").with_id(id)
     })
 }

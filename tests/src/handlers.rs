@@ -29,7 +29,7 @@ impl GreeterHandler for Greeter {
     async fn hello(&self, ctx: Context, req: HelloRequest) -> Result<HelloResponse, Error> {
         self.calls.fetch_add(1, Ordering::SeqCst);
         match req.name.as_str() {
-            "" => Err(Error::bad_request("greeter", "name must not be empty")),
+            "" => Err(Error::bad_request("name must not be empty")),
             "slow" => {
                 tokio::time::sleep(Duration::from_millis(400)).await;
                 Ok(HelloResponse {
@@ -68,12 +68,12 @@ impl StreamerHandler for Streamer {
         stream: Sender<Tick>,
     ) -> Result<(), Error> {
         if req.from > 1_000_000 {
-            return Err(Error::bad_request("streamer", "from is too large"));
+            return Err(Error::bad_request("from is too large"));
         }
         for value in (1..=req.from).rev() {
             stream.send(Tick { value }).await?;
             if value == 13 {
-                return Err(Error::internal_server_error("streamer", "unlucky thirteen"));
+                return Err(Error::internal_server_error("unlucky thirteen"));
             }
         }
         Ok(())
@@ -123,7 +123,7 @@ fn item(id: &str) -> Item {
 impl CatalogHandler for Catalog {
     async fn get_item(&self, _ctx: Context, req: GetItemRequest) -> Result<Item, Error> {
         if req.id == "missing" {
-            return Err(Error::not_found("catalog", "no such item"));
+            return Err(Error::not_found("no such item"));
         }
         Ok(item(&req.id))
     }

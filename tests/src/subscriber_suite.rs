@@ -71,7 +71,9 @@ pub async fn typed_subscribers(make: &dyn Fn() -> Arc<dyn Broker>) {
                 async move {
                     if event.seq == REFUSED {
                         *refused_id.lock().unwrap() = ctx.request_id().to_string();
-                        return Err(Error::internal_server_error("audit", "refusing this order"));
+                        return Err(
+                            Error::internal_server_error("refusing this order").with_id("audit")
+                        );
                     }
                     audited.push(event.seq);
                     Ok(())

@@ -184,7 +184,7 @@ async fn wrappers_run_around_calls_on_both_sides() {
         .registry(registry.clone())
         .wrap(|ctx: Context, next: Next| async move {
             if ctx.metadata().get("Authorization") != Some("secret") {
-                return Err(Error::unauthorized("greeter", "who are you?"));
+                return Err(Error::unauthorized("who are you?").with_id("greeter"));
             }
             next.run(ctx).await
         })

@@ -83,7 +83,7 @@ async fn a_long_server_stream_arrives_in_order_and_ends_with_the_handlers_error(
 async fn client_streaming_closes_its_side_and_then_reads_the_reply() {
     let (server, client) = setup().await;
     for ct in [ContentType::Protobuf, ContentType::Json] {
-        let mut sum = client
+        let sum = client
             .sum_with(CallOptions::new().content_type(ct))
             .await
             .unwrap();
@@ -118,7 +118,7 @@ async fn bidi_streams_interleave_and_split() {
         );
     }
     // Split: one task sends everything while this one reads.
-    let (mut sender, mut receiver) = echo.split();
+    let (sender, mut receiver) = echo.split();
     let sending = tokio::spawn(async move {
         for seq in 10..1010 {
             sender

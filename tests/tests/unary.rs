@@ -57,7 +57,7 @@ async fn a_handler_error_reaches_the_caller_unchanged() {
     let err = client.hello(hello("")).await.unwrap_err();
     assert_eq!(
         err,
-        micro_runtime::Error::bad_request("greeter", "name must not be empty")
+        micro_runtime::Error::bad_request("name must not be empty").with_id("greeter")
     );
     server.stop().await.unwrap();
 }
@@ -70,10 +70,7 @@ async fn a_huge_error_detail_is_cut_short_but_still_arrives() {
     let server = Server::new("greeter")
         .registry(registry.clone())
         .wrap(|_ctx: Context, _next: Next| async {
-            Err(micro_runtime::Error::internal_server_error(
-                "greeter",
-                "x".repeat(100_000),
-            ))
+            Err(micro_runtime::Error::internal_server_error("x".repeat(100_000)).with_id("greeter"))
         })
         .handle(GreeterServer::new(Greeter::default()))
         .start()

@@ -162,7 +162,7 @@ fn unary_cases() -> Vec<Case> {
         metadata: &[],
         want,
     };
-    let empty_name = || Err(Error::bad_request("greeter", "name must not be empty"));
+    let empty_name = || Err(Error::bad_request("name must not be empty").with_id("greeter"));
     vec![
         case("unary-json", Call::Hello("John"), Ok("Hello John".into())),
         case(

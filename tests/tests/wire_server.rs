@@ -30,8 +30,10 @@ struct GoGreeter;
 impl GreeterHandler for GoGreeter {
     async fn hello(&self, _ctx: Context, req: HelloRequest) -> Result<HelloResponse, Error> {
         match req.name.as_str() {
-            "" => Err(Error::bad_request("greeter", "name must not be empty")),
-            "plain-error" => Err(Error::internal_server_error("greeter", "a plain Go error")),
+            "" => Err(Error::bad_request("name must not be empty").with_id("greeter")),
+            "plain-error" => {
+                Err(Error::internal_server_error("a plain Go error").with_id("greeter"))
+            }
             "sleep" => {
                 tokio::time::sleep(Duration::from_secs(1)).await;
                 Ok(HelloResponse {

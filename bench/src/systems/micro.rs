@@ -160,7 +160,7 @@ pub async fn server_stream(addr: SocketAddr, count: u32) -> anyhow::Result<u64> 
 /// Sends `count` messages on a bidi stream while reading their echoes; returns the echoes.
 pub async fn bidi(addr: SocketAddr, count: u64) -> anyhow::Result<u64> {
     let streamer = StreamerClient::new(SERVICE, client(addr, 1).await?);
-    let (mut sender, mut receiver) = streamer.echo().await?.split();
+    let (sender, mut receiver) = streamer.echo().await?.split();
     let send = tokio::spawn(async move {
         for seq in 0..count {
             let text = String::from("echo");

@@ -79,7 +79,7 @@ async fn main() -> anyhow::Result<()> {
     }
 
     // Client streaming: send, close, then read the one reply.
-    let mut sum = client.sum().await?;
+    let sum = client.sum().await?;
     for value in [1, 2, 3, 4] {
         sum.send(Number { value }).await?;
     }
@@ -87,7 +87,7 @@ async fn main() -> anyhow::Result<()> {
     println!("sum of {} numbers: {}", total.count, total.sum);
 
     // Bidirectional: send and receive from separate tasks.
-    let (mut sender, mut receiver) = client.echo().await?.split();
+    let (sender, mut receiver) = client.echo().await?.split();
     let send = tokio::spawn(async move {
         for (seq, text) in ["hello", "stream"].into_iter().enumerate() {
             sender

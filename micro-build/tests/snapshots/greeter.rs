@@ -308,13 +308,13 @@ impl GreeterClient {
     }
     /// Hello answers with a greeting for the given name.
     ///
-    /// With call options (timeout, address, metadata, retries, selector filters): see [`GreeterClient::hello`].
+    /// With call options (timeout, address, metadata, retries, selector filters), or a `Context` to carry onward: see [`GreeterClient::hello`].
     pub async fn hello_with(
         &self,
         req: HelloRequest,
-        options: ::micro_runtime::codegen::CallOptions,
+        options: impl ::core::convert::Into<::micro_runtime::codegen::CallOptions>,
     ) -> ::core::result::Result<HelloResponse, ::micro_runtime::codegen::Error> {
-        self.inner.unary(&GREETER_SERVICE.endpoints[0], req, options).await
+        self.inner.unary(&GREETER_SERVICE.endpoints[0], req, options.into()).await
     }
 }
 /// A client stands in for a handler (tests, proxies): each call goes to the remote

@@ -356,39 +356,41 @@ impl CatalogClient {
     }
     /// Fetches one item.
     ///
-    /// With call options (timeout, address, metadata, retries, selector filters): see [`CatalogClient::get_item`].
+    /// With call options (timeout, address, metadata, retries, selector filters), or a `Context` to carry onward: see [`CatalogClient::get_item`].
     pub async fn get_item_with(
         &self,
         req: GetItemRequest,
-        options: ::micro_runtime::codegen::CallOptions,
+        options: impl ::core::convert::Into<::micro_runtime::codegen::CallOptions>,
     ) -> ::core::result::Result<
         super::super::common::v1::Item,
         ::micro_runtime::codegen::Error,
     > {
-        self.inner.unary(&CATALOG_SERVICE.endpoints[0], req, options).await
+        self.inner.unary(&CATALOG_SERVICE.endpoints[0], req, options.into()).await
     }
     /// Lists every item.
     pub async fn list_items(
         &self,
         req: ::micro_runtime::codegen::well_known::Empty,
     ) -> ::core::result::Result<
-        ::micro_runtime::codegen::ResponseStream<super::super::common::v1::Item>,
+        ::micro_runtime::codegen::Receiver<super::super::common::v1::Item>,
         ::micro_runtime::codegen::Error,
     > {
         self.list_items_with(req, ::micro_runtime::codegen::CallOptions::default()).await
     }
     /// Lists every item.
     ///
-    /// With call options (timeout, address, metadata, retries, selector filters): see [`CatalogClient::list_items`].
+    /// With call options (timeout, address, metadata, retries, selector filters), or a `Context` to carry onward: see [`CatalogClient::list_items`].
     pub async fn list_items_with(
         &self,
         req: ::micro_runtime::codegen::well_known::Empty,
-        options: ::micro_runtime::codegen::CallOptions,
+        options: impl ::core::convert::Into<::micro_runtime::codegen::CallOptions>,
     ) -> ::core::result::Result<
-        ::micro_runtime::codegen::ResponseStream<super::super::common::v1::Item>,
+        ::micro_runtime::codegen::Receiver<super::super::common::v1::Item>,
         ::micro_runtime::codegen::Error,
     > {
-        self.inner.server_stream(&CATALOG_SERVICE.endpoints[1], req, options).await
+        self.inner
+            .server_stream(&CATALOG_SERVICE.endpoints[1], req, options.into())
+            .await
     }
     /// Removes every item.
     pub async fn clear(
@@ -402,16 +404,16 @@ impl CatalogClient {
     }
     /// Removes every item.
     ///
-    /// With call options (timeout, address, metadata, retries, selector filters): see [`CatalogClient::clear`].
+    /// With call options (timeout, address, metadata, retries, selector filters), or a `Context` to carry onward: see [`CatalogClient::clear`].
     pub async fn clear_with(
         &self,
         req: ::micro_runtime::codegen::well_known::Empty,
-        options: ::micro_runtime::codegen::CallOptions,
+        options: impl ::core::convert::Into<::micro_runtime::codegen::CallOptions>,
     ) -> ::core::result::Result<
         ::micro_runtime::codegen::well_known::Empty,
         ::micro_runtime::codegen::Error,
     > {
-        self.inner.unary(&CATALOG_SERVICE.endpoints[2], req, options).await
+        self.inner.unary(&CATALOG_SERVICE.endpoints[2], req, options.into()).await
     }
 }
 /// A client stands in for a handler (tests, proxies): each call goes to the remote

@@ -1113,36 +1113,38 @@ impl StreamerClient {
     }
     /// Ping is a unary call.
     ///
-    /// With call options (timeout, address, metadata, retries, selector filters): see [`StreamerClient::ping`].
+    /// With call options (timeout, address, metadata, retries, selector filters), or a `Context` to carry onward: see [`StreamerClient::ping`].
     pub async fn ping_with(
         &self,
         req: PingRequest,
-        options: ::micro_runtime::codegen::CallOptions,
+        options: impl ::core::convert::Into<::micro_runtime::codegen::CallOptions>,
     ) -> ::core::result::Result<PingResponse, ::micro_runtime::codegen::Error> {
-        self.inner.unary(&STREAMER_SERVICE.endpoints[0], req, options).await
+        self.inner.unary(&STREAMER_SERVICE.endpoints[0], req, options.into()).await
     }
     /// Countdown streams `from`, `from - 1`, ..., 1 back to the caller.
     pub async fn countdown(
         &self,
         req: CountdownRequest,
     ) -> ::core::result::Result<
-        ::micro_runtime::codegen::ResponseStream<Tick>,
+        ::micro_runtime::codegen::Receiver<Tick>,
         ::micro_runtime::codegen::Error,
     > {
         self.countdown_with(req, ::micro_runtime::codegen::CallOptions::default()).await
     }
     /// Countdown streams `from`, `from - 1`, ..., 1 back to the caller.
     ///
-    /// With call options (timeout, address, metadata, retries, selector filters): see [`StreamerClient::countdown`].
+    /// With call options (timeout, address, metadata, retries, selector filters), or a `Context` to carry onward: see [`StreamerClient::countdown`].
     pub async fn countdown_with(
         &self,
         req: CountdownRequest,
-        options: ::micro_runtime::codegen::CallOptions,
+        options: impl ::core::convert::Into<::micro_runtime::codegen::CallOptions>,
     ) -> ::core::result::Result<
-        ::micro_runtime::codegen::ResponseStream<Tick>,
+        ::micro_runtime::codegen::Receiver<Tick>,
         ::micro_runtime::codegen::Error,
     > {
-        self.inner.server_stream(&STREAMER_SERVICE.endpoints[1], req, options).await
+        self.inner
+            .server_stream(&STREAMER_SERVICE.endpoints[1], req, options.into())
+            .await
     }
     /// Sum adds up every number the caller streams, and answers once the caller is done.
     pub async fn sum(
@@ -1155,15 +1157,15 @@ impl StreamerClient {
     }
     /// Sum adds up every number the caller streams, and answers once the caller is done.
     ///
-    /// With call options (timeout, address, metadata, retries, selector filters): see [`StreamerClient::sum`].
+    /// With call options (timeout, address, metadata, retries, selector filters), or a `Context` to carry onward: see [`StreamerClient::sum`].
     pub async fn sum_with(
         &self,
-        options: ::micro_runtime::codegen::CallOptions,
+        options: impl ::core::convert::Into<::micro_runtime::codegen::CallOptions>,
     ) -> ::core::result::Result<
         ::micro_runtime::codegen::ClientStreaming<Number, Total>,
         ::micro_runtime::codegen::Error,
     > {
-        self.inner.client_stream(&STREAMER_SERVICE.endpoints[2], options).await
+        self.inner.client_stream(&STREAMER_SERVICE.endpoints[2], options.into()).await
     }
     /// Echo sends every message straight back.
     pub async fn echo(
@@ -1176,15 +1178,15 @@ impl StreamerClient {
     }
     /// Echo sends every message straight back.
     ///
-    /// With call options (timeout, address, metadata, retries, selector filters): see [`StreamerClient::echo`].
+    /// With call options (timeout, address, metadata, retries, selector filters), or a `Context` to carry onward: see [`StreamerClient::echo`].
     pub async fn echo_with(
         &self,
-        options: ::micro_runtime::codegen::CallOptions,
+        options: impl ::core::convert::Into<::micro_runtime::codegen::CallOptions>,
     ) -> ::core::result::Result<
         ::micro_runtime::codegen::BidiStream<EchoMessage, EchoMessage>,
         ::micro_runtime::codegen::Error,
     > {
-        self.inner.bidi_stream(&STREAMER_SERVICE.endpoints[3], options).await
+        self.inner.bidi_stream(&STREAMER_SERVICE.endpoints[3], options.into()).await
     }
 }
 /// A client stands in for a handler (tests, proxies): each call goes to the remote

@@ -9,6 +9,7 @@ use crate::context::Context;
 use crate::error::{CLIENT_ID, Error};
 use crate::metadata::{Metadata, is_reserved, valid_header};
 use crate::registry::Node;
+use crate::stream::remote::reply_body;
 use crate::transport::pool::ClientConn;
 use crate::transport::{Frame, Headers, StartLine};
 use crate::wrapper::run_wrapped_returning;
@@ -31,6 +32,9 @@ pub(super) async fn unary(
     body: Bytes,
     options: &CallOptions,
 ) -> Result<Bytes, Error> {
+    // Inside a handler: the handler's deadline and metadata, under what the options set.
+    let inherited = options.inherited();
+    let options = &*inherited;
     let deadline = options.effective_deadline(client.inner.options.request_timeout);
     if client.inner.wrappers.is_empty() {
         return attempts(
@@ -130,10 +134,8 @@ async fn attempts(
         }
     }
     Err(last.unwrap_or_else(|| {
-        Error::unavailable(
-            CLIENT_ID,
-            format!("error selecting {service} node: none available"),
-        )
+        Error::unavailable(format!("error selecting {service} node: none available"))
+            .with_id(CLIENT_ID)
     }))
 }
 
@@ -163,7 +165,7 @@ pub(super) async fn nodes(
 }
 
 fn call_timeout(service: &str) -> Error {
-    Error::timeout(CLIENT_ID, format!("call to {service} timed out"))
+    Error::timeout(format!("call to {service} timed out")).with_id(CLIENT_ID)
 }
 
 /// The headers go-micro's client sends, plus the caller's metadata.
@@ -181,10 +183,10 @@ pub(super) fn request_headers(
             continue;
         }
         if !valid_header(name, value) {
-            return Err(Error::bad_request(
-                CLIENT_ID,
-                format!("metadata {name:?} cannot be sent as a header"),
-            ));
+            return Err(Error::bad_request(format!(
+                "metadata {name:?} cannot be sent as a header"
+            ))
+            .with_id(CLIENT_ID));
         }
         headers.insert(name, value);
     }
@@ -220,10 +222,10 @@ async fn attempt_once(
             )
             .await
             .map_err(|e| {
-                Failure::Unsent(Error::internal_server_error(
-                    CLIENT_ID,
-                    format!("connection error: {address}: {e}"),
-                ))
+                Failure::Unsent(
+                    Error::internal_server_error(format!("connection error: {address}: {e}"))
+                        .with_id(CLIENT_ID),
+                )
             })?
         }
     };
@@ -234,10 +236,9 @@ async fn attempt_once(
     };
     let frame = match tokio::time::timeout_at(deadline, exchange).await {
         Err(_) => {
-            return Err(Failure::MaybeSent(Error::timeout(
-                CLIENT_ID,
-                format!("call to {address} timed out"),
-            )));
+            return Err(Failure::MaybeSent(
+                Error::timeout(format!("call to {address} timed out")).with_id(CLIENT_ID),
+            ));
         }
         Ok(Err(e)) => return Err(Failure::MaybeSent(transport_error(address, &e))),
         Ok(Ok(None)) => {
@@ -271,22 +272,7 @@ fn read_reply(frame: Frame) -> Result<Bytes, Error> {
     }
 }
 
-/// A reply frame's body, or the error it carries: `Micro-Error` (go-micro answers errors with a
-/// 200), else any status but 200, as go-micro's transport reports it. Shared by unary replies and
-/// stream messages.
-pub(super) fn reply_body(status: u16, error: Option<&str>, body: Bytes) -> Result<Bytes, Error> {
-    if let Some(err) = error {
-        return Err(Error::parse(err));
-    }
-    if status != 200 {
-        return Err(Error::internal_server_error(
-            "go.micro.client.transport",
-            format!("{status}: {}", String::from_utf8_lossy(&body)),
-        ));
-    }
-    Ok(body)
-}
-
 fn transport_error(address: &str, detail: &str) -> Error {
-    Error::internal_server_error("go.micro.client.transport", format!("{address}: {detail}"))
+    Error::internal_server_error(format!("{address}: {detail}"))
+        .with_id("go.micro.client.transport")
 }

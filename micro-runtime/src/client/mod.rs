@@ -25,8 +25,7 @@ use bytes::Bytes;
 pub use options::CallOptions;
 pub use service_client::ServiceClient;
 pub use stream::{
-    BidiStream, ClientStreaming, ResponseStream, StreamSender, forward_bidi_stream,
-    forward_client_stream, forward_server_stream,
+    BidiStream, ClientStreaming, forward_bidi_stream, forward_client_stream, forward_server_stream,
 };
 
 use crate::codec::ContentType;

@@ -1,5 +1,6 @@
 //! Options of one call.
 
+use std::borrow::Cow;
 use std::time::Duration;
 
 use tokio::time::Instant;
@@ -31,6 +32,7 @@ pub struct CallOptions {
     pub(crate) filters: Vec<Filter>,
     pub(crate) idempotent: bool,
     pub(crate) content_type: Option<ContentType>,
+    pub(crate) detached: bool,
 }
 
 impl CallOptions {
@@ -39,7 +41,9 @@ impl CallOptions {
         Self::default()
     }
 
-    /// Options that carry a handler's context onward: its metadata and deadline.
+    /// Options that carry a context onward: its metadata and deadline. Inside a handler the
+    /// handler's own context is carried by default (see [`Context::current`]); this is for
+    /// another one.
     pub fn from_context(ctx: &Context) -> Self {
         Self {
             metadata: ctx.metadata().clone(),
@@ -100,6 +104,44 @@ impl CallOptions {
         self
     }
 
+    /// Does not inherit the current context (the one of the call being served, see
+    /// [`Context::current`]): neither its deadline nor its metadata. For work that outlives the
+    /// request that started it.
+    pub fn detached(mut self) -> Self {
+        self.detached = true;
+        self
+    }
+
+    /// These options over the current context's deadline and metadata, unless
+    /// [`detached`](Self::detached): the deadline is the earlier of the two, and the options'
+    /// metadata wins key by key. Borrowed when there is nothing to inherit (outside a handler).
+    pub(crate) fn inherited(&self) -> Cow<'_, CallOptions> {
+        if self.detached {
+            return Cow::Borrowed(self);
+        }
+        Context::with_current(|current| {
+            let Some(ctx) = current else {
+                return Cow::Borrowed(self);
+            };
+            if ctx.deadline().is_none() && ctx.metadata().is_empty() {
+                return Cow::Borrowed(self);
+            }
+            let mut options = self.clone();
+            if let Some(inherited) = ctx.deadline() {
+                options.deadline =
+                    Some(options.deadline.map_or(inherited, |own| own.min(inherited)));
+            }
+            if !ctx.metadata().is_empty() {
+                let mut metadata = ctx.metadata().clone();
+                for (key, value) in self.metadata.iter() {
+                    metadata.insert(key, value);
+                }
+                options.metadata = metadata;
+            }
+            Cow::Owned(options)
+        })
+    }
+
     /// The deadline of the call given the client's default timeout.
     pub(crate) fn effective_deadline(&self, default_timeout: Duration) -> Instant {
         let from_timeout = Instant::now() + self.timeout.unwrap_or(default_timeout);
@@ -117,5 +159,19 @@ impl CallOptions {
             (Some(a), Some(b)) => Some(a.min(b)),
             (a, b) => a.or(b),
         }
+    }
+}
+
+impl From<&Context> for CallOptions {
+    /// [`CallOptions::from_context`]: `client.hello_with(req, &ctx)`.
+    fn from(ctx: &Context) -> Self {
+        Self::from_context(ctx)
+    }
+}
+
+impl From<Context> for CallOptions {
+    /// [`CallOptions::from_context`]: `client.hello_with(req, ctx)`.
+    fn from(ctx: Context) -> Self {
+        Self::from_context(&ctx)
     }
 }

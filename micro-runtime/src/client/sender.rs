@@ -1,56 +1,36 @@
-//! The caller's direction of a stream.
+//! The caller's direction of a client or bidirectional stream: a writer task fed by the
+//! stream's [`Sender`].
 //!
-//! Until the first message, the sender writes on the socket itself. The first [`StreamSender::send`]
-//! hands the socket to a writer task fed by a bounded channel; the task writes every message that
-//! is waiting in one batch, so a fast producer costs one syscall per batch instead of one per
-//! message, and `send` returns as soon as the message is queued. The channel's bound pushes back
-//! on a producer that outruns the network.
-
-use std::marker::PhantomData;
+//! The task owns the connection's write half and writes every message that is waiting in one
+//! batch, so a fast producer costs one syscall per batch instead of one per message, and `send`
+//! returns as soon as the message is queued. The channel's bound pushes back on a producer that
+//! outruns the network.
+//!
+//! How the caller's direction ends:
+//! - [`Sender::close`]: `EOS` once everything before it is written; replies can still be read;
+//! - every sender dropped while the stream's receiver lives: the same `EOS` (a half-close);
+//! - the receiver dropped too (the whole stream dropped): the write half closes without `EOS`,
+//!   which the server reads as a hang-up and cancels its handler.
+//!
+//! After `EOS` the task keeps the write half open until the receiver is dropped: closing it would
+//! tell the server we hung up.
 
 use tokio::net::tcp::OwnedWriteHalf;
-use tokio::sync::mpsc;
-use tokio::task::JoinHandle;
+use tokio::sync::{mpsc, oneshot};
+use tokio::task::AbortHandle;
 use tokio::time::Instant;
 
 use crate::codec::{ContentType, Message};
-use crate::error::{CLIENT_ID, Error};
+use crate::error::Error;
+use crate::stream::{Item, Sender, SendersLeft, Stopped, Why, writer_channel};
 use crate::transport::{FrameTemplate, FrameWriter};
 
-/// Messages waiting between [`StreamSender::send`] and the writer task.
+/// Messages waiting between [`Sender::send`] and the writer task.
 const QUEUE: usize = 64;
 /// At most this many bytes of waiting messages go into one socket write.
 const WRITE_BATCH_BYTES: usize = 64 * 1024;
 
-type Writer = FrameWriter<OwnedWriteHalf>;
-
-/// Sends the caller's messages of a stream.
-pub struct StreamSender<T> {
-    state: State<T>,
-    host: String,
-    frames: Frames,
-    deadline: Option<Instant>,
-    _message: PhantomData<fn(T)>,
-}
-
-/// What the writer task is told.
-enum Out<T> {
-    Message(T),
-    Close,
-}
-
-enum State<T> {
-    /// Nothing but the init frame sent yet: the socket is ours.
-    Direct(Writer),
-    /// The writer task owns the socket.
-    Pumping {
-        tx: mpsc::Sender<Out<T>>,
-        task: JoinHandle<Result<Writer, Error>>,
-    },
-    /// `EOS` was sent; the write half stays open until the sender is dropped, since closing it
-    /// would tell the server we hung up.
-    Closed { _held: Option<Writer> },
-}
+pub(super) type Writer = FrameWriter<OwnedWriteHalf>;
 
 /// The frame templates of one stream.
 #[derive(Clone)]
@@ -60,193 +40,136 @@ pub(super) struct Frames {
     pub(super) content_type: ContentType,
 }
 
-impl<T: Message> StreamSender<T> {
-    pub(super) fn new(
-        writer: Writer,
-        host: String,
-        frames: Frames,
-        deadline: Option<Instant>,
-    ) -> Self {
-        Self {
-            state: State::Direct(writer),
-            host,
-            frames,
-            deadline,
-            _message: PhantomData,
+/// Starts the writer task of a stream: the sender for the caller, and the hold the stream's
+/// receiver keeps (while it lives, the write half stays open).
+pub(super) fn spawn_writer<T: Message>(
+    writer: Writer,
+    frames: Frames,
+    host: String,
+    deadline: Option<Instant>,
+) -> (Sender<T>, Hold<T>) {
+    let (sender, rx, why) = writer_channel(QUEUE, deadline);
+    let (hold, held) = oneshot::channel();
+    let task = tokio::spawn(pump(rx, writer, frames, host, why, held, deadline));
+    let hold = Hold {
+        _hold: hold,
+        senders: sender.downgrade(),
+        task: task.abort_handle(),
+    };
+    (sender, hold)
+}
+
+/// What a stream's receiver holds of the writer task: while it lives the write half stays open.
+/// Dropped with no sender left, the whole stream is gone: the task stops at once, even in the
+/// middle of a write to a server that stopped reading, and the connection closes.
+pub(super) struct Hold<T> {
+    _hold: oneshot::Sender<()>,
+    senders: Option<SendersLeft<T>>,
+    task: AbortHandle,
+}
+
+impl<T> Drop for Hold<T> {
+    fn drop(&mut self) {
+        if self
+            .senders
+            .as_ref()
+            .is_none_or(|weak| weak.upgrade().is_none())
+        {
+            self.task.abort();
         }
-    }
-
-    /// Queues one message for sending; waits only while the connection is behind.
-    ///
-    /// An error means the stream is broken (the connection failed, or a message could not be
-    /// encoded): nothing more will be sent. Past the call's deadline (its timeout), it fails with
-    /// a 408 instead of waiting on a peer that stopped reading.
-    pub async fn send(&mut self, message: T) -> Result<(), Error> {
-        match self.deadline {
-            // No wrapper without a deadline: this runs per message.
-            None => self.send_unbounded(message).await,
-            Some(_) => within(self.deadline, self.send_unbounded(message)).await,
-        }
-    }
-
-    async fn send_unbounded(&mut self, message: T) -> Result<(), Error> {
-        if let State::Direct(_) = self.state {
-            let State::Direct(writer) =
-                std::mem::replace(&mut self.state, State::Closed { _held: None })
-            else {
-                unreachable!("checked above")
-            };
-            let (tx, rx) = mpsc::channel(QUEUE);
-            let task = tokio::spawn(pump(rx, writer, self.frames.clone(), self.host.clone()));
-            self.state = State::Pumping { tx, task };
-        }
-        match &mut self.state {
-            State::Pumping { tx, .. } => {
-                if tx.send(Out::Message(message)).await.is_ok() {
-                    return Ok(());
-                }
-                Err(self
-                    .finish()
-                    .await
-                    .err()
-                    .unwrap_or_else(|| self.broken("writer stopped")))
-            }
-            State::Closed { .. } => Err(Error::bad_request(CLIENT_ID, "send after close")),
-            State::Direct(_) => unreachable!("replaced above"),
-        }
-    }
-
-    /// Writes one message now, without a writer task: a server-streaming call's one request.
-    pub(super) async fn send_now(&mut self, message: &T) -> Result<(), Error> {
-        within(self.deadline, self.send_now_unbounded(message)).await
-    }
-
-    async fn send_now_unbounded(&mut self, message: &T) -> Result<(), Error> {
-        let State::Direct(writer) = &mut self.state else {
-            return Err(self.broken("the stream has already started"));
-        };
-        let frames = &self.frames;
-        frames
-            .content_type
-            .queue_frame(writer, &frames.message, message)?;
-        let result = writer.flush().await;
-        result.map_err(|e| self.broken(&e.to_string()))
-    }
-
-    /// Ends this direction of the stream (go-micro's `EOS` frame) once every queued message is
-    /// written; the server's messages can still be read. Closing twice does nothing. Bounded by
-    /// the call's deadline, as [`send`](Self::send) is.
-    pub async fn close(&mut self) -> Result<(), Error> {
-        within(self.deadline, self.close_unbounded()).await
-    }
-
-    async fn close_unbounded(&mut self) -> Result<(), Error> {
-        match &mut self.state {
-            State::Closed { .. } => Ok(()),
-            State::Direct(writer) => {
-                writer.queue_templated(&self.frames.eos, 0, |_| {});
-                let result = writer.flush().await;
-                let State::Direct(writer) =
-                    std::mem::replace(&mut self.state, State::Closed { _held: None })
-                else {
-                    unreachable!("matched above")
-                };
-                self.state = State::Closed {
-                    _held: Some(writer),
-                };
-                result.map_err(|e| self.broken(&e.to_string()))
-            }
-            State::Pumping { tx, .. } => {
-                // If the task is gone, `finish` reports why.
-                let _ = tx.send(Out::Close).await;
-                self.finish().await
-            }
-        }
-    }
-
-    // Waits for the writer task and keeps the socket it hands back.
-    async fn finish(&mut self) -> Result<(), Error> {
-        let State::Pumping { task, .. } =
-            std::mem::replace(&mut self.state, State::Closed { _held: None })
-        else {
-            return Ok(());
-        };
-        match task.await {
-            Ok(Ok(writer)) => {
-                self.state = State::Closed {
-                    _held: Some(writer),
-                };
-                Ok(())
-            }
-            Ok(Err(err)) => Err(err),
-            Err(_) => Err(self.broken("the writer task panicked")),
-        }
-    }
-
-    fn broken(&self, detail: &str) -> Error {
-        broken(&self.host, detail)
     }
 }
 
-/// Runs one stream operation within the call's deadline, if it has one: the deadline is enforced
-/// here, not only sent to the server, so a peer that never answers cannot hold the caller.
-pub(super) async fn within<T>(
+/// What to do after handling one item.
+enum Flow {
+    Go,
+    /// Flush, answer the close, and stop taking messages.
+    Close(oneshot::Sender<Result<(), Error>>),
+    /// Stop now: the stream is broken.
+    Stop,
+}
+
+async fn pump<T: Message>(
+    mut rx: mpsc::Receiver<Item<T>>,
+    mut writer: Writer,
+    frames: Frames,
+    host: String,
+    why: Why,
+    mut held: oneshot::Receiver<()>,
     deadline: Option<Instant>,
-    operation: impl Future<Output = Result<T, Error>>,
-) -> Result<T, Error> {
-    match deadline {
-        Some(deadline) => tokio::time::timeout_at(deadline, operation)
-            .await
-            .unwrap_or_else(|_| {
-                Err(Error::timeout(
-                    CLIENT_ID,
-                    "stream deadline exceeded: the call's timeout passed",
-                ))
-            }),
-        None => operation.await,
+) {
+    let ct = frames.content_type;
+    loop {
+        let Some(first) = rx.recv().await else {
+            // Every sender is gone. With the receiver gone too, hang up; else half-close.
+            if matches!(held.try_recv(), Err(oneshot::error::TryRecvError::Closed)) {
+                return;
+            }
+            writer.queue_templated(&frames.eos, 0, |_| {});
+            let _ = writer.flush().await;
+            let _ = why.set(Stopped::Closed);
+            let _ = held.await;
+            return;
+        };
+        let mut next = Some(first);
+        let mut flow = Flow::Go;
+        while let Some(item) = next.take() {
+            flow = match item {
+                Item::Message(message) => {
+                    match ct.queue_frame(&mut writer, &frames.message, &message) {
+                        Ok(()) => Flow::Go,
+                        Err(err) => {
+                            let _ = why.set(Stopped::Failed(err));
+                            Flow::Stop
+                        }
+                    }
+                }
+                Item::Close(ack) => {
+                    writer.queue_templated(&frames.eos, 0, |_| {});
+                    Flow::Close(ack)
+                }
+                // Only a handler's receiving side is failed; a caller's sender never is.
+                Item::Fail(err) => {
+                    let _ = why.set(Stopped::Failed(err));
+                    Flow::Stop
+                }
+            };
+            if matches!(flow, Flow::Go) && writer.buffered() < WRITE_BATCH_BYTES {
+                next = rx.try_recv().ok();
+            }
+        }
+        if matches!(flow, Flow::Stop) {
+            return;
+        }
+        // Bounded by the call's deadline, as every operation of the stream is.
+        let flushed = match deadline {
+            None => writer.flush().await,
+            Some(deadline) => tokio::time::timeout_at(deadline, writer.flush())
+                .await
+                .unwrap_or_else(|_| Err(std::io::ErrorKind::TimedOut.into())),
+        }
+        .map_err(|e| broken(&host, &e.to_string()));
+        if let Err(err) = &flushed {
+            let _ = why.set(Stopped::Failed(err.clone()));
+        }
+        match flow {
+            Flow::Close(ack) => {
+                if flushed.is_ok() {
+                    let _ = why.set(Stopped::Closed);
+                }
+                rx.close();
+                let _ = ack.send(flushed);
+                let _ = held.await;
+                return;
+            }
+            _ if flushed.is_err() => return,
+            _ => {}
+        }
     }
 }
 
 /// The error of a stream whose connection failed.
 pub(super) fn broken(host: &str, detail: &str) -> Error {
-    Error::internal_server_error(
-        "go.micro.client.transport",
-        format!("stream to {host} broke: {detail}"),
-    )
-}
-
-/// The writer task: writes what is waiting in one batch, until `Close` (then `EOS`) or until the
-/// sender is dropped (then the write half closes, which the server reads as a hang-up).
-async fn pump<T: Message>(
-    mut rx: mpsc::Receiver<Out<T>>,
-    mut writer: Writer,
-    frames: Frames,
-    host: String,
-) -> Result<Writer, Error> {
-    let ct = frames.content_type;
-    while let Some(first) = rx.recv().await {
-        let mut next = Some(first);
-        let mut closing = false;
-        while let Some(out) = next.take() {
-            match out {
-                Out::Message(message) => ct.queue_frame(&mut writer, &frames.message, &message)?,
-                Out::Close => {
-                    writer.queue_templated(&frames.eos, 0, |_| {});
-                    closing = true;
-                    break;
-                }
-            }
-            if writer.buffered() < WRITE_BATCH_BYTES {
-                next = rx.try_recv().ok();
-            }
-        }
-        writer
-            .flush()
-            .await
-            .map_err(|e| broken(&host, &e.to_string()))?;
-        if closing {
-            break;
-        }
-    }
-    Ok(writer)
+    Error::internal_server_error(format!("stream to {host} broke: {detail}"))
+        .with_id("go.micro.client.transport")
 }

@@ -2,11 +2,12 @@
 
 use std::sync::Arc;
 
-use super::stream::{BidiStream, ClientStreaming, ResponseStream, open};
+use super::stream::{BidiStream, ClientStreaming, open};
 use super::{CallOptions, Client};
 use crate::codec::Message;
 use crate::descriptor::EndpointDescriptor;
 use crate::error::Error;
+use crate::stream::Receiver;
 
 /// A client bound to one service name; what a generated `GreeterClient` holds.
 #[derive(Clone, Debug)]
@@ -55,17 +56,17 @@ impl ServiceClient {
         })
     }
 
-    /// Opens a server stream: sends the request, then read the replies.
+    /// Opens a server stream: sends the request; the replies arrive on the receiver.
     pub async fn server_stream<Req: Message, Rsp: Message>(
         &self,
         endpoint: &'static EndpointDescriptor,
         request: Req,
         options: CallOptions,
-    ) -> Result<ResponseStream<Rsp>, Error> {
-        let (mut sender, receiver) =
-            open::<Req, Rsp>(&self.client, &self.service, endpoint.name, &options).await?;
-        sender.send_now(&request).await?;
-        Ok(receiver.hold_sender(sender))
+    ) -> Result<Receiver<Rsp>, Error> {
+        open(&self.client, &self.service, endpoint.name, &options)
+            .await?
+            .server_stream(&request)
+            .await
     }
 
     /// Opens a client stream.
@@ -74,8 +75,8 @@ impl ServiceClient {
         endpoint: &'static EndpointDescriptor,
         options: CallOptions,
     ) -> Result<ClientStreaming<Req, Rsp>, Error> {
-        let (sender, receiver) = open(&self.client, &self.service, endpoint.name, &options).await?;
-        Ok(ClientStreaming::new(sender, receiver))
+        let opened = open(&self.client, &self.service, endpoint.name, &options).await?;
+        Ok(ClientStreaming::new(opened.both()))
     }
 
     /// Opens a bidirectional stream.
@@ -84,7 +85,7 @@ impl ServiceClient {
         endpoint: &'static EndpointDescriptor,
         options: CallOptions,
     ) -> Result<BidiStream<Req, Rsp>, Error> {
-        let (sender, receiver) = open(&self.client, &self.service, endpoint.name, &options).await?;
-        Ok(BidiStream::new(sender, receiver))
+        let opened = open(&self.client, &self.service, endpoint.name, &options).await?;
+        Ok(BidiStream::new(opened.both()))
     }
 }

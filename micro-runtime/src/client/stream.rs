@@ -1,56 +1,57 @@
 //! Client streams: one dedicated connection per stream, as go-micro.
 //!
 //! Opening a stream sends go-micro's init frame (the endpoint headers, `Micro-Stream`, an empty
-//! body). Messages go one frame each; [`StreamSender::close`] sends `Micro-Error: EOS` and keeps
-//! the connection open for the answer: a client-streaming caller finishes sending and then reads
+//! body). Messages go one frame each; [`Sender::close`] sends `Micro-Error: EOS` and keeps the
+//! connection open for the answer: a client-streaming caller finishes sending and then reads
 //! the reply, which go-micro cannot do (its `CloseSend` is missing).
-
-use std::marker::PhantomData;
+//!
+//! A caller gets the same [`Sender`] and [`Receiver`] a handler does.
 
 use tokio::time::Instant;
 
-use tokio::net::tcp::OwnedReadHalf;
-
-use super::call::{nodes, reply_body, request_headers};
-pub use super::sender::StreamSender;
-use super::sender::{Frames, broken};
+use super::call::{nodes, request_headers};
+use super::sender::{Frames, Writer, broken, spawn_writer};
 use super::{CallOptions, Client};
 use crate::codec::{ContentType, Message};
 use crate::error::{CLIENT_ID, Error};
+use crate::stream::remote::Remote;
 use crate::stream::{Receiver, Sender};
 use crate::transport::pool::ClientConn;
 use crate::transport::{FrameReader, FrameTemplate, STREAM_READ_BYTES};
 
-/// Receives the server's messages of a stream.
-pub struct ResponseStream<T> {
-    reader: FrameReader<OwnedReadHalf>,
-    content_type: ContentType,
-    done: bool,
-    deadline: Option<Instant>,
-    /// Keeps our direction open: dropping the write half would tell the server we hung up.
-    _sender: Option<Box<dyn std::any::Any + Send>>,
-    _message: PhantomData<fn() -> T>,
-}
-
 /// A client-streaming call: send messages, then [`close_and_recv`](Self::close_and_recv).
 pub struct ClientStreaming<Req, Rsp> {
-    sender: StreamSender<Req>,
-    receiver: ResponseStream<Rsp>,
+    // The receiver first: dropping the whole call drops it before the sender, which makes the
+    // writer hang up rather than half-close (see `sender.rs`).
+    receiver: Receiver<Rsp>,
+    sender: Sender<Req>,
 }
 
 /// A bidirectional stream: send and receive, or [`split`](Self::split) to do both at once.
 pub struct BidiStream<Req, Rsp> {
-    sender: StreamSender<Req>,
-    receiver: ResponseStream<Rsp>,
+    receiver: Receiver<Rsp>,
+    sender: Sender<Req>,
+}
+
+/// A stream's connection once the init frame is sent.
+pub(super) struct Opened {
+    writer: Writer,
+    reader: FrameReader<tokio::net::tcp::OwnedReadHalf>,
+    frames: Frames,
+    host: String,
+    deadline: Option<Instant>,
 }
 
 /// Opens a stream to the first node that accepts a connection, and sends the init frame.
-pub(super) async fn open<Req: Message, Rsp: Message>(
+pub(super) async fn open(
     client: &Client,
     service: &str,
     endpoint: &str,
     options: &CallOptions,
-) -> Result<(StreamSender<Req>, ResponseStream<Rsp>), Error> {
+) -> Result<Opened, Error> {
+    // Inside a handler: the handler's deadline and metadata, under what the options set.
+    let inherited = options.inherited();
+    let options = &*inherited;
     let content_type = options
         .content_type
         .unwrap_or(client.inner.options.content_type);
@@ -72,10 +73,13 @@ pub(super) async fn open<Req: Message, Rsp: Message>(
             Ok(conn) => conn,
             Err(e) => {
                 client.inner.selector.mark_failed(&node);
-                last = Some(Error::internal_server_error(
-                    CLIENT_ID,
-                    format!("connection error: {}: {e}", node.address),
-                ));
+                last = Some(
+                    Error::internal_server_error(format!(
+                        "connection error: {}: {e}",
+                        node.address
+                    ))
+                    .with_id(CLIENT_ID),
+                );
                 continue;
             }
         };
@@ -100,132 +104,100 @@ pub(super) async fn open<Req: Message, Rsp: Message>(
         let message = FrameTemplate::request(&node.address, &headers);
         headers.remove("Content-Type");
         headers.insert("Micro-Error", "EOS");
-        let frames = Frames {
-            message,
-            eos: FrameTemplate::request(&node.address, &headers),
-            content_type,
-        };
-        let sender = StreamSender::new(writer, node.address.clone(), frames, deadline);
-        let receiver = ResponseStream {
+        return Ok(Opened {
+            writer,
             reader: conn.reader.with_read_size(STREAM_READ_BYTES),
-            content_type,
-            done: false,
+            frames: Frames {
+                message,
+                eos: FrameTemplate::request(&node.address, &headers),
+                content_type,
+            },
+            host: node.address.clone(),
             deadline,
-            _sender: None,
-            _message: PhantomData,
-        };
-        return Ok((sender, receiver));
+        });
     }
     Err(last.unwrap_or_else(|| {
-        Error::unavailable(
-            CLIENT_ID,
-            format!("error selecting {service} node: none available"),
-        )
+        Error::unavailable(format!("error selecting {service} node: none available"))
+            .with_id(CLIENT_ID)
     }))
 }
 
-impl<T: Message> ResponseStream<T> {
-    /// The next message; `Ok(None)` once the server has ended the stream successfully, an error if
-    /// it ended with one.
-    ///
-    /// Past the call's deadline (its timeout or deadline option) it fails with a 408, whatever the
-    /// server does. This matters against go-micro servers: after a bidirectional stream's client
-    /// closes its side first, a go-micro server sends no `EOS` (its router returns without one), so
-    /// without a deadline `recv` would wait until the server drops the connection.
-    pub async fn recv(&mut self) -> Result<Option<T>, Error> {
-        if self.done {
-            return Ok(None);
-        }
-        // The deadline wraps only the read, and only when there is one: this runs per message.
-        let read = match self.deadline {
-            None => self.reader.read_stream_frame(false).await,
-            Some(deadline) => {
-                match tokio::time::timeout_at(deadline, self.reader.read_stream_frame(false)).await
-                {
-                    Ok(read) => read,
-                    Err(_) => {
-                        // A frame half-read when the deadline passed leaves the stream unusable.
-                        self.done = true;
-                        return Err(Error::timeout(
-                            CLIENT_ID,
-                            "stream deadline exceeded: the call's timeout passed",
-                        ));
-                    }
-                }
-            }
+impl Opened {
+    /// A server stream: writes the one request, then the replies can be read. The receiver holds
+    /// the write half, so dropping it hangs up.
+    pub(super) async fn server_stream<Req: Message, Rsp: Message>(
+        mut self,
+        request: &Req,
+    ) -> Result<Receiver<Rsp>, Error> {
+        let ct = self.frames.content_type;
+        ct.queue_frame(&mut self.writer, &self.frames.message, request)?;
+        let flush = self.writer.flush();
+        let flushed = match self.deadline {
+            None => flush.await,
+            Some(deadline) => tokio::time::timeout_at(deadline, flush)
+                .await
+                .unwrap_or_else(|_| Err(std::io::ErrorKind::TimedOut.into())),
         };
-        let frame = match read {
-            Ok(Some(frame)) => frame,
-            Ok(None) => {
-                self.done = true;
-                return Err(Error::internal_server_error(
-                    "go.micro.client.transport",
-                    "the server closed the stream without ending it",
-                ));
-            }
-            Err(e) => {
-                self.done = true;
-                return Err(Error::internal_server_error(
-                    "go.micro.client.transport",
-                    format!("broken stream: {e}"),
-                ));
-            }
-        };
-        if frame.error.as_deref() == Some("EOS") {
-            self.done = true;
-            return Ok(None);
-        }
-        match reply_body(frame.status, frame.error.as_deref(), frame.body) {
-            Ok(body) => self
-                .content_type
-                .decode(body)
-                .map(Some)
-                .map_err(client_codec),
-            Err(err) => {
-                self.done = true;
-                Err(err)
-            }
-        }
+        flushed.map_err(|e| broken(&self.host, &e.to_string()))?;
+        Ok(Receiver::from_remote(Remote::new(
+            self.reader,
+            ct,
+            self.deadline,
+            Box::new(self.writer),
+        )))
     }
-}
 
-fn client_codec(mut err: Error) -> Error {
-    err.id = "go.micro.client.codec".to_string();
-    err
+    /// Both directions: a writer task behind the sender, the connection behind the receiver.
+    pub(super) fn both<Req: Message, Rsp: Message>(self) -> (Sender<Req>, Receiver<Rsp>) {
+        let content_type: ContentType = self.frames.content_type;
+        let (sender, hold) = spawn_writer(self.writer, self.frames, self.host, self.deadline);
+        let receiver = Receiver::from_remote(Remote::new(
+            self.reader,
+            content_type,
+            self.deadline,
+            Box::new(hold),
+        ));
+        (sender, receiver)
+    }
 }
 
 impl<Req: Message, Rsp: Message> ClientStreaming<Req, Rsp> {
-    pub(super) fn new(sender: StreamSender<Req>, receiver: ResponseStream<Rsp>) -> Self {
-        Self { sender, receiver }
+    pub(super) fn new((sender, receiver): (Sender<Req>, Receiver<Rsp>)) -> Self {
+        Self { receiver, sender }
     }
 
     /// Sends one message.
-    pub async fn send(&mut self, message: Req) -> Result<(), Error> {
+    pub async fn send(&self, message: Req) -> Result<(), Error> {
         self.sender.send(message).await
+    }
+
+    /// The sending half, to send from other tasks (clone it) or as a `Sink`.
+    pub fn sender(&self) -> &Sender<Req> {
+        &self.sender
     }
 
     /// Ends the requests and waits for the server's single reply.
     pub async fn close_and_recv(mut self) -> Result<Rsp, Error> {
         self.sender.close().await?;
-        let reply = self.receiver.recv().await?.ok_or_else(|| {
-            Error::internal_server_error(CLIENT_ID, "the server ended the stream without a reply")
-        })?;
-        Ok(reply)
+        self.receiver.recv().await?.ok_or_else(|| {
+            Error::internal_server_error("the server ended the stream without a reply")
+                .with_id(CLIENT_ID)
+        })
     }
 }
 
 impl<Req: Message, Rsp: Message> BidiStream<Req, Rsp> {
-    pub(super) fn new(sender: StreamSender<Req>, receiver: ResponseStream<Rsp>) -> Self {
-        Self { sender, receiver }
+    pub(super) fn new((sender, receiver): (Sender<Req>, Receiver<Rsp>)) -> Self {
+        Self { receiver, sender }
     }
 
     /// Sends one message.
-    pub async fn send(&mut self, message: Req) -> Result<(), Error> {
+    pub async fn send(&self, message: Req) -> Result<(), Error> {
         self.sender.send(message).await
     }
 
     /// Ends this direction; replies can still be read.
-    pub async fn close_send(&mut self) -> Result<(), Error> {
+    pub async fn close_send(&self) -> Result<(), Error> {
         self.sender.close().await
     }
 
@@ -235,23 +207,14 @@ impl<Req: Message, Rsp: Message> BidiStream<Req, Rsp> {
     }
 
     /// The two directions, to send and receive from different tasks.
-    pub fn split(self) -> (StreamSender<Req>, ResponseStream<Rsp>) {
+    pub fn split(self) -> (Sender<Req>, Receiver<Rsp>) {
         (self.sender, self.receiver)
-    }
-}
-
-impl<T> ResponseStream<T> {
-    /// Keeps the caller's direction open for as long as this stream lives (server streaming, where
-    /// the caller sends nothing after its request).
-    pub(super) fn hold_sender<U: Message>(mut self, sender: StreamSender<U>) -> Self {
-        self._sender = Some(Box::new(sender));
-        self
     }
 }
 
 /// Relays a remote server stream into a handler's sender (a client standing in for a handler).
 pub async fn forward_server_stream<T: Message>(
-    mut from: ResponseStream<T>,
+    mut from: Receiver<T>,
     to: Sender<T>,
 ) -> Result<(), Error> {
     while let Some(message) = from.recv().await? {
@@ -263,7 +226,7 @@ pub async fn forward_server_stream<T: Message>(
 /// Relays a handler's incoming stream to a remote client-streaming call, and returns its reply.
 pub async fn forward_client_stream<Req: Message, Rsp: Message>(
     mut from: Receiver<Req>,
-    mut to: ClientStreaming<Req, Rsp>,
+    to: ClientStreaming<Req, Rsp>,
 ) -> Result<Rsp, Error> {
     while let Some(message) = from.recv().await? {
         to.send(message).await?;
@@ -277,7 +240,7 @@ pub async fn forward_bidi_stream<Req: Message, Rsp: Message>(
     to: Sender<Rsp>,
     remote: BidiStream<Req, Rsp>,
 ) -> Result<(), Error> {
-    let (mut sender, mut receiver) = remote.split();
+    let (sender, mut receiver) = remote.split();
     let upstream = async {
         while let Some(message) = from.recv().await? {
             sender.send(message).await?;
@@ -303,4 +266,4 @@ macro_rules! debug_impl {
         }
     )*};
 }
-debug_impl!(StreamSender<T>, ResponseStream<T>, ClientStreaming<Req, Rsp>, BidiStream<Req, Rsp>);
+debug_impl!(ClientStreaming<Req, Rsp>, BidiStream<Req, Rsp>);

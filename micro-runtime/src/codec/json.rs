@@ -20,7 +20,9 @@ pub(super) fn encode<M: Message>(message: &M) -> Result<Bytes, Error> {
     let mut out = Vec::with_capacity(128);
     message
         .serialize(floats::Spelled(&mut serde_json::Serializer::new(&mut out)))
-        .map_err(|e| Error::internal_server_error(SERVER_ID, format!("cannot encode JSON: {e}")))?;
+        .map_err(|e| {
+            Error::internal_server_error(format!("cannot encode JSON: {e}")).with_id(SERVER_ID)
+        })?;
     // go-micro's JSON codec writes through json.Encoder, which ends every value with a newline.
     out.push(b'\n');
     Ok(Bytes::from(out))
@@ -35,7 +37,7 @@ pub(super) fn decode<M: Message>(body: &[u8]) -> Result<M, Error> {
     let mut json = serde_json::Deserializer::from_slice(body);
     M::deserialize(guard::Guarded(&mut json))
         .and_then(|message| json.end().map(|()| message))
-        .map_err(|e| Error::bad_request(SERVER_ID, format!("cannot decode JSON body: {e}")))
+        .map_err(|e| Error::bad_request(format!("cannot decode JSON body: {e}")).with_id(SERVER_ID))
 }
 
 #[cfg(test)]

@@ -75,12 +75,9 @@ impl ContentType {
         } else if media.eq_ignore_ascii_case("application/octet-stream") {
             Ok(ContentType::OctetStream)
         } else {
-            Err(Error::unsupported_media_type(
-                SERVER_ID,
-                format!(
+            Err(Error::unsupported_media_type(format!(
                     "unsupported Content-Type: {value} (micro speaks application/protobuf, application/json and application/octet-stream)"
-                ),
-            ))
+                )).with_id(SERVER_ID))
         }
     }
 

@@ -10,6 +10,7 @@ pub(super) fn encode<M: Message>(message: &M) -> Bytes {
 }
 
 pub(super) fn decode<M: Message>(body: Bytes) -> Result<M, Error> {
-    M::decode(body)
-        .map_err(|e| Error::bad_request(SERVER_ID, format!("cannot decode protobuf body: {e}")))
+    M::decode(body).map_err(|e| {
+        Error::bad_request(format!("cannot decode protobuf body: {e}")).with_id(SERVER_ID)
+    })
 }

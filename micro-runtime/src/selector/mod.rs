@@ -127,16 +127,13 @@ impl Selector {
             None => self.registry.get_service_shared(service).await,
         };
         let mut services = looked_up.map_err(|err| {
-            Error::internal_server_error(
-                CLIENT_ID,
-                format!("error getting service {service}: {err}"),
-            )
+            Error::internal_server_error(format!("error getting service {service}: {err}"))
+                .with_id(CLIENT_ID)
         })?;
         if services.is_empty() {
-            return Err(Error::not_found(
-                CLIENT_ID,
-                format!("service {service}: not found"),
-            ));
+            return Err(
+                Error::not_found(format!("service {service}: not found")).with_id(CLIENT_ID)
+            );
         }
         if !filters.is_empty() {
             let mut filtered = services.to_vec();
@@ -157,10 +154,10 @@ impl Selector {
             }
         }
         if order.is_empty() {
-            return Err(Error::unavailable(
-                CLIENT_ID,
-                format!("error selecting {service} node: none available"),
-            ));
+            return Err(Error::unavailable(format!(
+                "error selecting {service} node: none available"
+            ))
+            .with_id(CLIENT_ID));
         }
         let turn = match self.strategy {
             Strategy::Random => 0,

@@ -30,6 +30,8 @@ use crate::wrapper::{Next, Wrapper, run_wrapped, run_wrapped_returning};
 
 /// What every connection of one server shares.
 pub(crate) struct Shared {
+    /// The service name: the id of a handler's error that has none.
+    pub(crate) service: Arc<str>,
     pub(crate) router: Router,
     pub(crate) wrappers: Vec<Arc<dyn Wrapper>>,
     pub(crate) limits: Limits,
@@ -77,14 +79,8 @@ pub(crate) async fn serve(
         match call.route.clone() {
             Route::Unary(route) => {
                 let mut headers = call.reply_headers;
-                let reply = serve_unary(
-                    &shared.wrappers,
-                    route,
-                    call.ctx,
-                    call.content_type,
-                    frame.body,
-                )
-                .await;
+                let reply =
+                    serve_unary(&shared, route, call.ctx, call.content_type, frame.body).await;
                 let close = close || leaving(&server, &mut headers);
                 match reply {
                     Ok(body) => writer.queue_response(200, &headers, &body),
@@ -112,7 +108,7 @@ pub(crate) async fn serve(
                     deadline: call.ctx.deadline(),
                     idle_timeout: shared.limits.stream_idle_timeout,
                 };
-                serve_stream(&shared.wrappers, route, call.ctx, io, &mut server).await;
+                serve_stream(&shared, route, call.ctx, io, &mut server).await;
                 return;
             }
         }
@@ -158,7 +154,7 @@ impl Call {
         // go-micro copies Endpoint and Method into each other when one is missing.
         let Some(endpoint) = routing.endpoint.get().or_else(|| routing.method.get()) else {
             let detail = "missing Micro-Endpoint header: say which endpoint to call, e.g. -H 'Micro-Endpoint: Greeter.Hello'";
-            return Err((Error::bad_request(SERVER_ID, detail), reply));
+            return Err((Error::bad_request(detail).with_id(SERVER_ID), reply));
         };
         reply.insert("Micro-Endpoint", endpoint);
         let service = routing.service.get().unwrap_or("").to_string();
@@ -201,20 +197,18 @@ fn unknown_endpoint(router: &Router, endpoint: &str) -> Error {
             if !service.is_empty() && !method.is_empty() && !method.contains('.') =>
         {
             if router.knows_service(service) {
-                Error::not_found(
-                    SERVER_ID,
-                    format!("rpc: can't find method {method} of service {service}"),
-                )
+                Error::not_found(format!(
+                    "rpc: can't find method {method} of service {service}"
+                ))
+                .with_id(SERVER_ID)
             } else {
-                Error::not_found(SERVER_ID, format!("rpc: can't find service {service}"))
+                Error::not_found(format!("rpc: can't find service {service}")).with_id(SERVER_ID)
             }
         }
-        _ => Error::bad_request(
-            SERVER_ID,
-            format!(
-                "rpc: service/endpoint request ill-formed: {endpoint:?} (expected Service.Method)"
-            ),
-        ),
+        _ => Error::bad_request(format!(
+            "rpc: service/endpoint request ill-formed: {endpoint:?} (expected Service.Method)"
+        ))
+        .with_id(SERVER_ID),
     }
 }
 
@@ -271,44 +265,52 @@ async fn guarded<T>(
         Some(deadline) => match tokio::time::timeout_at(deadline, call).await {
             Ok(outcome) => outcome,
             Err(_) => {
-                return Err(Error::timeout(
-                    SERVER_ID,
-                    "deadline exceeded before the handler finished",
-                ));
+                return Err(
+                    Error::timeout("deadline exceeded before the handler finished")
+                        .with_id(SERVER_ID),
+                );
             }
         },
         None => call.await,
     };
     outcome.unwrap_or_else(|_| {
-        Err(Error::internal_server_error(
-            SERVER_ID,
-            "the handler panicked",
-        ))
+        Err(Error::internal_server_error("the handler panicked").with_id(SERVER_ID))
     })
 }
 
 #[inline]
 pub(super) async fn serve_unary(
-    wrappers: &[Arc<dyn Wrapper>],
+    shared: &Shared,
     route: Arc<dyn UnaryRoute>,
     ctx: Context,
     content_type: ContentType,
     body: Bytes,
 ) -> Result<Bytes, Error> {
     let deadline = ctx.deadline();
-    if wrappers.is_empty() {
-        return guarded(deadline, route.call(ctx, content_type, body)).await;
+    let wrappers = &shared.wrappers;
+    let reply = if wrappers.is_empty() {
+        guarded(deadline, route.call(ctx, content_type, body)).await
+    } else {
+        let call = move |ctx| route.call(ctx, content_type, body);
+        let wrapped = run_wrapped_returning(SERVER_ID, wrappers, ctx, call);
+        guarded(deadline, wrapped).await
+    };
+    reply.map_err(|err| shared.name_error(err))
+}
+
+impl Shared {
+    /// A handler's error as it leaves the server: one without an id gets the service's name, so
+    /// handlers need not repeat it in every error (go-micro's handlers pass it by hand).
+    pub(crate) fn name_error(&self, mut err: Error) -> Error {
+        if err.id.is_empty() {
+            err.id = self.service.to_string();
+        }
+        err
     }
-    let call = move |ctx| route.call(ctx, content_type, body);
-    guarded(
-        deadline,
-        run_wrapped_returning(SERVER_ID, wrappers, ctx, call),
-    )
-    .await
 }
 
 async fn serve_stream(
-    wrappers: &[Arc<dyn Wrapper>],
+    shared: &Shared,
     route: Arc<dyn super::router::StreamRoute>,
     ctx: Context,
     io: StreamIo,
@@ -322,17 +324,18 @@ async fn serve_stream(
         Box::pin(async move {
             let io = inner_slot.lock().unwrap_or_else(|e| e.into_inner()).take();
             let Some(io) = io else {
-                return Err(Error::internal_server_error(
-                    SERVER_ID,
-                    "stream handler called twice",
-                ));
+                return Err(
+                    Error::internal_server_error("stream handler called twice").with_id(SERVER_ID)
+                );
             };
             let (result, io) = route.call(ctx, io).await;
             *inner_slot.lock().unwrap_or_else(|e| e.into_inner()) = Some(io);
             result
         })
     });
-    let result = guarded(None, run_wrapped(wrappers, ctx, inner)).await;
+    let result = guarded(None, run_wrapped(&shared.wrappers, ctx, inner))
+        .await
+        .map_err(|err| shared.name_error(err));
     let io = slot.lock().unwrap_or_else(|e| e.into_inner()).take();
     let Some(mut io) = io else { return };
     if matches!(&result, Err(err) if err.code == 499) {

@@ -306,6 +306,7 @@ impl Server {
         tracing::info!(service = %self.name, node = %node.id, address = %node.address, %local_addr, "server started");
 
         let shared = Arc::new(Shared {
+            service: Arc::from(self.name.as_str()),
             router: self.router,
             wrappers: self.wrappers,
             budget: BodyBudget::new(self.limits.max_pending_body_bytes),

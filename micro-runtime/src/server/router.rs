@@ -209,7 +209,9 @@ where
         body: Bytes,
     ) -> BoxFuture<'static, Result<Bytes, Error>> {
         let request = ct.decode::<Req>(body);
+        // The handler's context is the task's current one: calls it makes inherit it.
+        let current = ctx.clone();
         let response = request.map(|req| (self.0)(ctx, req));
-        Box::pin(async move { ct.encode(&response?.await?) })
+        Box::pin(current.scope(async move { ct.encode(&response?.await?) }))
     }
 }

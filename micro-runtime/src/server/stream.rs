@@ -21,7 +21,9 @@ use crate::codec::{ContentType, Message};
 use crate::context::Context;
 use crate::error::{Error, SERVER_ID};
 use crate::registry::BoxFuture;
-use crate::stream::{self, Receiver, Sender};
+use tokio::sync::mpsc;
+
+use crate::stream::{self, Item, Receiver, Sender, Stopped, Why, writer_channel};
 use crate::transport::{FrameReader, FrameTemplate, FrameWriter, Headers};
 
 /// How many decoded messages wait between the connection and a handler before the connection stops
@@ -72,11 +74,8 @@ async fn read_messages<Req: Message>(
             Ok(None) => return ReadEnd::Gone,
             Err(err) => {
                 if let Some(tx) = &tx {
-                    tx.fail(Error::bad_request(
-                        SERVER_ID,
-                        format!("broken stream: {err}"),
-                    ))
-                    .await;
+                    tx.fail(Error::bad_request(format!("broken stream: {err}")).with_id(SERVER_ID))
+                        .await;
                 }
                 return ReadEnd::Gone;
             }
@@ -108,20 +107,39 @@ const FINAL_WRITE_TIME: std::time::Duration = std::time::Duration::from_secs(5);
 /// Writes what the handler sends, batching messages that are already waiting into one write.
 async fn write_messages<Rsp: Message>(
     io: &mut StreamIoWriter<'_>,
-    mut rx: Receiver<Rsp>,
+    mut rx: mpsc::Receiver<Item<Rsp>>,
+    why: Why,
 ) -> Result<(), Error> {
-    let gone = |e: std::io::Error| Error::new(SERVER_ID, format!("the caller went away: {e}"), 499);
-    while let Some(message) = rx.recv().await? {
-        let ct = io.content_type;
-        ct.queue_frame(io.writer, io.template, &message)?;
-        while io.writer.buffered() < WRITE_BATCH_BYTES {
-            match rx.try_recv() {
-                Some(message) => ct.queue_frame(io.writer, io.template, &message?)?,
-                None => break,
+    let ct = io.content_type;
+    while let Some(first) = rx.recv().await {
+        let mut next = Some(first);
+        let mut close = None;
+        while let Some(item) = next.take() {
+            match item {
+                Item::Message(message) => ct.queue_frame(io.writer, io.template, &message)?,
+                Item::Close(ack) => {
+                    close = Some(ack);
+                    break;
+                }
+                // A handler's sender is never failed; only receivers are.
+                Item::Fail(err) => return Err(err),
+            }
+            if io.writer.buffered() < WRITE_BATCH_BYTES {
+                next = rx.try_recv().ok();
             }
         }
-        io.writer.flush().await.map_err(gone)?;
+        if let Err(e) = io.writer.flush().await {
+            let gone = Error::new(SERVER_ID, format!("the caller went away: {e}"), 499);
+            let _ = why.set(Stopped::Failed(gone.clone()));
+            return Err(gone);
+        }
         io.activity.touch();
+        if let Some(ack) = close {
+            // The handler closed its sender: what it sent is written, and it sends no more.
+            let _ = why.set(Stopped::Closed);
+            rx.close();
+            let _ = ack.send(Ok(()));
+        }
     }
     Ok(())
 }
@@ -186,7 +204,8 @@ impl StreamIo {
         if let Some(body) = self.initial.take() {
             return self.content_type.decode(body);
         }
-        let ended = || Error::bad_request(SERVER_ID, "the stream ended before its request arrived");
+        let ended =
+            || Error::bad_request("the stream ended before its request arrived").with_id(SERVER_ID);
         let read = tokio::time::timeout(self.idle_timeout, self.reader.read_request());
         let Ok(read) = read.await else {
             return Err(idle_error(self.idle_timeout));
@@ -195,10 +214,7 @@ impl StreamIo {
             Ok(Some(frame)) if frame.headers.get_micro("Micro-Error").is_some() => Err(ended()),
             Ok(Some(frame)) => self.content_type.decode(frame.body),
             Ok(None) => Err(ended()),
-            Err(err) => Err(Error::bad_request(
-                SERVER_ID,
-                format!("broken stream: {err}"),
-            )),
+            Err(err) => Err(Error::bad_request(format!("broken stream: {err}")).with_id(SERVER_ID)),
         }
     }
 
@@ -233,7 +249,9 @@ async fn run_with_reader<Req: Message, T>(
         match deadline {
             Some(deadline) => tokio::time::timeout_at(deadline, work)
                 .await
-                .unwrap_or_else(|_| Err(Error::timeout(SERVER_ID, "stream deadline exceeded"))),
+                .unwrap_or_else(|_| {
+                    Err(Error::timeout("stream deadline exceeded").with_id(SERVER_ID))
+                }),
             None => work.await,
         }
     };
@@ -286,10 +304,11 @@ macro_rules! stream_route {
         {
             fn call(&self, ctx: Context, mut io: StreamIo) -> BoxFuture<'static, (Result<(), Error>, StreamIo)> {
                 let handler = Arc::clone(&self.0);
-                Box::pin(async move {
+                // The handler's context is the task's current one: calls it makes inherit it.
+                Box::pin(ctx.clone().scope(async move {
                     let result = $serve::<Req, Rsp, F, Fut>(&*handler, ctx, &mut io).await;
                     (result, io)
-                })
+                }))
             }
         }
     };
@@ -320,12 +339,12 @@ where
     Fut: Future<Output = Result<(), Error>>,
 {
     let req = io.read_request::<Req>().await?;
-    let (tx, rx) = stream::channel::<Rsp>(SEND_BUFFER);
+    let (tx, rx, why) = writer_channel::<Rsp>(SEND_BUFFER, None);
     let deadline = io.deadline;
     let (mut reader, mut writer) = io.split();
     let work = async {
         let (handled, written) =
-            tokio::join!(handler(ctx, req, tx), write_messages(&mut writer, rx));
+            tokio::join!(handler(ctx, req, tx), write_messages(&mut writer, rx, why));
         handled.and(written)
     };
     // The caller sends nothing more but EOS; reading still tells us when it hangs up.
@@ -364,14 +383,14 @@ where
     Fut: Future<Output = Result<(), Error>>,
 {
     let (in_tx, in_rx) = stream::channel::<Req>(STREAM_BUFFER);
-    let (out_tx, out_rx) = stream::channel::<Rsp>(SEND_BUFFER);
+    let (out_tx, out_rx, why) = writer_channel::<Rsp>(SEND_BUFFER, None);
     io.deliver_initial(&in_tx).await?;
     let deadline = io.deadline;
     let (mut reader, mut writer) = io.split();
     let work = async {
         let (handled, written) = tokio::join!(
             handler(ctx, in_rx, out_tx),
-            write_messages(&mut writer, out_rx)
+            write_messages(&mut writer, out_rx, why)
         );
         handled.and(written)
     };

@@ -65,16 +65,16 @@ where
         let handler = Arc::clone(&self.handler);
         Box::pin(async move {
             let message = message.map_err(|err| {
-                Error::bad_request(
-                    SERVER_ID,
-                    format!(
-                        "cannot decode the {content_type} message as {}: {}",
-                        short_type_name::<M>(),
-                        err.detail
-                    ),
-                )
+                Error::bad_request(format!(
+                    "cannot decode the {content_type} message as {}: {}",
+                    short_type_name::<M>(),
+                    err.detail
+                ))
+                .with_id(SERVER_ID)
             })?;
-            let inner = Next::new(move |ctx| Box::pin(handler(ctx, message)));
+            // The handler's context is the task's current one: calls it makes inherit it.
+            let inner =
+                Next::new(move |ctx: Context| Box::pin(ctx.clone().scope(handler(ctx, message))));
             run_wrapped(&wrappers, ctx, inner).await
         })
     }

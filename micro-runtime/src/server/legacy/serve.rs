@@ -51,7 +51,7 @@ pub(in crate::server) async fn serve(
         metadata,
         deadline,
     );
-    match serve_unary(&shared.wrappers, route, ctx, codec.message_type(), message).await {
+    match serve_unary(shared, route, ctx, codec.message_type(), message).await {
         Ok(reply) => (
             LegacyCodec::reply_headers(h, &id, None),
             codec.encode_reply(&id, &reply),

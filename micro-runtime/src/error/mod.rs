@@ -9,6 +9,11 @@ use std::fmt;
 
 use serde::{Deserialize, Serialize};
 
+mod convert;
+mod status;
+
+pub use status::status_text;
+
 /// An error as it travels between services: go-micro's `errors.Error`.
 ///
 /// `id` names who produced it (a service name, or `go.micro.client` / `go.micro.server` for the
@@ -18,7 +23,7 @@ use serde::{Deserialize, Serialize};
 /// ```
 /// use micro_runtime::Error;
 ///
-/// let err = Error::bad_request("greeter", "name must not be empty");
+/// let err = Error::bad_request("name must not be empty").with_id("greeter");
 /// assert_eq!(err.code, 400);
 /// assert_eq!(err.status, "Bad Request");
 /// assert_eq!(
@@ -57,8 +62,11 @@ macro_rules! constructors {
     ($($(#[$doc:meta])* $name:ident => $code:expr;)*) => {
         $(
             $(#[$doc])*
-            pub fn $name(id: impl Into<String>, detail: impl Into<String>) -> Self {
-                Self::new(id, detail, $code)
+            ///
+            /// The id is left empty: a server fills it with its service name when the error leaves
+            /// a handler. Set one with [`with_id`](Self::with_id).
+            pub fn $name(detail: impl Into<String>) -> Self {
+                Self::new("", detail, $code)
             }
         )*
     };
@@ -75,6 +83,12 @@ impl Error {
         }
     }
 
+    /// The same error produced by `id` (a service name, or `go.micro.client`).
+    pub fn with_id(mut self, id: impl Into<String>) -> Self {
+        self.id = id.into();
+        self
+    }
+
     constructors! {
         /// 400 Bad Request: the caller sent something invalid.
         bad_request => 400;
@@ -86,7 +100,7 @@ impl Error {
         not_found => 404;
         /// 405 Method Not Allowed.
         method_not_allowed => 405;
-        /// 408 Request Timeout: the deadline passed.
+        /// 408 Request Timeout: the deadline passed (go-micro's `errors.Timeout`).
         timeout => 408;
         /// 409 Conflict.
         conflict => 409;
@@ -94,10 +108,19 @@ impl Error {
         payload_too_large => 413;
         /// 415 Unsupported Media Type: an unknown Content-Type.
         unsupported_media_type => 415;
+        /// 429 Too Many Requests: a rate limit refused the call.
+        too_many_requests => 429;
         /// 500 Internal Server Error.
         internal_server_error => 500;
-        /// 503 Service Unavailable: no node could take the call, or the server is shutting down.
+        /// 501 Not Implemented.
+        not_implemented => 501;
+        /// 502 Bad Gateway: a service this one called failed.
+        bad_gateway => 502;
+        /// 503 Service Unavailable: no node could take the call, the server is shutting down, or
+        /// it is overloaded.
         unavailable => 503;
+        /// 504 Gateway Timeout: a service this one called did not answer in time.
+        gateway_timeout => 504;
     }
 
     /// Reads an error from its wire form.
@@ -152,30 +175,6 @@ impl fmt::Display for Error {
 }
 
 impl std::error::Error for Error {}
-
-/// The reason phrase of an HTTP status code, as Go's `http.StatusText` gives it.
-pub fn status_text(code: i32) -> &'static str {
-    match code {
-        400 => "Bad Request",
-        401 => "Unauthorized",
-        403 => "Forbidden",
-        404 => "Not Found",
-        405 => "Method Not Allowed",
-        408 => "Request Timeout",
-        409 => "Conflict",
-        413 => "Request Entity Too Large",
-        415 => "Unsupported Media Type",
-        429 => "Too Many Requests",
-        431 => "Request Header Fields Too Large",
-        499 => "Client Closed Request",
-        500 => "Internal Server Error",
-        501 => "Not Implemented",
-        502 => "Bad Gateway",
-        503 => "Service Unavailable",
-        504 => "Gateway Timeout",
-        _ => "",
-    }
-}
 
 /// A failure that happens locally and never crosses the wire: binding a listener, bad configuration,
 /// an unreachable registry or broker.
@@ -260,7 +259,7 @@ impl std::error::Error for LocalError {}
 impl From<LocalError> for Error {
     /// A local failure seen by a caller: a 500 from the client.
     fn from(err: LocalError) -> Self {
-        Error::internal_server_error(CLIENT_ID, err.to_string())
+        Error::internal_server_error(err.to_string()).with_id(CLIENT_ID)
     }
 }
 
@@ -287,7 +286,7 @@ mod tests {
 
     #[test]
     fn long_details_are_cut_for_headers() {
-        let err = Error::internal_server_error("svc", "é".repeat(10_000));
+        let err = Error::internal_server_error("é".repeat(10_000)).with_id("svc");
         let header = err.to_header_value();
         assert!(header.len() < 9 * 1024, "{}", header.len());
         let back = Error::parse(&header);
