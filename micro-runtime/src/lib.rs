@@ -35,6 +35,7 @@
 //! | [`stream`] | the typed streams handlers use |
 //! | [`wrapper`] | middleware around calls, for servers and clients |
 //! | [`service`] | [`Service`]: a server and client configured together, from code and environment |
+//! | [`function`] | [`Function`]: a service that serves one call, then deregisters and exits |
 //!
 //! ## Features
 //! | feature | what it adds | default |
@@ -54,6 +55,7 @@ pub mod codegen;
 pub mod context;
 pub mod descriptor;
 pub mod error;
+pub mod function;
 #[cfg(fuzzing)]
 #[doc(hidden)]
 pub mod fuzzing;
@@ -70,12 +72,13 @@ pub mod wrapper;
 pub use client::{CallOptions, Client};
 pub use context::Context;
 pub use error::{Error, LocalError, LocalErrorKind};
+pub use function::Function;
 pub use metadata::Metadata;
 /// The proto well-known types (`Timestamp`, `Duration`, `Empty`, ...) with their JSON mapping, as
 /// generated code uses them.
 pub use pbjson_types as well_known;
 pub use publisher::Publisher;
-pub use service::Service;
+pub use service::{Environment, Service};
 
 /// Mounts the code micro-build generated for one proto package:
 /// `micro_runtime::include_proto!("greeter");` includes `$OUT_DIR/greeter.rs`.

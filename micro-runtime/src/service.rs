@@ -11,8 +11,13 @@
 //! # }
 //! ```
 //!
-//! Environment variables, read by [`ServiceBuilder::build`]; they override what the code set, so an
-//! operator can re-point a binary without rebuilding it (go-micro's flags behave the same way):
+//! Configuration has one rule: **code, then environment, then defaults**. Environment variables,
+//! read by [`ServiceBuilder::build`], fill in what the code left unset; a value set in code is
+//! never silently replaced by a variable exported for something else. For go-micro's rule (the
+//! environment overrides code, so an operator can re-point a binary without rebuilding it),
+//! build with [`Environment::Overrides`]; [`Environment::Ignored`] reads none. The defaults are
+//! the same as a bare [`Server::new`](crate::server::Server::new)'s: mDNS, the HTTP broker,
+//! `127.0.0.1:0`.
 //!
 //! | variable | meaning |
 //! |---|---|
@@ -72,6 +77,9 @@ pub struct ServiceBuilder {
     register_ttl: Option<Duration>,
     register_interval: Option<Duration>,
     client_options: ClientOptions,
+    request_timeout: Option<Duration>,
+    retries: Option<u32>,
+    environment: Environment,
 }
 
 impl Service {
@@ -88,6 +96,9 @@ impl Service {
             register_ttl: None,
             register_interval: None,
             client_options: ClientOptions::default(),
+            request_timeout: None,
+            retries: None,
+            environment: Environment::FillsGaps,
         }
     }
 
@@ -227,14 +238,16 @@ impl ServiceBuilder {
     }
 
     /// The registry (default: the one `MICRO_REGISTRY` names, mDNS when unset; see
-    /// [`registry_from_env`]). `MICRO_REGISTRY`, when set, wins over this.
+    /// [`registry_from_env`]). This wins over `MICRO_REGISTRY` unless the environment
+    /// [`Overrides`](Environment::Overrides) code.
     pub fn registry(mut self, registry: Arc<dyn Registry>) -> Self {
         self.registry = Some(registry);
         self
     }
 
     /// The broker (default: the one `MICRO_BROKER` names, the HTTP broker on the service's
-    /// registry when unset; see [`broker_from_env`]). `MICRO_BROKER`, when set, wins over this.
+    /// registry when unset; see [`broker_from_env`]). This wins over `MICRO_BROKER` unless the
+    /// environment [`Overrides`](Environment::Overrides) code.
     pub fn broker(mut self, broker: Arc<dyn Broker>) -> Self {
         self.broker = Some(broker);
         self
@@ -252,9 +265,31 @@ impl ServiceBuilder {
         self
     }
 
-    /// Options of the service's client.
+    /// Options of the service's client. Its timeout and retries count as set by code.
     pub fn client_options(mut self, options: ClientOptions) -> Self {
+        self.request_timeout = Some(options.request_timeout);
+        self.retries = Some(options.retries);
         self.client_options = options;
+        self
+    }
+
+    /// How the environment combines with what this builder was told (default
+    /// [`Environment::FillsGaps`]: code wins, the environment fills what code left unset).
+    pub fn environment(mut self, environment: Environment) -> Self {
+        self.environment = environment;
+        self
+    }
+
+    /// The default call timeout of the service's client (default 30 s, or
+    /// `MICRO_CLIENT_REQUEST_TIMEOUT`).
+    pub fn request_timeout(mut self, timeout: Duration) -> Self {
+        self.request_timeout = Some(timeout);
+        self
+    }
+
+    /// The default retries of the service's client (default 5, or `MICRO_CLIENT_RETRIES`).
+    pub fn retries(mut self, retries: u32) -> Self {
+        self.retries = Some(retries);
         self
     }
 
@@ -265,44 +300,69 @@ impl ServiceBuilder {
 
     /// Builds with environment lookups from `env` (tests pass a map).
     pub fn build_with_env(
-        mut self,
+        self,
         env: impl Fn(&str) -> Option<String>,
     ) -> Result<Service, LocalError> {
-        let var = |key: &str| env(key).filter(|v| !v.trim().is_empty());
-        if let Some(name) = var("MICRO_SERVER_NAME") {
-            self.name = name;
+        let policy = self.environment;
+        let read = |key: &str| match policy {
+            Environment::Ignored => None,
+            _ => env(key).filter(|v| !v.trim().is_empty()),
+        };
+        // Every variable is read and checked whatever the policy, so a typo is reported even
+        // when code sets the value.
+        let pick = |code: Option<String>, key: &str| policy.pick(code, read(key));
+        let name = pick(
+            Some(self.name).filter(|n| !n.is_empty()),
+            "MICRO_SERVER_NAME",
+        )
+        .unwrap_or_default();
+        if name.is_empty() {
+            return Err(config("a service needs a name".to_string()));
         }
-        self.version = var("MICRO_SERVER_VERSION").or(self.version);
-        self.address = var("MICRO_SERVER_ADDRESS").or(self.address);
-        self.advertise = var("MICRO_SERVER_ADVERTISE").or(self.advertise);
-        if let Some(ttl) = var("MICRO_REGISTER_TTL") {
-            self.register_ttl = Some(seconds("MICRO_REGISTER_TTL", &ttl)?);
+        let version = pick(self.version, "MICRO_SERVER_VERSION");
+        let address = pick(self.address, "MICRO_SERVER_ADDRESS");
+        let advertise = pick(self.advertise, "MICRO_SERVER_ADVERTISE");
+        let env_ttl = read("MICRO_REGISTER_TTL")
+            .map(|v| seconds("MICRO_REGISTER_TTL", &v))
+            .transpose()?;
+        let register_ttl = policy.pick(self.register_ttl, env_ttl);
+        let env_interval = read("MICRO_REGISTER_INTERVAL")
+            .map(|v| seconds("MICRO_REGISTER_INTERVAL", &v))
+            .transpose()?;
+        let register_interval = policy.pick(self.register_interval, env_interval);
+        let env_timeout = read("MICRO_CLIENT_REQUEST_TIMEOUT")
+            .map(|v| duration("MICRO_CLIENT_REQUEST_TIMEOUT", &v))
+            .transpose()?;
+        let env_retries = read("MICRO_CLIENT_RETRIES")
+            .map(|v| {
+                v.trim().parse::<u32>().map_err(|_| {
+                    config(format!("MICRO_CLIENT_RETRIES={v:?} is not a whole number"))
+                })
+            })
+            .transpose()?;
+        let mut client_options = self.client_options;
+        if let Some(timeout) = policy.pick(self.request_timeout, env_timeout) {
+            client_options.request_timeout = timeout;
         }
-        if let Some(interval) = var("MICRO_REGISTER_INTERVAL") {
-            self.register_interval = Some(seconds("MICRO_REGISTER_INTERVAL", &interval)?);
+        if let Some(retries) = policy.pick(self.retries, env_retries) {
+            client_options.retries = retries;
         }
-        if let Some(timeout) = var("MICRO_CLIENT_REQUEST_TIMEOUT") {
-            self.client_options.request_timeout =
-                duration("MICRO_CLIENT_REQUEST_TIMEOUT", &timeout)?;
-        }
-        if let Some(retries) = var("MICRO_CLIENT_RETRIES") {
-            self.client_options.retries = retries.trim().parse().map_err(|_| {
-                config(format!(
-                    "MICRO_CLIENT_RETRIES={retries:?} is not a whole number"
-                ))
-            })?;
-        }
-        let registry = match (var("MICRO_REGISTRY"), self.registry) {
-            (None, Some(registry)) => registry,
-            _ => registry_from_env(&env)?,
+
+        // A registry or broker named in the environment is built only when it is the one used.
+        let env_names_registry = read("MICRO_REGISTRY").is_some();
+        let registry = match (self.registry, policy) {
+            (Some(registry), Environment::FillsGaps | Environment::Ignored) => registry,
+            (Some(registry), Environment::Overrides) if !env_names_registry => registry,
+            _ => registry_from_env(read)?,
+        };
+        let env_names_broker = read("MICRO_BROKER").is_some();
+        let (broker, built) = match (self.broker, policy) {
+            (Some(broker), Environment::FillsGaps | Environment::Ignored) => (broker, false),
+            (Some(broker), Environment::Overrides) if !env_names_broker => (broker, false),
+            _ => (broker_from_env(read, Arc::clone(&registry))?, true),
         };
 
-        let (broker, built) = match (var("MICRO_BROKER"), self.broker) {
-            (None, Some(broker)) => (broker, false),
-            _ => (broker_from_env(&env, Arc::clone(&registry))?, true),
-        };
-
-        let mut server = Server::new(self.name)
+        let mut server = Server::new(name)
             .registry(Arc::clone(&registry))
             .broker(Arc::clone(&broker));
         if built {
@@ -310,30 +370,63 @@ impl ServiceBuilder {
             // was published goes out before the process exits.
             server = server.owning_broker();
         }
-        if let Some(version) = self.version {
+        if let Some(version) = version {
             server = server.version(version);
         }
-        if let Some(address) = self.address {
+        if let Some(address) = address {
             server = server.address(address);
         }
-        if let Some(advertise) = self.advertise {
+        if let Some(advertise) = advertise {
             server = server.advertise(advertise);
         }
         for (key, value) in self.metadata {
             server = server.metadata(key, value);
         }
-        if let Some(ttl) = self.register_ttl {
+        if let Some(ttl) = register_ttl {
             server = server.register_ttl(ttl);
         }
-        if let Some(interval) = self.register_interval {
+        if let Some(interval) = register_interval {
             server = server.register_interval(interval);
         }
-        let client = Client::with_options(registry, self.client_options, Vec::new());
+        let client = Client::with_options(registry, client_options, Vec::new());
         Ok(Service {
             server,
             client,
             broker,
         })
+    }
+}
+
+/// How a [`ServiceBuilder`] combines the environment (`MICRO_*` variables) with what its code set.
+///
+/// | | code set it | code left it unset |
+/// |---|---|---|
+/// | `FillsGaps` (default) | code | environment, else default |
+/// | `Overrides` (go-micro's flags) | environment, else code | environment, else default |
+/// | `Ignored` | code | default |
+///
+/// `FillsGaps` is the default because a value written in code is a decision, and a variable
+/// exported for another program must not silently undo it; an operator who wants to re-point a
+/// binary without rebuilding it gets go-micro's behaviour with `Overrides`.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Environment {
+    /// Code wins; the environment fills what code left unset.
+    #[default]
+    FillsGaps,
+    /// The environment wins over code, as go-micro's flags and variables do.
+    Overrides,
+    /// The environment is not read at all: code, then defaults.
+    Ignored,
+}
+
+impl Environment {
+    fn pick<T>(self, code: Option<T>, env: Option<T>) -> Option<T> {
+        match self {
+            Environment::FillsGaps => code.or(env),
+            Environment::Overrides => env.or(code),
+            Environment::Ignored => code,
+        }
     }
 }
 
@@ -396,6 +489,115 @@ mod tests {
             .unwrap_err();
         assert_eq!(err.kind(), LocalErrorKind::Config);
         assert!(err.to_string().contains("zookeeper"), "{err}");
+    }
+
+    /// What a service built under `policy` ends up with, when code and environment disagree.
+    fn built(policy: Environment, code_sets: bool) -> (String, &'static str, Duration) {
+        let env = |key: &str| {
+            let value = match key {
+                "MICRO_SERVER_NAME" => "from-env",
+                "MICRO_REGISTRY" => "memory",
+                "MICRO_CLIENT_REQUEST_TIMEOUT" => "7s",
+                _ => return None,
+            };
+            Some(value.to_string())
+        };
+        let mut builder =
+            Service::builder(if code_sets { "from-code" } else { "" }).environment(policy);
+        if code_sets {
+            builder = builder
+                .registry(Arc::new(TaggedRegistry))
+                .request_timeout(Duration::from_secs(3));
+        }
+        let service = builder.build_with_env(env).unwrap();
+        let client = service.client();
+        let timeout = client.options().request_timeout;
+        let registry = client.registry().name();
+        (service.server().name().to_string(), registry, timeout)
+    }
+
+    /// A registry that says it came from code.
+    #[derive(Debug)]
+    struct TaggedRegistry;
+
+    impl Registry for TaggedRegistry {
+        fn name(&self) -> &'static str {
+            "code"
+        }
+        fn register<'a>(
+            &'a self,
+            _: &'a crate::registry::Service,
+            _: Option<Duration>,
+        ) -> crate::registry::BoxFuture<'a, Result<(), LocalError>> {
+            Box::pin(async { Ok(()) })
+        }
+        fn deregister<'a>(
+            &'a self,
+            _: &'a crate::registry::Service,
+        ) -> crate::registry::BoxFuture<'a, Result<(), LocalError>> {
+            Box::pin(async { Ok(()) })
+        }
+        fn get_service<'a>(
+            &'a self,
+            _: &'a str,
+        ) -> crate::registry::BoxFuture<'a, Result<Vec<crate::registry::Service>, LocalError>>
+        {
+            Box::pin(async { Ok(Vec::new()) })
+        }
+        fn list_services(
+            &self,
+        ) -> crate::registry::BoxFuture<'_, Result<Vec<crate::registry::Service>, LocalError>>
+        {
+            Box::pin(async { Ok(Vec::new()) })
+        }
+        fn watch<'a>(
+            &'a self,
+            _: Option<&'a str>,
+        ) -> crate::registry::BoxFuture<'a, Result<crate::registry::Watcher, LocalError>> {
+            Box::pin(async { Err(LocalError::new(LocalErrorKind::Registry, "no watch")) })
+        }
+    }
+
+    #[test]
+    fn code_then_environment_then_defaults() {
+        let secs = Duration::from_secs;
+        // Code wins; the environment fills gaps.
+        assert_eq!(
+            built(Environment::FillsGaps, true),
+            ("from-code".into(), "code", secs(3))
+        );
+        assert_eq!(
+            built(Environment::FillsGaps, false),
+            ("from-env".into(), "memory", secs(7))
+        );
+        // go-micro's rule: the environment wins.
+        assert_eq!(
+            built(Environment::Overrides, true),
+            ("from-env".into(), "memory", secs(7))
+        );
+    }
+
+    #[test]
+    fn an_ignored_environment_leaves_code_and_defaults() {
+        assert_eq!(
+            built(Environment::Ignored, true),
+            ("from-code".into(), "code", Duration::from_secs(3))
+        );
+        // No name in code and none read: refused, rather than a nameless service.
+        let err = Service::builder("")
+            .environment(Environment::Ignored)
+            .build_with_env(|_| Some("x".into()))
+            .unwrap_err();
+        assert!(err.to_string().contains("name"), "{err}");
+    }
+
+    #[test]
+    fn a_bad_variable_is_reported_even_when_code_set_the_value() {
+        let err = Service::builder("x")
+            .register_ttl(Duration::from_secs(5))
+            .build_with_env(|k| (k == "MICRO_REGISTER_TTL").then(|| "ten".to_string()))
+            .unwrap_err();
+        assert!(err.to_string().contains("MICRO_REGISTER_TTL"), "{err}");
     }
 
     #[test]

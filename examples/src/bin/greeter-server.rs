@@ -10,8 +10,9 @@
 //! `MICRO_REGISTRY_ADDRESS=host:port` if etcd is not on `127.0.0.1:2379`).
 //!
 //! Stop it with Ctrl-C: it deregisters, serves a moment longer while clients drop it, finishes
-//! calls in flight and exits. `MICRO_SERVER_ADDRESS` and the other go-micro variables override
-//! the flags.
+//! calls in flight and exits. As everywhere in micro, what is given wins over the environment:
+//! `--address`, else `MICRO_SERVER_ADDRESS`, else `127.0.0.1:8080`; the other go-micro variables
+//! fill in the rest.
 
 use clap::{Arg, Command};
 use examples::Greeter;
@@ -26,6 +27,7 @@ async fn main() -> anyhow::Result<()> {
         .arg(
             Arg::new("address")
                 .long("address")
+                .env("MICRO_SERVER_ADDRESS")
                 .default_value("127.0.0.1:8080")
                 .help(
                     "Listen address: host:port, or host:min-max for the first free port of a range",

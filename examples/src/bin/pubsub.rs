@@ -16,6 +16,7 @@ use std::time::Duration;
 use anyhow::{Context as _, bail};
 use clap::{Arg, Command, value_parser};
 use examples::events::OrderPlaced;
+use micro_runtime::Environment;
 use micro_runtime::broker::SubscribeOptions;
 use micro_runtime::registry::shared_memory_registry;
 use micro_runtime::{Context, Service};
@@ -131,9 +132,12 @@ async fn main() -> anyhow::Result<()> {
     Ok(())
 }
 
-/// A service on the process's memory registry, with the broker MICRO_BROKER names.
+/// A service on the process's memory registry, with the broker MICRO_BROKER names. The
+/// environment overrides the code here (go-micro's rule), so `MICRO_REGISTRY=etcd` re-points the
+/// example at etcd without editing it.
 fn service(name: &str) -> anyhow::Result<Service> {
     Ok(Service::builder(name)
         .registry(shared_memory_registry())
+        .environment(Environment::Overrides)
         .build()?)
 }

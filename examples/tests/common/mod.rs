@@ -23,6 +23,11 @@ impl GreeterServer {
         Self::spawn(Command::new(env!("CARGO_BIN_EXE_greeter-server")), env)
     }
 
+    /// Starts another example binary that serves the greeter the same way (`--address`, logs).
+    pub fn start_binary(binary: &str, env: &[(&str, &str)]) -> Self {
+        Self::spawn(Command::new(binary), env)
+    }
+
     /// As [`Self::start`], with the process's address space limited to `bytes` (`prlimit --as`,
     /// which execs the server, so [`Self::pid`] is the server's).
     pub fn start_limited(env: &[(&str, &str)], bytes: u64) -> Self {

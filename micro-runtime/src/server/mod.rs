@@ -74,7 +74,8 @@ pub struct Server {
     address: String,
     advertise: Option<String>,
     metadata: HashMap<String, String>,
-    registry: Arc<dyn Registry>,
+    // None: the default, built when the server starts (see `Server::new`).
+    registry: Option<Arc<dyn Registry>>,
     register_ttl: Duration,
     register_interval: Duration,
     deregister_wait: Option<Duration>,
@@ -82,7 +83,7 @@ pub struct Server {
     limits: Limits,
     router: Router,
     wrappers: Vec<Arc<dyn Wrapper>>,
-    broker: Arc<dyn Broker>,
+    broker: Option<Arc<dyn Broker>>,
     owns_broker: bool,
     subscribers: Vec<SubscriberSpec>,
     subscriber_wrappers: Vec<Arc<dyn Wrapper>>,
@@ -110,8 +111,10 @@ pub const DEFAULT_DRAIN_TIMEOUT: Duration = Duration::from_secs(10);
 pub const DEFAULT_DEREGISTER_WAIT: Duration = Duration::from_secs(1);
 
 impl Server {
-    /// A server for the service `name`, listening on `127.0.0.1:0` and registering in the process's
-    /// default memory registry until told otherwise.
+    /// A server for the service `name`, with a [`Service`](crate::Service)'s defaults: listening
+    /// on `127.0.0.1:0`, registering over mDNS (go-micro's default; the memory registry in a
+    /// build without the `mdns` feature), and subscribing through the HTTP broker on that
+    /// registry. A server reads no environment variables; a `Service` does.
     ///
     /// go-micro listens on `:0` (every interface) by default; micro defaults to loopback so that
     /// nothing is exposed by accident. Set `.address(":8080")` to listen everywhere.
@@ -125,7 +128,7 @@ impl Server {
             address: "127.0.0.1:0".to_string(),
             advertise: None,
             metadata: HashMap::new(),
-            registry: crate::registry::shared_memory_registry(),
+            registry: None,
             register_ttl: DEFAULT_REGISTER_TTL,
             register_interval: DEFAULT_REGISTER_INTERVAL,
             deregister_wait: None,
@@ -133,7 +136,7 @@ impl Server {
             limits: Limits::default(),
             router,
             wrappers: Vec::new(),
-            broker: crate::broker::shared_memory_broker(),
+            broker: None,
             owns_broker: false,
             subscribers: Vec::new(),
             subscriber_wrappers: Vec::new(),
@@ -165,9 +168,9 @@ impl Server {
         self
     }
 
-    /// The registry to register in.
+    /// The registry to register in (default: mDNS, see [`Server::new`]).
     pub fn registry(mut self, registry: Arc<dyn Registry>) -> Self {
-        self.registry = registry;
+        self.registry = Some(registry);
         self
     }
 
@@ -214,10 +217,10 @@ impl Server {
         self
     }
 
-    /// The broker subscribers receive messages from (default: the process's memory broker;
-    /// a [`Service`](crate::Service) passes the one `MICRO_BROKER` names).
+    /// The broker subscribers receive messages from (default: the HTTP broker on the server's
+    /// registry, built when the server starts and disconnected when it stops).
     pub fn broker(mut self, broker: Arc<dyn Broker>) -> Self {
-        self.broker = broker;
+        self.broker = Some(broker);
         self.owns_broker = false;
         self
     }
@@ -280,6 +283,11 @@ impl Server {
 
     /// Serves on a listener bound elsewhere (tests bind `127.0.0.1:0` themselves).
     pub async fn start_on(self, listener: TcpListener) -> Result<RunningServer, LocalError> {
+        let this = self.with_defaults()?;
+        this.start_with_defaults(listener).await
+    }
+
+    async fn start_with_defaults(self, listener: TcpListener) -> Result<RunningServer, LocalError> {
         if let Some(name) = self.router.duplicates().first() {
             return Err(LocalError::new(
                 LocalErrorKind::Config,
@@ -305,6 +313,13 @@ impl Server {
         let node = registrar.node().clone();
         tracing::info!(service = %self.name, node = %node.id, address = %node.address, %local_addr, "server started");
 
+        let deregister_wait =
+            self.deregister_wait
+                .unwrap_or(if self.resolved_registry().needs_cache() {
+                    DEFAULT_DEREGISTER_WAIT
+                } else {
+                    Duration::ZERO
+                });
         let shared = Arc::new(Shared {
             service: Arc::from(self.name.as_str()),
             router: self.router,
@@ -313,13 +328,6 @@ impl Server {
             limits: self.limits,
         });
         let (stop_tx, stop_rx) = watch::channel(false);
-        let deregister_wait = self
-            .deregister_wait
-            .unwrap_or(if self.registry.needs_cache() {
-                DEFAULT_DEREGISTER_WAIT
-            } else {
-                Duration::ZERO
-            });
         let task = tokio::spawn(serve::run(
             listener,
             shared,
@@ -329,7 +337,7 @@ impl Server {
             serve::Timing {
                 deregister_wait,
                 drain_timeout: self.drain_timeout,
-                owned_broker: self.owns_broker.then(|| Arc::clone(&self.broker)),
+                owned_broker: self.broker.clone().filter(|_| self.owns_broker),
             },
         ));
         Ok(RunningServer {
@@ -340,13 +348,42 @@ impl Server {
         })
     }
 
+    /// Fills in what the code left unset with the defaults [`Server::new`] names: the registry
+    /// and, when there are subscribers, the broker (owned, so it is disconnected on stop).
+    fn with_defaults(mut self) -> Result<Self, LocalError> {
+        let no_env = |_: &str| None;
+        let registry = match self.registry.take() {
+            Some(registry) => registry,
+            None => crate::registry::registry_from_env(no_env)?,
+        };
+        if self.broker.is_none() && !self.subscribers.is_empty() {
+            self.broker = Some(crate::broker::broker_from_env(
+                no_env,
+                Arc::clone(&registry),
+            )?);
+            self.owns_broker = true;
+        }
+        self.registry = Some(registry);
+        Ok(self)
+    }
+
+    /// The registry, once [`with_defaults`](Self::with_defaults) has run.
+    pub(crate) fn resolved_registry(&self) -> &Arc<dyn Registry> {
+        self.registry
+            .as_ref()
+            .expect("the registry is set before the server starts")
+    }
+
     /// Subscribes every subscriber; on a failure, ends those already made.
     async fn subscribe_all(&self) -> Result<Vec<Subscription>, LocalError> {
         let wrappers: Arc<[Arc<dyn Wrapper>]> = self.subscriber_wrappers.clone().into();
         let mut subscriptions = Vec::with_capacity(self.subscribers.len());
         for subscriber in &self.subscribers {
+            let Some(broker) = &self.broker else {
+                unreachable!("a server with subscribers has a broker once started")
+            };
             match subscriber
-                .subscribe(&self.broker, &self.name, Arc::clone(&wrappers))
+                .subscribe(broker, &self.name, Arc::clone(&wrappers))
                 .await
             {
                 Ok(subscription) => subscriptions.push(subscription),

@@ -30,7 +30,7 @@ impl Registrar {
             ("transport", "http"),
             ("server", "mucp"),
             ("broker", "http"),
-            ("registry", server.registry.name()),
+            ("registry", server.resolved_registry().name()),
         ] {
             metadata.insert(key.to_string(), value.to_string());
         }
@@ -53,7 +53,7 @@ impl Registrar {
             nodes: vec![node],
         };
         Self {
-            registry: Arc::clone(&server.registry),
+            registry: Arc::clone(server.resolved_registry()),
             record,
             ttl: server.register_ttl,
             interval: server.register_interval,
