@@ -203,7 +203,8 @@ impl Client {
         Ok(reply.into_inner().id)
     }
 
-    /// Opens a KeepAlive stream for lease `id`, its first refresh already sent.
+    /// Opens a KeepAlive stream for lease `id` and waits for etcd's answer to its first refresh:
+    /// NOT_FOUND when the lease is gone, UNAVAILABLE when the stream closed first.
     pub(super) async fn lease_keep_alive(
         &self,
         id: i64,
@@ -211,17 +212,21 @@ impl Client {
         let first = LeaseKeepAliveRequest { id };
         self.call(|c| async move {
             let (requests, stream) = c.outgoing(first);
-            let replies = LeaseClient::new(c.channel.clone())
+            let mut replies = LeaseClient::new(c.channel.clone())
                 .lease_keep_alive(c.request(stream))
                 .await?
                 .into_inner();
-            Ok(Bidi { requests, replies })
+            match replies.message().await? {
+                Some(reply) if reply.ttl > 0 => Ok(Bidi { requests, replies }),
+                Some(_) => Err(Status::not_found(format!("lease {id:x} not found"))),
+                None => Err(Status::unavailable("the keepalive stream closed at once")),
+            }
         })
         .await
     }
 
-    /// Opens a Watch stream on every key under `prefix`, with previous values. The caller reads
-    /// the reply that confirms (or refuses) the watch.
+    /// Opens a Watch stream on every key under `prefix`, with previous values, and waits for etcd
+    /// to confirm the watch. Every change after this returns is seen.
     pub(super) async fn watch_prefix(
         &self,
         prefix: &[u8],
@@ -239,11 +244,18 @@ impl Client {
             let create = create.clone();
             async move {
                 let (requests, stream) = c.outgoing(create);
-                let replies = WatchClient::new(c.channel.clone())
+                let mut replies = WatchClient::new(c.channel.clone())
                     .watch(c.request(stream))
                     .await?
                     .into_inner();
-                Ok(Bidi { requests, replies })
+                match replies.message().await? {
+                    Some(reply) if reply.created && !reply.canceled => {
+                        Ok(Bidi { requests, replies })
+                    }
+                    Some(reply) => Err(watch_refused(&reply.cancel_reason)),
+                    // Closed by a member going away: another may take it.
+                    None => Err(Status::unavailable("watch stream closed before it started")),
+                }
             }
         })
         .await
@@ -268,6 +280,19 @@ impl Client {
     }
 }
 
+/// A watch etcd cancelled at once. It refuses a watch for its token in the reply, not as the
+/// call's status (the reason reads "rpc error: code = Unauthenticated desc = etcdserver: invalid
+/// auth token"), so that case becomes UNAUTHENTICATED, which [`Client::call`] retries with a new
+/// token.
+fn watch_refused(reason: &str) -> Status {
+    let message = format!("watch refused: {reason}");
+    if reason.contains("code = Unauthenticated") {
+        Status::unauthenticated(message)
+    } else {
+        Status::failed_precondition(message)
+    }
+}
+
 /// Whether etcd refused a call for its token, so a fresh one may succeed: an expired or unknown
 /// token (UNAUTHENTICATED), or one issued before users or roles changed.
 fn token_expired(status: &Status) -> bool {
@@ -279,6 +304,18 @@ fn token_expired(status: &Status) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn watches_refused_for_their_token_can_be_retried() {
+        let expired = watch_refused(
+            "rpc error: code = Unauthenticated desc = etcdserver: invalid auth token",
+        );
+        assert!(token_expired(&expired), "{expired}");
+        let denied = watch_refused("etcdserver: permission denied");
+        assert!(!token_expired(&denied), "{denied}");
+        // Nor retried on another member: a refusal is final.
+        assert!(!super::super::connection::is_transient(&denied));
+    }
 
     #[test]
     fn expired_tokens_are_told_from_other_refusals() {

@@ -11,11 +11,10 @@ use tokio::sync::Mutex;
 use tokio::sync::mpsc::error::TrySendError;
 use tokio::task::AbortHandle;
 use tokio::time::Instant;
-use tonic::Status;
 
 use super::client::{Bidi, Client};
 use super::connection::{Connection, is_transient};
-use super::pb::etcdserverpb::{LeaseKeepAliveRequest, LeaseKeepAliveResponse};
+use super::pb::etcdserverpb::LeaseKeepAliveRequest;
 use crate::LocalError;
 
 // A lease is refreshed this many times per TTL, as etcd's Go client does.
@@ -162,7 +161,7 @@ async fn keep_alive(client: Client, id: i64, ttl: i64, alive: Arc<AtomicBool>) {
         if Instant::now() >= expires {
             alive.store(false, Ordering::Release);
         }
-        let opened = tokio::time::timeout(open_timeout, open(&client, id)).await;
+        let opened = tokio::time::timeout(open_timeout, client.lease_keep_alive(id)).await;
         let Bidi {
             requests: keeper,
             replies: mut stream,
@@ -211,20 +210,6 @@ async fn keep_alive(client: Client, id: i64, ttl: i64, alive: Arc<AtomicBool>) {
         }
     }
     alive.store(false, Ordering::Release);
-}
-
-/// Opens a KeepAlive stream and waits for etcd's answer to its first refresh: NOT_FOUND when the
-/// lease is gone (permanent), UNAVAILABLE when the stream closed first (try again).
-async fn open(
-    client: &Client,
-    id: i64,
-) -> Result<Bidi<LeaseKeepAliveRequest, LeaseKeepAliveResponse>, Status> {
-    let mut stream = client.lease_keep_alive(id).await?;
-    match stream.replies.message().await? {
-        Some(reply) if reply.ttl > 0 => Ok(stream),
-        Some(_) => Err(Status::not_found(format!("lease {id:x} not found"))),
-        None => Err(Status::unavailable("the keepalive stream closed at once")),
-    }
 }
 
 #[cfg(test)]

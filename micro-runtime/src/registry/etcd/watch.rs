@@ -2,7 +2,6 @@
 //! into registry [`Event`]s as go-micro's `registry/etcd/watcher.go` does.
 
 use tokio::sync::mpsc;
-use tonic::Status;
 
 use super::client::Bidi;
 use super::connection::Connection;
@@ -22,18 +21,7 @@ pub(super) async fn watch(conn: &Connection, service: Option<&str>) -> Result<Wa
     let stream = conn
         .run("starting a watch", |client| {
             let prefix = prefix.clone();
-            async move {
-                let mut stream = client.watch_prefix(prefix.as_bytes()).await?;
-                match stream.replies.message().await? {
-                    Some(reply) if reply.created && !reply.canceled => Ok(stream),
-                    Some(reply) => Err(Status::failed_precondition(format!(
-                        "watch refused: {}",
-                        reply.cancel_reason
-                    ))),
-                    // Closed by a member going away: another may take it.
-                    None => Err(Status::unavailable("watch stream closed before it started")),
-                }
-            }
+            async move { client.watch_prefix(prefix.as_bytes()).await }
         })
         .await?;
     let (tx, rx) = mpsc::channel(WATCH_BUFFER);
