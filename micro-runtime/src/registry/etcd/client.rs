@@ -7,44 +7,31 @@
 //! all the registry uses.
 
 use std::future::Future;
-use std::sync::{Arc, PoisonError, RwLock};
+use std::sync::Arc;
 
 use futures_util::stream;
-use tokio::sync::{Mutex, mpsc};
-use tonic::metadata::AsciiMetadataValue;
+use tokio::sync::mpsc;
 use tonic::transport::{Channel, Endpoint};
-use tonic::{Code, Request, Status, Streaming};
+use tonic::{Request, Status, Streaming};
 
+use super::auth::{self, Auth, token_expired};
 use super::key::prefix_end;
-use super::pb::etcdserverpb::auth_client::AuthClient;
 use super::pb::etcdserverpb::kv_client::KvClient;
 use super::pb::etcdserverpb::lease_client::LeaseClient;
 use super::pb::etcdserverpb::maintenance_client::MaintenanceClient;
 use super::pb::etcdserverpb::watch_client::WatchClient;
 use super::pb::etcdserverpb::{
-    AuthenticateRequest, DeleteRangeRequest, LeaseGrantRequest, LeaseKeepAliveRequest,
-    LeaseKeepAliveResponse, PutRequest, RangeRequest, StatusRequest, WatchCreateRequest,
-    WatchRequest, WatchResponse, watch_request,
+    DeleteRangeRequest, LeaseGrantRequest, LeaseKeepAliveRequest, LeaseKeepAliveResponse,
+    PutRequest, RangeRequest, StatusRequest, WatchCreateRequest, WatchRequest, WatchResponse,
+    watch_request,
 };
 use super::pb::mvccpb::KeyValue;
-
-/// The metadata key etcd reads the auth token from.
-const TOKEN_HEADER: &str = "token";
 
 /// A connection to an etcd cluster. Clones share the channel and the auth token.
 #[derive(Clone)]
 pub(super) struct Client {
     channel: Channel,
     auth: Option<Arc<Auth>>,
-}
-
-struct Auth {
-    user: String,
-    password: String,
-    // Sent with every call but Authenticate; replaced when etcd says it expired.
-    token: RwLock<Option<AsciiMetadataValue>>,
-    // One refresh at a time: concurrent calls that all meet an expired token authenticate once.
-    refresh: Mutex<()>,
 }
 
 /// A started stream: requests go in through `requests`, replies come out of `replies`. Dropping it
@@ -61,81 +48,44 @@ impl Client {
     pub(super) fn new(endpoints: Vec<Endpoint>, credentials: Option<(String, String)>) -> Self {
         Self {
             channel: Channel::balance_list(endpoints.into_iter()),
-            auth: credentials.map(|(user, password)| {
-                Arc::new(Auth {
-                    user,
-                    password,
-                    token: RwLock::new(None),
-                    refresh: Mutex::new(()),
-                })
-            }),
+            auth: credentials.map(|(user, password)| Arc::new(Auth::new(user, password))),
         }
     }
 
     /// Trades the user name and password for a token; does nothing without credentials.
     pub(super) async fn authenticate(&self) -> Result<(), Status> {
-        let Some(auth) = &self.auth else {
-            return Ok(());
-        };
-        let request = AuthenticateRequest {
-            name: auth.user.clone(),
-            password: auth.password.clone(),
-        };
-        let reply = AuthClient::new(self.channel.clone())
-            .authenticate(request)
-            .await?
-            .into_inner();
-        let token = AsciiMetadataValue::try_from(reply.token)
-            .map_err(|_| Status::internal("etcd sent an auth token that is not ASCII"))?;
-        *auth.token.write().unwrap_or_else(PoisonError::into_inner) = Some(token);
-        Ok(())
-    }
-
-    fn token(&self) -> Option<AsciiMetadataValue> {
-        let auth = self.auth.as_ref()?;
-        auth.token
-            .read()
-            .unwrap_or_else(PoisonError::into_inner)
-            .clone()
+        match &self.auth {
+            Some(auth) => auth.authenticate(self.channel.clone()).await,
+            None => Ok(()),
+        }
     }
 
     /// `message` with the auth token attached, if there is one.
     fn request<T>(&self, message: T) -> Request<T> {
         let mut request = Request::new(message);
-        if let Some(token) = self.token() {
-            request.metadata_mut().insert(TOKEN_HEADER, token);
+        if let Some(token) = self.auth.as_ref().and_then(|auth| auth.token()) {
+            auth::attach(&mut request, token);
         }
         request
     }
 
-    /// Runs `call`, and once more with a fresh token if etcd says the token expired (simple tokens
-    /// lapse after `--auth-token-ttl` unused, JWTs at their expiry; the auth store's revision also
-    /// outdates them when users or roles change).
+    /// Runs `call`, and once more with a new token if etcd says the token expired.
     async fn call<T, F, Fut>(&self, mut call: F) -> Result<T, Status>
     where
         F: FnMut(Self) -> Fut,
         Fut: Future<Output = Result<T, Status>>,
     {
-        let used = self.token();
+        let Some(auth) = &self.auth else {
+            return call(self.clone()).await;
+        };
+        let used = auth.token();
         match call(self.clone()).await {
-            Err(status) if self.auth.is_some() && token_expired(&status) => {
-                self.refresh(used).await?;
+            Err(status) if token_expired(&status) => {
+                auth.renew(self.channel.clone(), used).await?;
                 call(self.clone()).await
             }
             result => result,
         }
-    }
-
-    /// Authenticates again, unless another call already replaced the `stale` token.
-    async fn refresh(&self, stale: Option<AsciiMetadataValue>) -> Result<(), Status> {
-        let Some(auth) = &self.auth else {
-            return Ok(());
-        };
-        let _one_at_a_time = auth.refresh.lock().await;
-        if self.token() != stale {
-            return Ok(());
-        }
-        self.authenticate().await
     }
 
     /// Whether a member answers: the probe that ends a dial.
@@ -282,7 +232,7 @@ impl Client {
 
 /// A watch etcd cancelled at once. It refuses a watch for its token in the reply, not as the
 /// call's status (the reason reads "rpc error: code = Unauthenticated desc = etcdserver: invalid
-/// auth token"), so that case becomes UNAUTHENTICATED, which [`Client::call`] retries with a new
+/// auth token"), so that case becomes UNAUTHENTICATED, which `Client::call` retries with a new
 /// token.
 fn watch_refused(reason: &str) -> Status {
     let message = format!("watch refused: {reason}");
@@ -291,14 +241,6 @@ fn watch_refused(reason: &str) -> Status {
     } else {
         Status::failed_precondition(message)
     }
-}
-
-/// Whether etcd refused a call for its token, so a fresh one may succeed: an expired or unknown
-/// token (UNAUTHENTICATED), or one issued before users or roles changed.
-fn token_expired(status: &Status) -> bool {
-    status.code() == Code::Unauthenticated
-        || (status.code() == Code::InvalidArgument
-            && status.message().contains("revision of auth store is old"))
 }
 
 #[cfg(test)]
@@ -315,21 +257,5 @@ mod tests {
         assert!(!token_expired(&denied), "{denied}");
         // Nor retried on another member: a refusal is final.
         assert!(!super::super::connection::is_transient(&denied));
-    }
-
-    #[test]
-    fn expired_tokens_are_told_from_other_refusals() {
-        assert!(token_expired(&Status::unauthenticated(
-            "etcdserver: invalid auth token"
-        )));
-        assert!(token_expired(&Status::invalid_argument(
-            "etcdserver: revision of auth store is old"
-        )));
-        assert!(!token_expired(&Status::permission_denied(
-            "etcdserver: permission denied"
-        )));
-        assert!(!token_expired(&Status::invalid_argument(
-            "etcdserver: key is not provided"
-        )));
     }
 }

@@ -25,10 +25,12 @@
 //! - `key`: the key layout and the JSON records.
 //! - `pb`, `client`: the etcd v3 gRPC API, generated at build time from our own minimal protos in
 //!   `proto/etcd/`, and the calls the registry makes with it (tonic; no protoc needed by users).
+//! - `auth`: the user's token, sent with every call and renewed when it expires.
 //! - `connection`: the lazily dialled client; timeouts and retries on other members.
 //! - `lease`: what this registry wrote, leases and their keepalive streams.
 //! - `watch`: etcd watches turned into registry events.
 
+mod auth;
 mod client;
 mod connection;
 mod key;
