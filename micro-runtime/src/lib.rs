@@ -41,8 +41,7 @@
 //! | feature | what it adds | default |
 //! |---|---|---|
 //! | `mdns` | the mDNS registry, go-micro's default and ours: `registry::mdns` | yes |
-//! | `etcd` | the etcd registry: `registry::etcd` (etcd-client's build needs protoc: set `PROTOC`, or build inside this workspace, whose `.cargo/config.toml` supplies the vendored one) | no |
-//!
+//! | `etcd` | the etcd registry: `registry::etcd`, on a gRPC client generated at build time with a vendored protoc (nothing to install, no `PROTOC` to set) | no |
 //! | `nats` | the NATS broker: `broker::nats` | no |
 //!
 //! The memory registry, and the memory and HTTP brokers, are always built.

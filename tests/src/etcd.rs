@@ -31,8 +31,13 @@ pub struct EtcdServer {
 impl EtcdServer {
     /// Starts etcd and waits until it answers `/health`.
     pub async fn start() -> Self {
+        Self::start_with(&[]).await
+    }
+
+    /// As [`start`](Self::start), with more command-line flags for etcd (`--auth-token-ttl 1`).
+    pub async fn start_with(flags: &[&str]) -> Self {
         Self {
-            cluster: EtcdCluster::start(1).await,
+            cluster: EtcdCluster::start_with(1, flags).await,
         }
     }
 
@@ -111,12 +116,17 @@ impl EtcdCluster {
     /// Starts a cluster of `size` members and waits until every one reports itself healthy
     /// (which, for etcd, means a leader has been elected).
     pub async fn start(size: usize) -> Self {
+        Self::start_with(size, &[]).await
+    }
+
+    /// As [`start`](Self::start), with more command-line flags for every member.
+    pub async fn start_with(size: usize, flags: &[&str]) -> Self {
         assert!(size > 0, "a cluster needs at least one member");
         let binary = etcd_binary();
         for attempt in 1..=START_ATTEMPTS {
             let dir = tempfile::tempdir().expect("temp dir for etcd");
             let mut cluster = Self {
-                members: spawn(&binary, dir.path(), size),
+                members: spawn(&binary, dir.path(), size, flags),
                 _dir: dir,
             };
             match cluster.wait_ready().await {
@@ -227,8 +237,9 @@ fn free_ports(count: usize) -> Vec<u16> {
         .collect()
 }
 
-/// Starts `size` members: the command line from environment.md, one data dir and log each.
-fn spawn(binary: &Path, dir: &Path, size: usize) -> Vec<Member> {
+/// Starts `size` members: the command line from environment.md plus `flags`, one data dir and log
+/// each.
+fn spawn(binary: &Path, dir: &Path, size: usize, flags: &[&str]) -> Vec<Member> {
     let ports = free_ports(size * 2);
     let names: Vec<String> = (1..=size).map(|i| format!("n{i}")).collect();
     let peer_url = |i: usize| format!("http://127.0.0.1:{}", ports[size + i]);
@@ -266,6 +277,7 @@ fn spawn(binary: &Path, dir: &Path, size: usize) -> Vec<Member> {
                 "new",
             ]
             .into_iter()
+            .chain(flags.iter().copied())
             .map(Into::into)
             .collect();
             let log = dir.join(format!("{name}.log"));

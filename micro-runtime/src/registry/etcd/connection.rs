@@ -5,11 +5,13 @@
 use std::future::Future;
 use std::time::Duration;
 
-use etcd_client::{Client, ConnectOptions};
 use tokio::sync::Mutex;
 use tokio::time::Instant;
+use tonic::transport::Endpoint;
+use tonic::{Code, Status};
 
 use super::EtcdOptions;
+use super::client::Client;
 use crate::{LocalError, LocalErrorKind};
 
 // HTTP/2 pings while a watch or keepalive stream is open, so a member that vanished without closing
@@ -22,19 +24,40 @@ const RETRY_MAX: Duration = Duration::from_millis(400);
 /// The etcd client behind an [`EtcdRegistry`](super::EtcdRegistry), shared by its clones.
 pub(super) struct Connection {
     options: EtcdOptions,
-    urls: Vec<String>,
+    // One per member, with the dial timeout and HTTP/2 pings set.
+    endpoints: Vec<Endpoint>,
     // `None` until the first use, and again after a failure that suggests the cluster is gone.
     // A tokio mutex: callers that arrive while a dial is in progress wait for that one dial.
     client: Mutex<Option<Client>>,
 }
 
 impl Connection {
-    pub(super) fn new(options: EtcdOptions, urls: Vec<String>) -> Self {
-        Self {
+    /// A connection to the members at `urls` (`http://host:port`, from
+    /// [`EtcdOptions::validate`]); a `Config` error if tonic does not take one.
+    pub(super) fn new(options: EtcdOptions, urls: Vec<String>) -> Result<Self, LocalError> {
+        let endpoints = urls
+            .into_iter()
+            .map(|url| {
+                let endpoint = Endpoint::from_shared(url.clone()).map_err(|err| {
+                    LocalError::new(
+                        LocalErrorKind::Config,
+                        format!("etcd registry: bad endpoint {url:?}"),
+                    )
+                    .with_source(err)
+                })?;
+                Ok(endpoint
+                    .connect_timeout(options.dial_timeout)
+                    .http2_keep_alive_interval(PING_INTERVAL)
+                    .keep_alive_timeout(options.dial_timeout)
+                    // An idle connection needs no pings: the next call finds out soon enough.
+                    .keep_alive_while_idle(false))
+            })
+            .collect::<Result<_, LocalError>>()?;
+        Ok(Self {
             options,
-            urls,
+            endpoints,
             client: Mutex::new(None),
-        }
+        })
     }
 
     pub(super) fn options(&self) -> &EtcdOptions {
@@ -43,9 +66,10 @@ impl Connection {
 
     /// The connected client, dialling first if there is none.
     ///
-    /// etcd-client connects lazily, so a dial here ends with a `Status` call that must succeed
-    /// within the dial timeout; that is what turns an unreachable cluster into a prompt error
-    /// instead of calls that wait for a connection that never comes.
+    /// The channel connects lazily, so a dial ends with a call (Authenticate with credentials,
+    /// Status without) that must succeed within the dial timeout; that is what turns an
+    /// unreachable cluster into a prompt error instead of calls that wait for a connection that
+    /// never comes.
     pub(super) async fn client(&self) -> Result<Client, LocalError> {
         let mut slot = self.client.lock().await;
         if let Some(client) = slot.as_ref() {
@@ -58,32 +82,32 @@ impl Connection {
 
     async fn dial(&self) -> Result<Client, LocalError> {
         let deadline = Instant::now() + self.options.dial_timeout;
-        let mut connect = ConnectOptions::new()
-            .with_connect_timeout(self.options.dial_timeout)
-            .with_keep_alive(PING_INTERVAL, self.options.dial_timeout)
-            .with_keep_alive_while_idle(false);
-        if let Some(user) = &self.options.username {
+        let credentials = self.options.username.clone().map(|user| {
             let password = self.options.password.clone().unwrap_or_default();
-            connect = connect.with_user(user.clone(), password);
-        }
-        let attempt = async {
-            // With a user this authenticates, which already needs a member; without one it only
-            // builds the (lazy) channel.
-            let client = Client::connect(&self.urls, Some(connect))
-                .await
-                .map_err(Failure::Transient)?;
-            let probe = retry_until(deadline, attempt_timeout(self.options.dial_timeout), || {
-                let mut client = client.clone();
-                async move { client.status().await }
-            });
-            probe.await?;
-            Ok::<_, Failure>(client)
-        };
-        match tokio::time::timeout_at(deadline, attempt).await {
-            Ok(Ok(client)) => Ok(client),
-            Ok(Err(Failure::Permanent(err) | Failure::Transient(err))) => {
-                Err(self.unreachable().with_source(err))
+            (user, password)
+        });
+        let authenticating = credentials.is_some();
+        let client = Client::new(self.endpoints.clone(), credentials);
+        let attempt = attempt_timeout(self.options.dial_timeout);
+        let probe = retry_until(deadline, attempt, || {
+            let client = client.clone();
+            async move {
+                if authenticating {
+                    client.authenticate().await
+                } else {
+                    client.status().await
+                }
             }
+        });
+        match tokio::time::timeout_at(deadline, probe).await {
+            Ok(Ok(())) => Ok(client),
+            // A member answered, and refused: a wrong password, or auth not enabled on etcd.
+            Ok(Err(Failure::Permanent(err))) => Err(registry_error(format!(
+                "etcd registry: etcd at {} refused the connection",
+                self.options.endpoints.join(", ")
+            ))
+            .with_source(err)),
+            Ok(Err(Failure::Transient(err))) => Err(self.unreachable().with_source(err)),
             Ok(Err(Failure::TimedOut)) | Err(_) => Err(self.unreachable()),
         }
     }
@@ -109,7 +133,7 @@ impl Connection {
     pub(super) async fn run<T, F, Fut>(&self, what: &str, mut op: F) -> Result<T, LocalError>
     where
         F: FnMut(Client) -> Fut,
-        Fut: Future<Output = Result<T, etcd_client::Error>>,
+        Fut: Future<Output = Result<T, Status>>,
     {
         let client = self.client().await?;
         let deadline = Instant::now() + self.options.timeout;
@@ -151,15 +175,15 @@ fn attempt_timeout(total: Duration) -> Duration {
 /// Why [`retry_until`] gave up.
 pub(super) enum Failure {
     /// A failure retrying cannot fix (bad request, permission denied, ...).
-    Permanent(etcd_client::Error),
+    Permanent(Status),
     /// The last try failed the way a dead member or an election does, and time ran out.
-    Transient(etcd_client::Error),
+    Transient(Status),
     /// The last try took too long, and time ran out.
     TimedOut,
 }
 
 /// Runs `op`, each try bounded by `attempt`, until it succeeds, fails for good, or the next try
-/// would start past `deadline`. etcd-client balances over every endpoint, so a retry usually
+/// would start past `deadline`. The channel balances over every endpoint, so a retry usually
 /// lands on another member. Every operation retried here is idempotent, except a lease grant,
 /// whose duplicate merely expires unused.
 pub(super) async fn retry_until<T, F, Fut>(
@@ -169,7 +193,7 @@ pub(super) async fn retry_until<T, F, Fut>(
 ) -> Result<T, Failure>
 where
     F: FnMut() -> Fut,
-    Fut: Future<Output = Result<T, etcd_client::Error>>,
+    Fut: Future<Output = Result<T, Status>>,
 {
     let mut pause = RETRY_MIN;
     loop {
@@ -195,20 +219,11 @@ where
 
 /// Failures another member, or the same one a moment later, may not have: connection errors and
 /// etcd's "unavailable" (no leader, leader changed, request timed out while electing).
-pub(super) fn is_transient(err: &etcd_client::Error) -> bool {
-    // gRPC codes by number: etcd-client hands out tonic's `Status` but does not re-export `Code`,
-    // and a direct tonic dependency would have to track etcd-client's version.
-    const UNKNOWN: i32 = 2;
-    const DEADLINE_EXCEEDED: i32 = 4;
-    const UNAVAILABLE: i32 = 14;
-    match err {
-        etcd_client::Error::TransportError(_) | etcd_client::Error::IoError(_) => true,
-        etcd_client::Error::GRpcStatus(status) => {
-            matches!(
-                status.code() as i32,
-                UNKNOWN | DEADLINE_EXCEEDED | UNAVAILABLE
-            )
-        }
-        _ => false,
-    }
+/// tonic reports a member it cannot connect to as UNAVAILABLE, and a connection that broke
+/// mid-call as UNKNOWN.
+pub(super) fn is_transient(err: &Status) -> bool {
+    matches!(
+        err.code(),
+        Code::Unknown | Code::DeadlineExceeded | Code::Unavailable
+    )
 }

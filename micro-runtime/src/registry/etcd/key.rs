@@ -75,6 +75,19 @@ pub(super) fn decode(key: &[u8], value: &[u8]) -> Option<Service> {
     }
 }
 
+/// The end of the range holding every key that starts with `prefix`: the prefix with its last
+/// byte below 0xff incremented and the rest dropped; `\0` (every key) when there is none.
+pub(super) fn prefix_end(prefix: &[u8]) -> Vec<u8> {
+    match prefix.iter().rposition(|&b| b < 0xff) {
+        Some(last) => {
+            let mut end = prefix[..=last].to_vec();
+            end[last] += 1;
+            end
+        }
+        None => vec![0],
+    }
+}
+
 /// Merges one-node records into one [`Service`] per (name, version), nodes in key order, sorted by
 /// name then version. The first record of a version supplies its endpoints and metadata.
 pub(super) fn merge(records: impl IntoIterator<Item = Service>) -> Vec<Service> {
@@ -108,6 +121,14 @@ mod tests {
             }],
             ..Service::default()
         }
+    }
+
+    #[test]
+    fn prefix_ends_bound_exactly_the_prefix() {
+        assert_eq!(prefix_end(b"/micro/registry/"), b"/micro/registry0");
+        assert_eq!(prefix_end(b"a\xff\xff"), b"b");
+        assert_eq!(prefix_end(b"\xff"), b"\0");
+        assert_eq!(prefix_end(b""), b"\0");
     }
 
     #[test]

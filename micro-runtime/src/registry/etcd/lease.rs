@@ -7,12 +7,14 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
-use etcd_client::{Client, PutOptions};
 use tokio::sync::Mutex;
+use tokio::sync::mpsc::error::TrySendError;
 use tokio::task::AbortHandle;
 use tokio::time::Instant;
 
+use super::client::{Bidi, Client};
 use super::connection::{Connection, is_transient};
+use super::pb::etcdserverpb::LeaseKeepAliveRequest;
 use crate::LocalError;
 
 // A lease is refreshed this many times per TTL, as etcd's Go client does.
@@ -107,20 +109,21 @@ impl Leases {
             (None, _) => None,
             (Some(_), Some(lease)) => Some(lease),
             (Some(ttl), None) => {
-                let granted = conn
-                    .run("granting a lease", |mut c| async move {
-                        c.lease_grant(ttl, None).await
-                    })
+                let id = conn
+                    .run(
+                        "granting a lease",
+                        |c| async move { c.lease_grant(ttl).await },
+                    )
                     .await?;
                 let client = conn.client().await?;
-                Some(Lease::start(client, granted.id(), ttl))
+                Some(Lease::start(client, id, ttl))
             }
         };
-        let options = lease.as_ref().map(|l| PutOptions::new().with_lease(l.id));
+        let lease_id = lease.as_ref().map_or(0, |l| l.id);
         let written = conn
-            .run("writing a node", |mut c| {
-                let (value, options) = (value.clone(), options.clone());
-                async move { c.put(key, value, options).await }
+            .run("writing a node", |c| {
+                let value = &value;
+                async move { c.put(key, value, lease_id).await }
             })
             .await;
         // On failure the lease stays (a reused one still carries the old record) and the hash is
@@ -135,10 +138,8 @@ impl Leases {
     pub(super) async fn deregister(&self, conn: &Connection, key: &str) -> Result<(), LocalError> {
         let mut entries = self.entries.lock().await;
         drop(entries.remove(key));
-        conn.run("deleting a node", |mut c| async move {
-            c.delete(key, None).await
-        })
-        .await?;
+        conn.run("deleting a node", |c| async move { c.delete(key).await })
+            .await?;
         Ok(())
     }
 }
@@ -160,9 +161,12 @@ async fn keep_alive(client: Client, id: i64, ttl: i64, alive: Arc<AtomicBool>) {
         if Instant::now() >= expires {
             alive.store(false, Ordering::Release);
         }
-        let opened = tokio::time::timeout(open_timeout, client.lease_client().keep_alive(id)).await;
-        let (mut keeper, mut stream) = match opened {
-            Ok(Ok(pair)) => pair,
+        let opened = tokio::time::timeout(open_timeout, client.lease_keep_alive(id)).await;
+        let Bidi {
+            requests: keeper,
+            replies: mut stream,
+        } = match opened {
+            Ok(Ok(stream)) => stream,
             Ok(Err(err)) if !is_transient(&err) => {
                 tracing::warn!(lease = id, %err, "etcd registry: lease lost");
                 break;
@@ -183,14 +187,16 @@ async fn keep_alive(client: Client, id: i64, ttl: i64, alive: Arc<AtomicBool>) {
         let mut tick = tokio::time::interval_at(Instant::now() + period, period);
         loop {
             tokio::select! {
-                _ = tick.tick() => {
-                    if keeper.keep_alive().await.is_err() {
-                        continue 'reopen;
-                    }
-                }
+                _ = tick.tick() => match keeper.try_send(LeaseKeepAliveRequest { id }) {
+                    Ok(()) => {}
+                    // Earlier refreshes are still queued: the stream is stalled, and the expiry
+                    // below catches it; waiting here would block that check.
+                    Err(TrySendError::Full(_)) => {}
+                    Err(TrySendError::Closed(_)) => continue 'reopen,
+                },
                 reply = stream.message() => match reply {
-                    Ok(Some(reply)) if reply.ttl() > 0 => {
-                        expires = Instant::now() + Duration::from_secs(reply.ttl().unsigned_abs());
+                    Ok(Some(reply)) if reply.ttl > 0 => {
+                        expires = Instant::now() + Duration::from_secs(reply.ttl.unsigned_abs());
                     }
                     Ok(Some(_)) => {
                         tracing::warn!(lease = id, "etcd registry: lease expired or revoked");

@@ -23,21 +23,25 @@
 //! ## Layout
 //! - `options`: [`EtcdOptions`] and endpoint parsing.
 //! - `key`: the key layout and the JSON records.
+//! - `pb`, `client`: the etcd v3 gRPC API, generated at build time from our own minimal protos in
+//!   `proto/etcd/`, and the calls the registry makes with it (tonic; no protoc needed by users).
+//! - `auth`: the user's token, sent with every call and renewed when it expires.
 //! - `connection`: the lazily dialled client; timeouts and retries on other members.
 //! - `lease`: what this registry wrote, leases and their keepalive streams.
 //! - `watch`: etcd watches turned into registry events.
 
+mod auth;
+mod client;
 mod connection;
 mod key;
 mod lease;
 mod options;
+mod pb;
 mod watch;
 
 use std::fmt;
 use std::sync::Arc;
 use std::time::Duration;
-
-use etcd_client::GetOptions;
 
 use super::{BoxFuture, Registry, Service, Watcher};
 use crate::{LocalError, LocalErrorKind};
@@ -79,7 +83,7 @@ impl EtcdRegistry {
         let urls = options.validate()?;
         Ok(Self {
             inner: Arc::new(Inner {
-                connection: Connection::new(options, urls),
+                connection: Connection::new(options, urls)?,
                 leases: Leases::default(),
             }),
         })
@@ -91,23 +95,18 @@ impl EtcdRegistry {
 
     /// Every decoded record under `prefix`; malformed ones are logged and skipped.
     async fn records(&self, prefix: String, what: &str) -> Result<Vec<Service>, LocalError> {
-        let reply = self
+        let kvs = self
             .connection()
-            .run(what, |mut client| {
+            .run(what, |client| {
                 let prefix = prefix.clone();
                 // Linearizable, unlike go-micro's serializable read: a read right after a
                 // register on another member must see it.
-                async move {
-                    client
-                        .get(prefix, Some(GetOptions::new().with_prefix()))
-                        .await
-                }
+                async move { client.range_prefix(prefix.as_bytes()).await }
             })
             .await?;
-        Ok(reply
-            .kvs()
+        Ok(kvs
             .iter()
-            .filter_map(|kv| key::decode(kv.key(), kv.value()))
+            .filter_map(|kv| key::decode(&kv.key, &kv.value))
             .collect())
     }
 }

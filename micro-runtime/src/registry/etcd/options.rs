@@ -51,7 +51,7 @@ impl fmt::Debug for EtcdOptions {
 }
 
 impl EtcdOptions {
-    /// The endpoints as etcd-client URLs (`http://host:port`), or a `Config` error naming the
+    /// The endpoints as gRPC URLs (`http://host:port`), or a `Config` error naming the
     /// first one that is not a `host[:port]`.
     pub(super) fn urls(&self) -> Result<Vec<String>, LocalError> {
         if self.endpoints.is_empty() {
@@ -84,7 +84,7 @@ fn endpoint_url(endpoint: &str) -> Result<String, LocalError> {
     let bad = |why: &str| config(format!("etcd registry: bad endpoint {endpoint:?}: {why}"));
     let trimmed = endpoint.trim();
     if trimmed.starts_with("https://") {
-        // etcd-client is built without TLS here; failing now beats failing on every call.
+        // The etcd client is built without TLS; failing now beats failing on every call.
         return Err(bad("TLS (https) is not supported"));
     }
     let authority = trimmed.strip_prefix("http://").unwrap_or(trimmed);

@@ -1,11 +1,13 @@
 //! Watching etcd: one etcd watch (prefix, with previous values) per [`Watcher`], its events turned
 //! into registry [`Event`]s as go-micro's `registry/etcd/watcher.go` does.
 
-use etcd_client::{EventType, WatchOptions, WatchStream};
 use tokio::sync::mpsc;
 
+use super::client::Bidi;
 use super::connection::Connection;
 use super::key::{PREFIX, decode, service_prefix};
+use super::pb::etcdserverpb::{WatchRequest, WatchResponse};
+use super::pb::mvccpb::event::EventType;
 use crate::LocalError;
 use crate::registry::{Action, Event, Watcher};
 
@@ -17,22 +19,9 @@ const WATCH_BUFFER: usize = 256;
 pub(super) async fn watch(conn: &Connection, service: Option<&str>) -> Result<Watcher, LocalError> {
     let prefix = service.map_or_else(|| PREFIX.to_string(), service_prefix);
     let stream = conn
-        .run("starting a watch", |mut client| {
+        .run("starting a watch", |client| {
             let prefix = prefix.clone();
-            async move {
-                let options = WatchOptions::new().with_prefix().with_prev_key();
-                let mut stream = client.watch(prefix, Some(options)).await?;
-                match stream.message().await? {
-                    Some(reply) if reply.created() && !reply.canceled() => Ok(stream),
-                    Some(reply) => Err(etcd_client::Error::WatchError(format!(
-                        "watch refused: {}",
-                        reply.cancel_reason()
-                    ))),
-                    None => Err(etcd_client::Error::WatchError(
-                        "watch stream closed before it started".into(),
-                    )),
-                }
-            }
+            async move { client.watch_prefix(prefix.as_bytes()).await }
         })
         .await?;
     let (tx, rx) = mpsc::channel(WATCH_BUFFER);
@@ -43,12 +32,16 @@ pub(super) async fn watch(conn: &Connection, service: Option<&str>) -> Result<Wa
 /// Forwards events until the [`Watcher`] is dropped or the etcd stream ends. A broken stream ends
 /// the watcher (its `next()` returns `None`) rather than silently missing events: the caller
 /// re-watches and re-reads, as go-micro's registry cache does.
-async fn forward(mut stream: WatchStream, name: Option<String>, tx: mpsc::Sender<Event>) {
+async fn forward(
+    mut stream: Bidi<WatchRequest, WatchResponse>,
+    name: Option<String>,
+    tx: mpsc::Sender<Event>,
+) {
     loop {
         let reply = tokio::select! {
             // Dropping the stream cancels the watch on the server.
             _ = tx.closed() => return,
-            reply = stream.message() => reply,
+            reply = stream.replies.message() => reply,
         };
         let reply = match reply {
             Ok(Some(reply)) => reply,
@@ -61,15 +54,15 @@ async fn forward(mut stream: WatchStream, name: Option<String>, tx: mpsc::Sender
                 return;
             }
         };
-        if reply.canceled() {
+        if reply.canceled {
             // For example when the revision we were at has been compacted away.
             tracing::warn!(
-                reason = reply.cancel_reason(),
+                reason = reply.cancel_reason,
                 "etcd registry: the watch was cancelled"
             );
             return;
         }
-        for event in reply.events() {
+        for event in &reply.events {
             let Some(event) = to_event(event) else {
                 continue;
             };
@@ -89,28 +82,30 @@ async fn forward(mut stream: WatchStream, name: Option<String>, tx: mpsc::Sender
 
 /// A PUT that created the key is a Create, any other PUT an Update; a DELETE (or an expired lease)
 /// is decoded from the previous value, the only place the deleted node is still described.
-fn to_event(event: &etcd_client::Event) -> Option<Event> {
-    let (action, kv) = match event.event_type() {
+fn to_event(event: &super::pb::mvccpb::Event) -> Option<Event> {
+    // `r#type()` reads an unknown type as PUT, prost's default; etcd has only the two.
+    let (action, kv) = match event.r#type() {
         EventType::Put => {
-            let kv = event.kv()?;
-            let action = if kv.create_revision() == kv.mod_revision() {
+            let kv = event.kv.as_ref()?;
+            let action = if kv.create_revision == kv.mod_revision {
                 Action::Create
             } else {
                 Action::Update
             };
             (action, kv)
         }
-        EventType::Delete => match event.prev_kv() {
+        EventType::Delete => match &event.prev_kv {
             Some(prev) => (Action::Delete, prev),
             None => {
                 let key = event
-                    .kv()
-                    .map(|kv| String::from_utf8_lossy(kv.key()).into_owned());
+                    .kv
+                    .as_ref()
+                    .map(|kv| String::from_utf8_lossy(&kv.key).into_owned());
                 tracing::warn!(?key, "etcd registry: a delete without its previous value");
                 return None;
             }
         },
     };
-    let service = decode(kv.key(), kv.value())?;
+    let service = decode(&kv.key, &kv.value)?;
     Some(Event { action, service })
 }
