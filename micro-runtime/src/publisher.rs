@@ -59,7 +59,7 @@ impl<M: Message> Publisher<M> {
         Self {
             broker,
             topic: Arc::from(topic.into()),
-            content_type: ContentType::Protobuf,
+            content_type: ContentType::PROTOBUF,
             message: PhantomData,
         }
     }

@@ -108,6 +108,12 @@ impl Service {
         self
     }
 
+    /// Reads (and answers) bodies in `content_type` too: see [`Server::codec`].
+    pub fn codec(mut self, content_type: crate::codec::ContentType) -> Self {
+        self.server = self.server.codec(content_type);
+        self
+    }
+
     /// Adds a wrapper around every call the service serves.
     pub fn wrap(mut self, wrapper: impl Wrapper) -> Self {
         self.server = self.server.wrap(wrapper);

@@ -4,7 +4,7 @@ use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 
 use micro_runtime::registry::{Endpoint, MemoryRegistry, Node, Registry, Service};
-use micro_runtime::selector::{Filter, Selector, Strategy};
+use micro_runtime::selector::{Filter, Random, RoundRobin, Selector};
 
 fn node(id: &str, labels: &[(&str, &str)]) -> Node {
     Node {
@@ -57,7 +57,7 @@ async fn selected_ids(selector: &Selector, filters: &[Filter]) -> Vec<String> {
 
 #[tokio::test]
 async fn random_yields_every_node_exactly_once() {
-    let selector = Selector::new(registry_with(&[three_nodes()]).await, Strategy::Random);
+    let selector = Selector::new(registry_with(&[three_nodes()]).await, Arc::new(Random));
     for _ in 0..50 {
         let next = selector.select("greeter", &[]).await.unwrap();
         assert_eq!(next.len(), 3);
@@ -69,7 +69,7 @@ async fn random_yields_every_node_exactly_once() {
 
 #[tokio::test]
 async fn random_spreads_over_nodes() {
-    let selector = Selector::new(registry_with(&[three_nodes()]).await, Strategy::Random);
+    let selector = Selector::new(registry_with(&[three_nodes()]).await, Arc::new(Random));
     let mut firsts: HashMap<String, usize> = HashMap::new();
     for _ in 0..3000 {
         let first = selector
@@ -87,7 +87,10 @@ async fn random_spreads_over_nodes() {
 
 #[tokio::test]
 async fn round_robin_cycles_across_calls() {
-    let selector = Selector::new(registry_with(&[three_nodes()]).await, Strategy::RoundRobin);
+    let selector = Selector::new(
+        registry_with(&[three_nodes()]).await,
+        Arc::new(RoundRobin::new()),
+    );
     let mut firsts = Vec::new();
     for _ in 0..6 {
         let ids = selected_ids(&selector, &[]).await;
@@ -116,7 +119,7 @@ async fn version_filter_keeps_that_version() {
         greeter("v2", "Greeter.Hello", vec![node("new", &[])]),
     ])
     .await;
-    let selector = Selector::new(registry, Strategy::Random);
+    let selector = Selector::new(registry, Arc::new(Random));
     assert_eq!(
         selected_ids(&selector, &[Filter::version("v2")]).await,
         ["new"]
@@ -133,7 +136,7 @@ async fn label_filter_keeps_matching_nodes() {
     ];
     let selector = Selector::new(
         registry_with(&[greeter("v1", "Greeter.Hello", nodes)]).await,
-        Strategy::Random,
+        Arc::new(Random),
     );
     assert_eq!(
         selected_ids(&selector, &[Filter::label("zone", "eu")]).await,
@@ -148,7 +151,7 @@ async fn endpoint_filter_keeps_services_listing_it() {
         greeter("v2", "Greeter.Goodbye", vec![node("v2-node", &[])]),
     ])
     .await;
-    let selector = Selector::new(registry, Strategy::Random);
+    let selector = Selector::new(registry, Arc::new(Random));
     let filters = [Filter::endpoint("Greeter.Goodbye")];
     assert_eq!(selected_ids(&selector, &filters).await, ["v2-node"]);
 }
@@ -164,7 +167,7 @@ async fn filters_compose() {
         greeter("v2", "Greeter.Hello", vec![node("c", &[("zone", "eu")])]),
     ])
     .await;
-    let selector = Selector::new(registry, Strategy::Random);
+    let selector = Selector::new(registry, Arc::new(Random));
     let only_a =
         Filter::custom(|services| services.into_iter().filter(|s| s.version == "v1").collect());
     let filters = [Filter::label("zone", "eu"), only_a];
@@ -174,7 +177,7 @@ async fn filters_compose() {
 
 #[tokio::test]
 async fn unknown_service_is_not_found() {
-    let selector = Selector::new(registry_with(&[]).await, Strategy::Random);
+    let selector = Selector::new(registry_with(&[]).await, Arc::new(Random));
     let err = selector.select("nobody", &[]).await.unwrap_err();
     assert_eq!((err.code, err.id.as_str()), (404, "go.micro.client"));
     assert_eq!(err.detail, "service nobody: not found");
@@ -182,7 +185,10 @@ async fn unknown_service_is_not_found() {
 
 #[tokio::test]
 async fn filtered_to_nothing_is_unavailable() {
-    let selector = Selector::new(registry_with(&[three_nodes()]).await, Strategy::RoundRobin);
+    let selector = Selector::new(
+        registry_with(&[three_nodes()]).await,
+        Arc::new(RoundRobin::new()),
+    );
     let err = selector
         .select("greeter", &[Filter::version("v9")])
         .await

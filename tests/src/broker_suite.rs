@@ -77,7 +77,7 @@ impl Received {
             let this = this.clone();
             async move {
                 let order: crate::proto::events::OrderPlaced =
-                    micro_runtime::codec::ContentType::Protobuf
+                    micro_runtime::codec::ContentType::PROTOBUF
                         .decode(event.message().body.clone())
                         .expect("an OrderPlaced");
                 this.push(order.seq);

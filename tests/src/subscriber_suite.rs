@@ -84,7 +84,7 @@ pub async fn typed_subscribers(make: &dyn Fn() -> Arc<dyn Broker>) {
 
     let broker = make();
     let protobuf = Publisher::<OrderPlaced>::new(Arc::clone(&broker), &topic);
-    let json = protobuf.clone().content_type(ContentType::Json);
+    let json = protobuf.clone().content_type(ContentType::JSON);
     let ctx = Context::new().with_metadata("Trace-Id", "trace-42");
     for seq in 0..N {
         if seq == N / 2 {

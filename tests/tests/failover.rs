@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use micro_runtime::client::ClientOptions;
 use micro_runtime::registry::{Node, Service};
-use micro_runtime::selector::Strategy;
+use micro_runtime::selector::RoundRobin;
 use micro_runtime::server::Server;
 use micro_runtime::{CallOptions, Client};
 use tests::handlers::Greeter;
@@ -55,7 +55,7 @@ async fn a_node_that_timed_out_is_avoided_for_the_cool_down() {
 
     // Round robin over two nodes: without a cool-down every second call would try the hole.
     let options = ClientOptions {
-        strategy: Strategy::RoundRobin,
+        strategy: std::sync::Arc::new(RoundRobin::new()),
         ..ClientOptions::default()
     };
     let client = GreeterClient::new(
@@ -93,7 +93,7 @@ async fn round_robin_holds_across_calls() {
             .push(support::start("greeter", &registry, GreeterServer::new(greeter.clone())).await);
     }
     let options = ClientOptions {
-        strategy: Strategy::RoundRobin,
+        strategy: std::sync::Arc::new(RoundRobin::new()),
         ..ClientOptions::default()
     };
     let client = GreeterClient::new(

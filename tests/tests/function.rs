@@ -22,14 +22,14 @@ async fn the_first_call_finishes_a_function_but_a_health_probe_does_not() {
         .unwrap();
     let client = support::client(&registry);
 
-    let probe = ContentType::Protobuf
+    let probe = ContentType::PROTOBUF
         .encode(&HealthRequest::default())
         .unwrap();
     client
         .call_raw(
             "greeter",
             "Debug.Health",
-            ContentType::Protobuf,
+            ContentType::PROTOBUF,
             probe,
             &CallOptions::new(),
         )

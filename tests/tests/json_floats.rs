@@ -62,9 +62,9 @@ fn same(got: f64, want: f64) -> bool {
 #[test]
 fn generated_messages_write_and_read_non_finite_floats_everywhere() {
     for (value, spelled) in NON_FINITE {
-        let json = ContentType::Json.encode(&everywhere(value)).unwrap();
+        let json = ContentType::JSON.encode(&everywhere(value)).unwrap();
         assert_eq!(json, format!("{}\n", everywhere_json(spelled)));
-        let back: Reading = ContentType::Json.decode(json.clone()).unwrap();
+        let back: Reading = ContentType::JSON.decode(json.clone()).unwrap();
         let Some(Choice::ChoiceDouble(choice)) = back.choice else {
             panic!("no oneof: {back:?}");
         };
@@ -80,7 +80,7 @@ fn generated_messages_write_and_read_non_finite_floats_everywhere() {
         ] {
             assert!(same(got, value), "{got} is not {value} in {back:?}");
         }
-        assert_eq!(ContentType::Json.encode(&back).unwrap(), json);
+        assert_eq!(ContentType::JSON.encode(&back).unwrap(), json);
     }
 }
 
@@ -92,7 +92,7 @@ fn a_nan_double_alone_is_byte_for_byte_what_protojson_writes() {
     };
     // protojson.Marshal(&meter.Reading{Value: math.NaN()}) in Go.
     assert_eq!(
-        ContentType::Json.encode(&reading).unwrap(),
+        ContentType::JSON.encode(&reading).unwrap(),
         "{\"value\":\"NaN\"}\n"
     );
 }
@@ -114,13 +114,13 @@ fn null_for_each_field_reads_as_not_set() {
         "raw",
     ] {
         let json = format!(r#"{{"{field}":null}}"#);
-        let reading: Reading = ContentType::Json
+        let reading: Reading = ContentType::JSON
             .decode(Bytes::from(json.clone()))
             .unwrap_or_else(|e| panic!("{json}: {e}"));
         assert_eq!(reading, Reading::default(), "{json}");
     }
     for json in [r#"{"samples":[null]}"#, r#"{"named":{"a":null}}"#] {
-        let error = ContentType::Json
+        let error = ContentType::JSON
             .decode::<Reading>(Bytes::from(json))
             .expect_err(json);
         assert_eq!(error.code, 400, "{json}");

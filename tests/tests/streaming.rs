@@ -35,7 +35,7 @@ async fn unary() {
 #[tokio::test]
 async fn server_streaming_delivers_every_message_then_ends() {
     let (server, client) = setup().await;
-    for ct in [ContentType::Protobuf, ContentType::Json] {
+    for ct in [ContentType::PROTOBUF, ContentType::JSON] {
         let mut ticks = client
             .countdown_with(
                 CountdownRequest { from: 5 },
@@ -82,7 +82,7 @@ async fn a_long_server_stream_arrives_in_order_and_ends_with_the_handlers_error(
 #[tokio::test]
 async fn client_streaming_closes_its_side_and_then_reads_the_reply() {
     let (server, client) = setup().await;
-    for ct in [ContentType::Protobuf, ContentType::Json] {
+    for ct in [ContentType::PROTOBUF, ContentType::JSON] {
         let sum = client
             .sum_with(CallOptions::new().content_type(ct))
             .await

@@ -36,9 +36,9 @@ async fn json_and_protobuf_both_work() {
     let server = support::start("greeter", &registry, GreeterServer::new(Greeter::default())).await;
     let client = GreeterClient::new("greeter", support::client(&registry));
     for ct in [
-        ContentType::Json,
-        ContentType::Protobuf,
-        ContentType::OctetStream,
+        ContentType::JSON,
+        ContentType::PROTOBUF,
+        ContentType::OCTET_STREAM,
     ] {
         let reply = client
             .hello_with(hello("Ann"), CallOptions::new().content_type(ct))
@@ -159,7 +159,7 @@ async fn nested_packages_imports_and_well_known_types_work() {
     let registry = support::registry();
     let server = support::start("catalog", &registry, CatalogServer::new(Catalog)).await;
     let client = CatalogClient::new("catalog", support::client(&registry));
-    for ct in [ContentType::Protobuf, ContentType::Json] {
+    for ct in [ContentType::PROTOBUF, ContentType::JSON] {
         let item = client
             .get_item_with(
                 GetItemRequest { id: "7".into() },

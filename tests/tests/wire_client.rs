@@ -123,7 +123,7 @@ fn same_request(label: &str, go: &Frame, micro: &Frame) {
         b"" => serde_json::json!({}),
         body => serde_json::from_slice::<serde_json::Value>(body).unwrap(),
     };
-    if !eos && content_type(go) == ContentType::Json {
+    if !eos && content_type(go) == ContentType::JSON {
         assert_eq!(json(&micro.body), json(&go.body), "{label}: JSON body");
     } else {
         assert_eq!(micro.body, go.body, "{label}: body");

@@ -1,4 +1,5 @@
-//! The buffer in front of one subscription's handler, and the task that runs the handler.
+//! The buffer in front of one subscription's handler, and the task that runs the handler: what
+//! every broker, micro's or another crate's, builds its subscriptions from.
 //!
 //! Every broker hands received messages to a [`DeliverySender`], which never waits: a full
 //! buffer drops the message for this subscription only, so one slow handler cannot hold up the
@@ -16,8 +17,10 @@ use tokio::task::JoinHandle;
 
 use super::{Event, EventHandler, Message, SubscribeOptions, SubscriptionStats};
 
-/// One subscription's buffer and handler task.
-pub(crate) struct Delivery {
+/// One subscription's buffer and handler task. A broker makes one per subscription with
+/// [`Delivery::spawn`], puts received messages in through its [`DeliverySender`], and hands it
+/// to [`Subscription::new`](super::Subscription::new).
+pub struct Delivery {
     // `None` once the subscription is ending: the task stops when the broker's copies are gone.
     sender: Option<DeliverySender>,
     stats: Arc<SubscriptionStats>,
@@ -27,15 +30,15 @@ pub(crate) struct Delivery {
 
 /// Where a broker puts a subscription's messages. Cheap to clone.
 #[derive(Clone)]
-pub(crate) struct DeliverySender {
+pub struct DeliverySender {
     tx: mpsc::Sender<Message>,
     stats: Arc<SubscriptionStats>,
     topic: Arc<str>,
 }
 
 impl Delivery {
-    /// Starts the handler task for a subscription to `topic`.
-    pub(crate) fn spawn(topic: &str, handler: EventHandler, options: &SubscribeOptions) -> Self {
+    /// Starts the handler task for a subscription to `topic` (inside a tokio runtime).
+    pub fn spawn(topic: &str, handler: EventHandler, options: &SubscribeOptions) -> Self {
         let (tx, rx) = mpsc::channel(options.buffer.max(1));
         let stats = Arc::new(SubscriptionStats::default());
         let topic: Arc<str> = Arc::from(topic);
@@ -59,14 +62,18 @@ impl Delivery {
     }
 
     /// A handle for the broker to put messages in.
-    pub(crate) fn sender(&self) -> DeliverySender {
+    ///
+    /// # Panics
+    /// Once the subscription has ended, which a broker never sees: the subscription owns its
+    /// `Delivery` from [`Subscription::new`](super::Subscription::new) on.
+    pub fn sender(&self) -> DeliverySender {
         self.sender
             .clone()
             .expect("a subscription that has not ended")
     }
 
     /// The subscription's counters.
-    pub(crate) fn stats(&self) -> Arc<SubscriptionStats> {
+    pub fn stats(&self) -> Arc<SubscriptionStats> {
         Arc::clone(&self.stats)
     }
 
@@ -101,7 +108,7 @@ impl Delivery {
 impl DeliverySender {
     /// Buffers `message` for the handler. Returns `false` when it was dropped: the buffer is full
     /// (counted and logged) or the subscription has ended.
-    pub(crate) fn offer(&self, message: Message) -> bool {
+    pub fn offer(&self, message: Message) -> bool {
         self.stats.received.fetch_add(1, Ordering::Relaxed);
         match self.tx.try_send(message) {
             Ok(()) => true,
@@ -124,22 +131,22 @@ impl DeliverySender {
     }
 
     /// The subscription's counters.
-    pub(crate) fn stats(&self) -> &SubscriptionStats {
+    pub fn stats(&self) -> &SubscriptionStats {
         &self.stats
     }
 
     /// The subscription's topic.
-    pub(crate) fn topic(&self) -> &str {
+    pub fn topic(&self) -> &str {
         &self.topic
     }
 
     /// Whether the buffer has room for another message now.
-    pub(crate) fn has_room(&self) -> bool {
+    pub fn has_room(&self) -> bool {
         self.tx.capacity() > 0
     }
 
     /// Whether the subscription has ended.
-    pub(crate) fn is_closed(&self) -> bool {
+    pub fn is_closed(&self) -> bool {
         self.tx.is_closed()
     }
 }

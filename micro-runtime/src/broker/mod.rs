@@ -44,7 +44,7 @@ use std::time::Duration;
 use bytes::Bytes;
 
 pub use config::{broker_from_env, shared_memory_broker};
-pub(crate) use delivery::Delivery;
+pub use delivery::{Delivery, DeliverySender};
 pub use envelope::{MAX_HEADER_BYTES, MAX_HEADERS, decode_envelope, encode_envelope};
 pub use memory::MemoryBroker;
 
@@ -250,14 +250,14 @@ impl SubscriptionStats {
         self.malformed.load(Ordering::Relaxed)
     }
 
-    /// Counts a message that could not be read.
-    pub(crate) fn count_malformed(&self) {
+    /// Counts a message that could not be read (a broker that got bytes it cannot decode).
+    pub fn count_malformed(&self) {
         self.malformed.fetch_add(1, Ordering::Relaxed);
     }
 }
 
-/// Ends a subscription; each broker has its own.
-pub(crate) trait Unsubscribe: Send + Sync + 'static {
+/// Ends a subscription; each broker has its own, handed to [`Subscription::new`].
+pub trait Unsubscribe: Send + Sync + 'static {
     /// Stops delivery: once this completes no new message reaches the handler, and the broker
     /// holds none of the subscription's `DeliverySender`s, even when it returns an error (a remote
     /// unsubscribe that failed).
@@ -288,7 +288,7 @@ impl std::fmt::Debug for Subscription {
 
 impl Subscription {
     /// A subscription whose messages `delivery` runs and `closer` ends (brokers build these).
-    pub(crate) fn new(
+    pub fn new(
         topic: &str,
         options: SubscribeOptions,
         delivery: Delivery,
@@ -444,14 +444,14 @@ impl std::fmt::Debug for dyn Broker {
     }
 }
 
-/// A broker error.
-pub(crate) fn broker_error(message: impl Into<String>) -> LocalError {
+/// A broker error: a [`LocalError`] of kind [`LocalErrorKind::Broker`].
+pub fn broker_error(message: impl Into<String>) -> LocalError {
     LocalError::new(LocalErrorKind::Broker, message)
 }
 
 /// Checks a topic: not empty, no whitespace or control characters (NATS subjects cannot hold
 /// them, and they are header values).
-pub(crate) fn check_topic(topic: &str) -> Result<(), LocalError> {
+pub fn check_topic(topic: &str) -> Result<(), LocalError> {
     if topic.is_empty() || topic.chars().any(|c| c.is_whitespace() || c.is_control()) {
         return Err(LocalError::new(
             LocalErrorKind::Config,
@@ -467,7 +467,8 @@ pub(crate) fn check_topic(topic: &str) -> Result<(), LocalError> {
 /// ([`MAX_HEADERS`], [`MAX_HEADER_BYTES`], counting the `Micro-Topic` header publishing adds).
 /// Every broker refuses the same messages, so code that works on the memory broker works on the
 /// others, and a message no subscriber would take fails here, where the caller can act on it.
-pub(crate) fn check_publish(topic: &str, message: &Message) -> Result<(), LocalError> {
+/// Another crate's broker calls this first in its `publish` to refuse the same messages.
+pub fn check_publish(topic: &str, message: &Message) -> Result<(), LocalError> {
     check_topic(topic)?;
     let adds_topic = message.get(TOPIC_HEADER).is_none();
     let count = message.header.len() + usize::from(adds_topic);

@@ -9,6 +9,7 @@ use crate::context::Context;
 use crate::error::{CLIENT_ID, Error};
 use crate::metadata::{Metadata, is_reserved, valid_header};
 use crate::registry::Node;
+use crate::selector::Outcome;
 use crate::stream::remote::reply_body;
 use crate::transport::pool::ClientConn;
 use crate::transport::{Frame, Headers, StartLine};
@@ -114,7 +115,15 @@ async fn attempts(
             &metadata,
             Some(deadline),
         )?;
-        let failure = match attempt_once(client, &node, headers, &body, deadline).await {
+        let strategy = client.inner.selector.strategy();
+        strategy.started(&node);
+        let attempt = attempt_once(client, &node, headers, &body, deadline).await;
+        let outcome = match &attempt {
+            Ok(_) | Err(Failure::Final(_)) => Outcome::Answered,
+            Err(_) => Outcome::Failed,
+        };
+        strategy.finished(&node, outcome);
+        let failure = match attempt {
             Ok(reply) => return Ok(reply),
             Err(Failure::Final(err)) => return Err(err),
             Err(failure) => failure,

@@ -31,7 +31,7 @@ pub use stream::{
 use crate::codec::ContentType;
 use crate::error::Error;
 use crate::registry::Registry;
-use crate::selector::{Selector, Strategy};
+use crate::selector::{Random, Selector, Strategy};
 use crate::transport::frame::Limits;
 use crate::transport::pool::Pool;
 use crate::wrapper::Wrapper;
@@ -74,8 +74,9 @@ pub struct ClientOptions {
     pub pool_size: usize,
     /// Connections older than this are not reused (default 60 s).
     pub pool_ttl: Duration,
-    /// How the selector orders nodes (default random).
-    pub strategy: Strategy,
+    /// How the selector orders nodes (default [`Random`]; [`RoundRobin`](crate::selector::RoundRobin),
+    /// or any [`Strategy`] of your own).
+    pub strategy: Arc<dyn Strategy>,
     /// Limits on what the client reads (the same defaults as the server's).
     pub limits: Limits,
     /// How long a registry lookup is cached before it is fetched again behind the next call;
@@ -91,10 +92,10 @@ impl Default for ClientOptions {
             request_timeout: Duration::from_secs(30),
             dial_timeout: Duration::from_secs(5),
             retries: 5,
-            content_type: ContentType::Protobuf,
+            content_type: ContentType::PROTOBUF,
             pool_size: 100,
             pool_ttl: Duration::from_secs(60),
-            strategy: Strategy::Random,
+            strategy: Arc::new(Random),
             limits: Limits::default(),
             cache_ttl: crate::selector::DEFAULT_CACHE_TTL,
             node_cooldown: crate::selector::DEFAULT_COOLDOWN,
@@ -116,7 +117,7 @@ impl Client {
     ) -> Self {
         Self {
             inner: Arc::new(Inner {
-                selector: Selector::new(registry, options.strategy)
+                selector: Selector::new(registry, Arc::clone(&options.strategy))
                     .cache_ttl(options.cache_ttl)
                     .cooldown(options.node_cooldown),
                 pool: Pool::new(options.pool_size, options.pool_ttl),

@@ -14,6 +14,7 @@ use super::sender::{Frames, Writer, broken, spawn_writer};
 use super::{CallOptions, Client};
 use crate::codec::{ContentType, Message};
 use crate::error::{CLIENT_ID, Error};
+use crate::selector::Outcome;
 use crate::stream::remote::Remote;
 use crate::stream::{Receiver, Sender};
 use crate::transport::pool::ClientConn;
@@ -63,13 +64,22 @@ pub(super) async fn open(
         .into_iter()
         .take(retries as usize + 1)
     {
-        let conn = match ClientConn::dial(
+        // The strategy hears of the opening only: a stream's later life is not an attempt.
+        let strategy = client.inner.selector.strategy();
+        strategy.started(&node);
+        let dialed = ClientConn::dial(
             &node.address,
             client.inner.options.dial_timeout,
             &client.inner.options.limits,
         )
-        .await
-        {
+        .await;
+        let outcome = if dialed.is_ok() {
+            Outcome::Answered
+        } else {
+            Outcome::Failed
+        };
+        strategy.finished(&node, outcome);
+        let conn = match dialed {
             Ok(conn) => conn,
             Err(e) => {
                 client.inner.selector.mark_failed(&node);

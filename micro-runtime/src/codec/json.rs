@@ -10,22 +10,42 @@ mod floats;
 mod guard;
 mod unset;
 
-use bytes::Bytes;
+use bytes::{BufMut, Bytes, BytesMut};
 
-use super::Message;
+use super::{Codec, Decode, Encode, Message};
 use crate::error::{Error, SERVER_ID};
 
-pub(super) fn encode<M: Message>(message: &M) -> Result<Bytes, Error> {
-    // What serde_json::to_vec does, with the float speller between the message and the JSON.
-    let mut out = Vec::with_capacity(128);
+/// The proto3 JSON codec, `application/json`.
+#[derive(Debug)]
+pub(super) struct Json;
+
+impl Codec for Json {
+    fn content_type(&self) -> &str {
+        "application/json"
+    }
+
+    fn encode(&self, message: &dyn Encode, out: &mut BytesMut) -> Result<(), Error> {
+        message.encode_json(out)
+    }
+
+    fn decode(&self, body: Bytes, message: &mut dyn Decode) -> Result<(), Error> {
+        message.decode_json(&body)
+    }
+}
+
+pub(super) fn encode<M: Message>(message: &M, out: &mut BytesMut) -> Result<(), Error> {
+    // What serde_json::to_writer does, with the float speller between the message and the JSON.
+    let mut writer = out.writer();
     message
-        .serialize(floats::Spelled(&mut serde_json::Serializer::new(&mut out)))
+        .serialize(floats::Spelled(&mut serde_json::Serializer::new(
+            &mut writer,
+        )))
         .map_err(|e| {
             Error::internal_server_error(format!("cannot encode JSON: {e}")).with_id(SERVER_ID)
         })?;
     // go-micro's JSON codec writes through json.Encoder, which ends every value with a newline.
-    out.push(b'\n');
-    Ok(Bytes::from(out))
+    writer.get_mut().put_u8(b'\n');
+    Ok(())
 }
 
 pub(super) fn decode<M: Message>(body: &[u8]) -> Result<M, Error> {

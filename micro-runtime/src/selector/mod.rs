@@ -8,13 +8,13 @@
 //! Lookups go through a cache kept fresh by a registry watch (`cache.rs`), and a node that just
 //! refused a connection or timed out is offered last for a cool-down (`cooldown.rs`).
 //!
-//! - [`strategy`]: [`Strategy::Random`] and [`Strategy::RoundRobin`].
+//! - [`strategy`]: the [`Strategy`] trait, [`Random`] and [`RoundRobin`]; other crates add theirs.
 //! - [`filter`]: [`Filter`]s by version, label, endpoint or a closure.
 //!
 //! ```
 //! use std::sync::Arc;
 //! use micro_runtime::registry::{MemoryRegistry, Node, Registry, Service};
-//! use micro_runtime::selector::{Selector, Strategy};
+//! use micro_runtime::selector::{Random, Selector};
 //!
 //! # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
 //! let registry = Arc::new(MemoryRegistry::new());
@@ -22,7 +22,7 @@
 //! let service = Service { name: "greeter".into(), nodes: nodes.to_vec(), ..Service::default() };
 //! registry.register(&service, None).await.unwrap();
 //!
-//! let selector = Selector::new(registry, Strategy::Random);
+//! let selector = Selector::new(registry, Arc::new(Random));
 //! let mut next = selector.select("greeter", &[]).await.unwrap();
 //! let first = next.next().unwrap();
 //! let retry = next.next().unwrap();
@@ -36,12 +36,12 @@ mod cooldown;
 pub mod filter;
 pub mod strategy;
 
-use std::collections::{HashMap, HashSet};
-use std::sync::{Arc, Mutex};
+use std::collections::HashSet;
+use std::sync::Arc;
 use std::time::Duration;
 
 pub use filter::Filter;
-pub use strategy::Strategy;
+pub use strategy::{Candidates, Outcome, Random, RoundRobin, Strategy};
 
 use crate::Error;
 use crate::error::CLIENT_ID;
@@ -65,14 +65,12 @@ pub struct Selector {
     // None for registries that answer from memory (see `Registry::needs_cache`).
     cache: Option<Cache>,
     cooldown: Arc<Cooldown>,
-    strategy: Strategy,
-    // Per service: how many selections round robin has made.
-    turns: Arc<Mutex<HashMap<String, usize>>>,
+    strategy: Arc<dyn Strategy>,
 }
 
 impl Selector {
     /// A selector over `registry` using `strategy`, with the default cache TTL and cool-down.
-    pub fn new(registry: Arc<dyn Registry>, strategy: Strategy) -> Self {
+    pub fn new(registry: Arc<dyn Registry>, strategy: Arc<dyn Strategy>) -> Self {
         let cache = registry
             .needs_cache()
             .then(|| Cache::new(Arc::clone(&registry), DEFAULT_CACHE_TTL));
@@ -81,7 +79,6 @@ impl Selector {
             cache,
             cooldown: Arc::new(Cooldown::new(DEFAULT_COOLDOWN)),
             strategy,
-            turns: Arc::default(),
         }
     }
 
@@ -112,8 +109,8 @@ impl Selector {
     }
 
     /// The strategy in use.
-    pub fn strategy(&self) -> Strategy {
-        self.strategy
+    pub fn strategy(&self) -> &Arc<dyn Strategy> {
+        &self.strategy
     }
 
     /// The nodes of `service` that pass every filter, in strategy order.
@@ -159,31 +156,14 @@ impl Selector {
             ))
             .with_id(CLIENT_ID));
         }
-        let turn = match self.strategy {
-            Strategy::Random => 0,
-            Strategy::RoundRobin => self.take_turn(service),
-        };
         self.strategy
-            .arrange(&mut order, |&(s, n)| services[s].nodes[n].id.as_str(), turn);
+            .arrange(service, &mut Candidates::new(&services, &mut order));
         self.cooldown
             .demote(&mut order, |&(s, n)| services[s].nodes[n].id.as_str());
         Ok(Next {
             services: Arc::clone(&services),
             order: order.into_iter(),
         })
-    }
-
-    fn take_turn(&self, service: &str) -> usize {
-        let mut turns = self.turns.lock().unwrap_or_else(|e| e.into_inner());
-        if let Some(turn) = turns.get_mut(service) {
-            let current = *turn;
-            *turn = current.wrapping_add(1);
-            return current;
-        }
-        // A random first turn, so many clients starting together do not all pick one node.
-        let first = fastrand::usize(..);
-        turns.insert(service.to_string(), first.wrapping_add(1));
-        first
     }
 }
 

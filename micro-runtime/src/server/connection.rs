@@ -20,7 +20,7 @@ use super::legacy::LegacyCodec;
 use super::router::{Route, Router, UnaryRoute};
 use super::routing::Routing;
 use super::stream::StreamIo;
-use crate::codec::ContentType;
+use crate::codec::{Codecs, ContentType};
 use crate::context::Context;
 use crate::error::{Error, SERVER_ID};
 use crate::metadata::{Metadata, is_reserved};
@@ -33,6 +33,8 @@ pub(crate) struct Shared {
     /// The service name: the id of a handler's error that has none.
     pub(crate) service: Arc<str>,
     pub(crate) router: Router,
+    /// The content types the server reads.
+    pub(crate) codecs: Arc<Codecs>,
     pub(crate) wrappers: Vec<Arc<dyn Wrapper>>,
     pub(crate) limits: Limits,
     /// The bytes all connections' incomplete bodies may hold together.
@@ -65,7 +67,7 @@ pub(crate) async fn serve(
             }
             continue;
         }
-        let call = match Call::read(&routing, &frame.headers, &shared.router, remote) {
+        let call = match Call::read(&routing, &frame.headers, &shared, remote) {
             Ok(call) => call,
             Err((err, mut headers)) => {
                 let close = close || leaving(&server, &mut headers);
@@ -139,7 +141,7 @@ impl Call {
     fn read(
         routing: &Routing<'_>,
         h: &Headers,
-        router: &Router,
+        shared: &Shared,
         remote: SocketAddr,
     ) -> Result<Call, (Error, Headers)> {
         let id = routing.id.get().unwrap_or("").to_string();
@@ -161,11 +163,13 @@ impl Call {
         if !service.is_empty() {
             reply.insert("Micro-Service", service.clone());
         }
-        let Some(route) = router.route(endpoint) else {
-            return Err((unknown_endpoint(router, endpoint), reply));
+        let Some(route) = shared.router.route(endpoint) else {
+            return Err((unknown_endpoint(&shared.router, endpoint), reply));
         };
-        let content_type =
-            ContentType::from_header(routing.content_type).map_err(|e| (e, reply.clone()))?;
+        let content_type = shared
+            .codecs
+            .from_header(routing.content_type)
+            .map_err(|e| (e, reply.clone()))?;
         reply.insert("Content-Type", content_type.as_str());
         let deadline = routing
             .timeout

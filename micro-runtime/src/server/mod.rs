@@ -57,7 +57,7 @@ use self::connection::Shared;
 use self::registrar::Registrar;
 use self::subscriber::SubscriberSpec;
 use crate::broker::{Broker, SubscribeOptions, Subscription};
-use crate::codec::Message;
+use crate::codec::{Codecs, ContentType, Message};
 use crate::context::Context;
 use crate::descriptor::Described;
 use crate::error::{Error, LocalError, LocalErrorKind};
@@ -82,6 +82,7 @@ pub struct Server {
     drain_timeout: Duration,
     limits: Limits,
     router: Router,
+    codecs: Codecs,
     wrappers: Vec<Arc<dyn Wrapper>>,
     broker: Option<Arc<dyn Broker>>,
     owns_broker: bool,
@@ -135,6 +136,7 @@ impl Server {
             drain_timeout: DEFAULT_DRAIN_TIMEOUT,
             limits: Limits::default(),
             router,
+            codecs: Codecs::default(),
             wrappers: Vec::new(),
             broker: None,
             owns_broker: false,
@@ -208,6 +210,13 @@ impl Server {
     /// Adds the endpoints of a handler (e.g. `GreeterServer::new(MyGreeter)`).
     pub fn handle(mut self, handler: impl Handler) -> Self {
         handler.register(&mut self.router);
+        self
+    }
+
+    /// Reads (and answers) bodies in `content_type` too, beside the built-in protobuf, JSON and
+    /// octet-stream: a [`Codec`](crate::codec::Codec) of your own, or another crate's.
+    pub fn codec(mut self, content_type: ContentType) -> Self {
+        self.codecs.register(content_type);
         self
     }
 
@@ -323,6 +332,7 @@ impl Server {
         let shared = Arc::new(Shared {
             service: Arc::from(self.name.as_str()),
             router: self.router,
+            codecs: Arc::new(self.codecs),
             wrappers: self.wrappers,
             budget: BodyBudget::new(self.limits.max_pending_body_bytes),
             limits: self.limits,
@@ -377,13 +387,19 @@ impl Server {
     /// Subscribes every subscriber; on a failure, ends those already made.
     async fn subscribe_all(&self) -> Result<Vec<Subscription>, LocalError> {
         let wrappers: Arc<[Arc<dyn Wrapper>]> = self.subscriber_wrappers.clone().into();
+        let codecs = Arc::new(self.codecs.clone());
         let mut subscriptions = Vec::with_capacity(self.subscribers.len());
         for subscriber in &self.subscribers {
             let Some(broker) = &self.broker else {
                 unreachable!("a server with subscribers has a broker once started")
             };
             match subscriber
-                .subscribe(broker, &self.name, Arc::clone(&wrappers))
+                .subscribe(
+                    broker,
+                    &self.name,
+                    Arc::clone(&wrappers),
+                    Arc::clone(&codecs),
+                )
                 .await
             {
                 Ok(subscription) => subscriptions.push(subscription),

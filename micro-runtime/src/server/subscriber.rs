@@ -15,7 +15,7 @@ use std::sync::Arc;
 use bytes::Bytes;
 
 use crate::broker::{Broker, CONTENT_TYPE_HEADER, EventHandler, SubscribeOptions, Subscription};
-use crate::codec::{ContentType, Message};
+use crate::codec::{Codecs, ContentType, Message};
 use crate::context::Context;
 use crate::descriptor::Described;
 use crate::error::{Error, LocalError, SERVER_ID};
@@ -123,8 +123,14 @@ impl SubscriberSpec {
         broker: &Arc<dyn Broker>,
         service: &str,
         wrappers: Arc<[Arc<dyn Wrapper>]>,
+        codecs: Arc<Codecs>,
     ) -> Result<Subscription, LocalError> {
-        let handler = event_handler(Arc::from(service), Arc::clone(&self.route), wrappers);
+        let handler = event_handler(
+            Arc::from(service),
+            Arc::clone(&self.route),
+            wrappers,
+            codecs,
+        );
         broker
             .subscribe(&self.topic, handler, self.options.clone())
             .await
@@ -147,6 +153,7 @@ fn event_handler(
     service: Arc<str>,
     route: Arc<dyn EventRoute>,
     wrappers: Arc<[Arc<dyn Wrapper>]>,
+    codecs: Arc<Codecs>,
 ) -> EventHandler {
     Arc::new(move |event| {
         let message = event.message();
@@ -166,7 +173,7 @@ fn event_handler(
         let content_type = message
             .get(CONTENT_TYPE_HEADER)
             .filter(|v| !v.trim().is_empty());
-        match ContentType::from_header(content_type) {
+        match codecs.from_header(content_type) {
             Ok(content_type) => route.call(
                 ctx,
                 content_type,

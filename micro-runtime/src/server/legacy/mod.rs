@@ -102,8 +102,8 @@ impl LegacyCodec {
     /// How the message inside the envelope is encoded.
     pub(crate) fn message_type(self) -> ContentType {
         match self {
-            LegacyCodec::JsonRpc => ContentType::Json,
-            LegacyCodec::ProtoRpc => ContentType::Protobuf,
+            LegacyCodec::JsonRpc => ContentType::JSON,
+            LegacyCodec::ProtoRpc => ContentType::PROTOBUF,
         }
     }
 

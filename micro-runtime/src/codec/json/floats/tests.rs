@@ -7,7 +7,11 @@ use pbjson::private::NumberDeserialize;
 use pbjson_types::{Struct, Value};
 use serde::{Deserialize, Deserializer, Serialize};
 
-use super::super::{decode, encode};
+use super::super::decode;
+
+fn encode<M: crate::codec::Message>(message: &M) -> Result<bytes::Bytes, crate::Error> {
+    crate::codec::ContentType::JSON.encode(message)
+}
 
 /// Floats alone, optional, repeated, as map values and in a nested message, written and read the
 /// way pbjson's generated code does: numbers or strings in, skipped when zero or empty.

@@ -1,0 +1,20 @@
+//! # micro-plugins
+//!
+//! Components for micro written the way another crate would write them: on micro-runtime's
+//! public API alone, with nothing private. Each passes the same tests as micro's own component
+//! of its kind (`plugins/tests/`), which is the proof that the component is pluggable.
+//!
+//! ## Layout
+//! | module | what it adds | plugs into |
+//! |---|---|---|
+//! | [`msgpack`] | [`MSGPACK`]: `application/msgpack` bodies through rmp-serde | `Server::codec`, `CallOptions::content_type`, `Publisher::content_type` |
+//! | [`least_loaded`] | [`LeastLoaded`]: the node with the fewest calls in flight first | `ClientOptions::strategy` |
+//! | [`broadcast`] | [`BroadcastBroker`]: in-process pub/sub on tokio broadcast channels | `Server::broker`, `ServiceBuilder::broker` |
+
+pub mod broadcast;
+pub mod least_loaded;
+pub mod msgpack;
+
+pub use broadcast::BroadcastBroker;
+pub use least_loaded::LeastLoaded;
+pub use msgpack::MSGPACK;
