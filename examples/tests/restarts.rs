@@ -249,7 +249,7 @@ async fn kill_one_node(discovery: Discovery) {
     };
     let client = GreeterClient::new(
         "greeter",
-        Client::with_options(Arc::clone(&registry), options, Vec::new()),
+        Client::with_options(Arc::clone(&registry), options),
     );
     let load = Load::start(&client);
     load.progress(500).await;

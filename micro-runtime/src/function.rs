@@ -24,11 +24,10 @@ use std::sync::Arc;
 
 use tokio::sync::Notify;
 
-use crate::Context;
 use crate::error::LocalError;
-use crate::server::RunningServer;
+use crate::middleware::{Next, from_fn};
+use crate::server::{Request, Response, RunningServer, SubscriberRequest};
 use crate::service::{Service, shutdown_signal};
-use crate::wrapper::Next;
 
 /// A service that stops after serving one call; see the [module docs](self).
 #[derive(Debug)]
@@ -43,26 +42,30 @@ impl Function {
         let done = Arc::new(Notify::new());
         let (on_call, on_message) = (Arc::clone(&done), Arc::clone(&done));
         let service = service
-            .wrap(move |ctx: Context, next: Next| {
-                let done = Arc::clone(&on_call);
-                async move {
-                    let counts = ctx.endpoint() != "Debug.Health";
-                    let result = next.run(ctx).await;
-                    if counts {
-                        // `notify_one` keeps the permit if `run` is not waiting yet.
-                        done.notify_one();
+            .layer(from_fn(
+                move |request: Request, next: Next<Request, Response>| {
+                    let done = Arc::clone(&on_call);
+                    async move {
+                        let counts = request.endpoint() != "Debug.Health";
+                        let response = next.run(request).await;
+                        if counts {
+                            // `notify_one` keeps the permit if `run` is not waiting yet.
+                            done.notify_one();
+                        }
+                        response
                     }
-                    result
-                }
-            })
-            .wrap_subscriber(move |ctx: Context, next: Next| {
-                let done = Arc::clone(&on_message);
-                async move {
-                    let result = next.run(ctx).await;
-                    done.notify_one();
-                    result
-                }
-            });
+                },
+            ))
+            .subscriber_layer(from_fn(
+                move |delivery: SubscriberRequest, next: Next<SubscriberRequest, ()>| {
+                    let done = Arc::clone(&on_message);
+                    async move {
+                        let handled = next.run(delivery).await;
+                        done.notify_one();
+                        handled
+                    }
+                },
+            ));
         Self { service, done }
     }
 

@@ -59,6 +59,7 @@ pub mod function;
 #[doc(hidden)]
 pub mod fuzzing;
 pub mod metadata;
+pub mod middleware;
 pub mod publisher;
 pub mod registry;
 pub mod selector;
@@ -66,7 +67,6 @@ pub mod server;
 pub mod service;
 pub mod stream;
 pub mod transport;
-pub mod wrapper;
 
 pub use client::{CallOptions, Client};
 pub use context::Context;

@@ -38,15 +38,19 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use crate::broker::{Broker, SubscribeOptions, broker_from_env};
+use crate::client::{Attempt, CallRequest, CallResponse};
 use crate::client::{Client, ClientOptions};
 use crate::codec::Message;
 use crate::context::Context;
 use crate::descriptor::Described;
 use crate::error::{Error, LocalError, LocalErrorKind};
+use crate::middleware::layers::Layers;
+use crate::middleware::{BoxError, BoxService};
 use crate::publisher::Publisher;
 use crate::registry::{Registry, registry_from_env};
 use crate::server::{Handler, RunningServer, Server};
-use crate::wrapper::Wrapper;
+use crate::server::{Request, Response, SubscriberRequest};
+use tower::{Layer, Service as TowerService};
 
 /// The registry a [`Service`] uses when its code names none: the one `MICRO_REGISTRY` names, and
 /// mDNS when it is unset, as go-micro's, so services on one network find each other with no
@@ -80,6 +84,9 @@ pub struct ServiceBuilder {
     request_timeout: Option<Duration>,
     retries: Option<u32>,
     environment: Environment,
+    handler_layers: Layers<Request, Response>,
+    call_layers: Layers<CallRequest, CallResponse>,
+    attempt_layers: Layers<Attempt, CallResponse>,
 }
 
 impl Service {
@@ -99,6 +106,9 @@ impl Service {
             request_timeout: None,
             retries: None,
             environment: Environment::FillsGaps,
+            handler_layers: Layers::default(),
+            call_layers: Layers::default(),
+            attempt_layers: Layers::default(),
         }
     }
 
@@ -114,9 +124,15 @@ impl Service {
         self
     }
 
-    /// Adds a wrapper around every call the service serves.
-    pub fn wrap(mut self, wrapper: impl Wrapper) -> Self {
-        self.server = self.server.wrap(wrapper);
+    /// Adds a layer around every call the service serves: see [`Server::layer`].
+    pub fn layer<L>(mut self, layer: L) -> Self
+    where
+        L: Layer<BoxService<Request, Response>> + Send + Sync + 'static,
+        L::Service: TowerService<Request, Response = Response> + Clone + Send + Sync + 'static,
+        <L::Service as TowerService<Request>>::Error: Into<BoxError>,
+        <L::Service as TowerService<Request>>::Future: Send + 'static,
+    {
+        self.server = self.server.layer(layer);
         self
     }
 
@@ -150,9 +166,16 @@ impl Service {
         self
     }
 
-    /// Adds a wrapper around every message the service's subscribers handle.
-    pub fn wrap_subscriber(mut self, wrapper: impl Wrapper) -> Self {
-        self.server = self.server.wrap_subscriber(wrapper);
+    /// Adds a layer around every message the service's subscribers handle: see
+    /// [`Server::subscriber_layer`].
+    pub fn subscriber_layer<L>(mut self, layer: L) -> Self
+    where
+        L: Layer<BoxService<SubscriberRequest, ()>> + Send + Sync + 'static,
+        L::Service: TowerService<SubscriberRequest, Response = ()> + Clone + Send + Sync + 'static,
+        <L::Service as TowerService<SubscriberRequest>>::Error: Into<BoxError>,
+        <L::Service as TowerService<SubscriberRequest>>::Future: Send + 'static,
+    {
+        self.server = self.server.subscriber_layer(layer);
         self
     }
 
@@ -286,6 +309,47 @@ impl ServiceBuilder {
         self
     }
 
+    /// Adds a layer around every call the service serves (see [`Server::layer`]); the first
+    /// added runs outermost.
+    pub fn layer<L>(mut self, layer: L) -> Self
+    where
+        L: Layer<BoxService<Request, Response>> + Send + Sync + 'static,
+        L::Service: TowerService<Request, Response = Response> + Clone + Send + Sync + 'static,
+        <L::Service as TowerService<Request>>::Error: Into<BoxError>,
+        <L::Service as TowerService<Request>>::Future: Send + 'static,
+    {
+        self.handler_layers.push(layer);
+        self
+    }
+
+    /// Adds a layer around every whole call the service's client makes (see
+    /// [`ClientBuilder::layer`](crate::client::ClientBuilder::layer)).
+    pub fn client_layer<L>(mut self, layer: L) -> Self
+    where
+        L: Layer<BoxService<CallRequest, CallResponse>> + Send + Sync + 'static,
+        L::Service:
+            TowerService<CallRequest, Response = CallResponse> + Clone + Send + Sync + 'static,
+        <L::Service as TowerService<CallRequest>>::Error: Into<BoxError>,
+        <L::Service as TowerService<CallRequest>>::Future: Send + 'static,
+    {
+        self.call_layers.push(layer);
+        self
+    }
+
+    /// Adds a layer around every attempt on one node the service's client makes (see
+    /// [`ClientBuilder::attempt_layer`](crate::client::ClientBuilder::attempt_layer)): the place
+    /// for a [`CircuitBreakerLayer`](crate::client::CircuitBreakerLayer).
+    pub fn attempt_layer<L>(mut self, layer: L) -> Self
+    where
+        L: Layer<BoxService<Attempt, CallResponse>> + Send + Sync + 'static,
+        L::Service: TowerService<Attempt, Response = CallResponse> + Clone + Send + Sync + 'static,
+        <L::Service as TowerService<Attempt>>::Error: Into<BoxError>,
+        <L::Service as TowerService<Attempt>>::Future: Send + 'static,
+    {
+        self.attempt_layers.push(layer);
+        self
+    }
+
     /// The default call timeout of the service's client (default 30 s, or
     /// `MICRO_CLIENT_REQUEST_TIMEOUT`).
     pub fn request_timeout(mut self, timeout: Duration) -> Self {
@@ -394,7 +458,11 @@ impl ServiceBuilder {
         if let Some(interval) = register_interval {
             server = server.register_interval(interval);
         }
-        let client = Client::with_options(registry, client_options, Vec::new());
+        server = server.with_layers(self.handler_layers);
+        let client = Client::builder(registry)
+            .options(client_options)
+            .with_layers(self.call_layers, self.attempt_layers)
+            .build();
         Ok(Service {
             server,
             client,

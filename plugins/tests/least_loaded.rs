@@ -38,7 +38,7 @@ async fn calls_go_to_the_node_with_fewer_in_flight() {
     };
     let client = GreeterClient::new(
         "greeter",
-        Client::with_options(Arc::clone(&registry), options, Vec::new()),
+        Client::with_options(Arc::clone(&registry), options),
     );
 
     // A slow call (400 ms) holds one node.

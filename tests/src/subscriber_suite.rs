@@ -4,8 +4,8 @@ use std::sync::{Arc, Mutex};
 
 use micro_runtime::broker::{Broker, Message, SubscribeOptions};
 use micro_runtime::codec::ContentType;
-use micro_runtime::server::Server;
-use micro_runtime::wrapper::Next;
+use micro_runtime::middleware::{Next, from_fn};
+use micro_runtime::server::{Server, SubscriberRequest};
 use micro_runtime::{Context, Error, Publisher};
 
 use crate::broker_suite::{Received, WAIT, unique_topic};
@@ -57,15 +57,18 @@ pub async fn typed_subscribers(make: &dyn Fn() -> Arc<dyn Broker>) {
         Server::new("audit")
             .registry(Arc::clone(&registry))
             .broker(make())
-            .wrap_subscriber(move |ctx: Context, next: Next| {
-                let trace = ctx.metadata().get("Trace-Id").unwrap_or("").to_string();
-                seen.lock().unwrap().push((
-                    ctx.topic().to_string(),
-                    trace,
-                    ctx.request_id().to_string(),
-                ));
-                next.run(ctx)
-            })
+            .subscriber_layer(from_fn(
+                move |delivery: SubscriberRequest, next: Next<SubscriberRequest, ()>| {
+                    let ctx = delivery.ctx();
+                    let trace = ctx.metadata().get("Trace-Id").unwrap_or("").to_string();
+                    seen.lock().unwrap().push((
+                        ctx.topic().to_string(),
+                        trace,
+                        ctx.request_id().to_string(),
+                    ));
+                    next.run(delivery)
+                },
+            ))
             .subscribe(&topic, move |ctx: Context, event: OrderPlaced| {
                 let (audited, refused_id) = (audited.clone(), Arc::clone(&refused_id));
                 async move {
@@ -114,12 +117,19 @@ pub async fn typed_subscribers(make: &dyn Fn() -> Arc<dyn Broker>) {
         "all but the refused one, in order"
     );
 
-    let seen = seen.lock().unwrap().clone();
+    // The layer sees every message delivered, the one that does not decode too (decoding is the
+    // handler's side of the stack).
+    let mut seen = seen.lock().unwrap().clone();
     assert_eq!(
         seen.len(),
-        N as usize,
-        "the wrapper ran once per decoded event"
+        N as usize + 1,
+        "the layer ran once per delivered message"
     );
+    let malformed = seen
+        .iter()
+        .position(|(_, _, id)| id == "malformed-1")
+        .expect("the layer saw the malformed message");
+    seen.remove(malformed);
     for (seen_topic, trace, id) in &seen {
         assert_eq!(
             (seen_topic.as_str(), trace.as_str()),

@@ -5,11 +5,13 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
+use micro_runtime::client::{CallRequest, CallResponse};
+use micro_runtime::middleware::{Next, from_fn};
 use micro_runtime::registry::{Node, Service};
 use micro_runtime::selector::Filter;
 use micro_runtime::server::Server;
-use micro_runtime::wrapper::Next;
-use micro_runtime::{CallOptions, Client, Context, Error};
+use micro_runtime::server::{Request, Response};
+use micro_runtime::{CallOptions, Client, Error};
 use tests::handlers::Greeter;
 use tests::proto::greeter::{GreeterClient, GreeterServer, HelloRequest};
 use tests::support;
@@ -176,44 +178,49 @@ async fn filters_pick_nodes_by_version_and_label() {
 }
 
 #[tokio::test]
-async fn wrappers_run_around_calls_on_both_sides() {
+async fn layers_run_around_calls_on_both_sides() {
     let registry = support::registry();
     let seen = Arc::new(AtomicUsize::new(0));
     let counter = seen.clone();
     let server = Server::new("greeter")
         .registry(registry.clone())
-        .wrap(|ctx: Context, next: Next| async move {
-            if ctx.metadata().get("Authorization") != Some("secret") {
-                return Err(Error::unauthorized("who are you?").with_id("greeter"));
-            }
-            next.run(ctx).await
-        })
-        .wrap(move |ctx: Context, next: Next| {
-            counter.fetch_add(1, Ordering::SeqCst);
-            next.run(ctx)
-        })
+        .layer(from_fn(
+            |request: Request, next: Next<Request, Response>| async move {
+                if request.ctx().metadata().get("Authorization") != Some("secret") {
+                    return Err(Error::unauthorized("who are you?").into());
+                }
+                next.run(request).await
+            },
+        ))
+        .layer(from_fn(
+            move |request: Request, next: Next<Request, Response>| {
+                counter.fetch_add(1, Ordering::SeqCst);
+                next.run(request)
+            },
+        ))
         .handle(GreeterServer::new(Greeter::default()))
         .start()
         .await
         .unwrap();
 
     let plain = GreeterClient::new("greeter", support::client(&registry));
-    assert_eq!(plain.hello(hello("x")).await.unwrap_err().code, 401);
+    let refused = plain.hello(hello("x")).await.unwrap_err();
+    assert_eq!((refused.code, refused.id.as_str()), (401, "greeter"));
     assert_eq!(
         seen.load(Ordering::SeqCst),
         0,
-        "the outer wrapper refused before the inner ran"
+        "the outer layer refused before the inner ran"
     );
 
-    // A client wrapper adds the credential to every call.
-    let authed = Client::with_options(
-        registry.clone(),
-        Default::default(),
-        vec![Arc::new(|mut ctx: Context, next: Next| async move {
-            ctx.metadata_mut().insert("Authorization", "secret");
-            next.run(ctx).await
-        })],
-    );
+    // A client layer adds the credential to every call.
+    let authed = Client::builder(registry.clone())
+        .layer(from_fn(
+            |mut call: CallRequest, next: Next<CallRequest, CallResponse>| async move {
+                call.metadata_mut().insert("Authorization", "secret");
+                next.run(call).await
+            },
+        ))
+        .build();
     let authed = GreeterClient::new("greeter", authed);
     assert_eq!(authed.hello(hello("x")).await.unwrap().greeting, "Hello x");
     assert_eq!(seen.load(Ordering::SeqCst), 1);

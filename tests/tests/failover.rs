@@ -58,10 +58,7 @@ async fn a_node_that_timed_out_is_avoided_for_the_cool_down() {
         strategy: std::sync::Arc::new(RoundRobin::new()),
         ..ClientOptions::default()
     };
-    let client = GreeterClient::new(
-        "greeter",
-        Client::with_options(registry.clone(), options, Vec::new()),
-    );
+    let client = GreeterClient::new("greeter", Client::with_options(registry.clone(), options));
     // The call that meets the hole spends its whole deadline there and fails with a timeout.
     let call = CallOptions::new()
         .timeout(Duration::from_millis(600))
@@ -96,10 +93,7 @@ async fn round_robin_holds_across_calls() {
         strategy: std::sync::Arc::new(RoundRobin::new()),
         ..ClientOptions::default()
     };
-    let client = GreeterClient::new(
-        "greeter",
-        Client::with_options(registry.clone(), options, Vec::new()),
-    );
+    let client = GreeterClient::new("greeter", Client::with_options(registry.clone(), options));
     for _ in 0..30 {
         client.hello(hello("x")).await.unwrap();
     }

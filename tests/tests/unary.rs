@@ -64,14 +64,14 @@ async fn a_handler_error_reaches_the_caller_unchanged() {
 
 #[tokio::test]
 async fn a_huge_error_detail_is_cut_short_but_still_arrives() {
-    use micro_runtime::server::Server;
-    use micro_runtime::wrapper::Next;
+    use micro_runtime::middleware::{Next, from_fn};
+    use micro_runtime::server::{Request, Response, Server};
     let registry = support::registry();
     let server = Server::new("greeter")
         .registry(registry.clone())
-        .wrap(|_ctx: Context, _next: Next| async {
-            Err(micro_runtime::Error::internal_server_error("x".repeat(100_000)).with_id("greeter"))
-        })
+        .layer(from_fn(|_: Request, _: Next<Request, Response>| async {
+            Err(micro_runtime::Error::internal_server_error("x".repeat(100_000)).into())
+        }))
         .handle(GreeterServer::new(Greeter::default()))
         .start()
         .await

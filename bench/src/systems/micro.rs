@@ -125,7 +125,7 @@ async fn client(addr: SocketAddr, in_flight: usize) -> anyhow::Result<Client> {
         pool_size: in_flight.max(ClientOptions::default().pool_size),
         ..ClientOptions::default()
     };
-    Ok(Client::with_options(registry, options, Vec::new()))
+    Ok(Client::with_options(registry, options))
 }
 
 /// A worker's handle on the greeter.

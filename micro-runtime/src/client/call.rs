@@ -1,30 +1,26 @@
-//! One unary call: pick nodes, try them, retry where it is safe.
+//! One call: through the call layers (if any), pick nodes, try them (each try through the attempt
+//! layers, if any), retry where it is safe. Unary calls and stream openings take the same path.
+
+use std::sync::{Arc, Weak};
+use std::task::{Context as TaskContext, Poll};
 
 use bytes::Bytes;
 use tokio::time::Instant;
+use tower::{Service, ServiceExt};
 
-use super::{CallOptions, Client};
+use super::attempt::{attempt_once, request_headers};
+use super::request::{
+    Attempt, AttemptError, AttemptFailure, CallBody, CallRequest, CallResponse, OpenedStream,
+};
+use super::stream::{Opened, open_on};
+use super::{CallOptions, Client, Inner};
 use crate::codec::ContentType;
-use crate::context::Context;
 use crate::error::{CLIENT_ID, Error};
-use crate::metadata::{Metadata, is_reserved, valid_header};
-use crate::registry::Node;
+use crate::middleware::{BoxError, into_error};
+use crate::registry::{BoxFuture, Node};
 use crate::selector::Outcome;
-use crate::stream::remote::reply_body;
-use crate::transport::pool::ClientConn;
-use crate::transport::{Frame, Headers, StartLine};
-use crate::wrapper::run_wrapped_returning;
 
-/// Why one attempt failed, which decides whether another node may be tried.
-pub(super) enum Failure {
-    /// Nothing was sent: always safe to try another node.
-    Unsent(Error),
-    /// The request may have reached the server: another try only for idempotent calls.
-    MaybeSent(Error),
-    /// The server answered (an application error, or the deadline passed): final.
-    Final(Error),
-}
-
+/// A unary call: the encoded reply.
 pub(super) async fn unary(
     client: &Client,
     service: &str,
@@ -33,112 +29,142 @@ pub(super) async fn unary(
     body: Bytes,
     options: &CallOptions,
 ) -> Result<Bytes, Error> {
-    // Inside a handler: the handler's deadline and metadata, under what the options set.
-    let inherited = options.inherited();
-    let options = &*inherited;
-    let deadline = options.effective_deadline(client.inner.options.request_timeout);
-    if client.inner.wrappers.is_empty() {
-        return attempts(
-            client,
-            service,
-            endpoint,
-            content_type,
-            body,
-            options.metadata.clone(),
-            options,
-            deadline,
-        )
-        .await;
+    let body = CallBody::Message(body);
+    match call(client, service, endpoint, content_type, body, options).await? {
+        CallResponse::Message(reply) => Ok(reply),
+        CallResponse::Stream(_) => Err(mismatch()),
     }
-    // Wrappers see (and may change) the outgoing metadata through the context.
-    let ctx = Context::for_call(
-        service.into(),
-        endpoint.into(),
-        String::new(),
-        None,
-        options.metadata.clone(),
-        Some(deadline),
-    );
-    let wrappers = &client.inner.wrappers;
-    let (client, service, endpoint, options) = (
-        client.clone(),
-        service.to_string(),
-        endpoint.to_string(),
-        options.clone(),
-    );
-    let call = move |ctx: Context| -> crate::registry::BoxFuture<'static, Result<Bytes, Error>> {
-        Box::pin(async move {
-            let metadata = ctx.metadata().clone();
-            attempts(
-                &client,
-                &service,
-                &endpoint,
-                content_type,
-                body,
-                metadata,
-                &options,
-                deadline,
-            )
-            .await
-        })
-    };
-    run_wrapped_returning(CLIENT_ID, wrappers, ctx, call).await
 }
 
-#[allow(clippy::too_many_arguments)]
-async fn attempts(
+/// Opens a stream on the first node that takes it.
+pub(super) async fn open(
+    client: &Client,
+    service: &str,
+    endpoint: &str,
+    options: &CallOptions,
+) -> Result<Opened, Error> {
+    let content_type = options
+        .content_type
+        .unwrap_or(client.inner.options.content_type);
+    match call(
+        client,
+        service,
+        endpoint,
+        content_type,
+        CallBody::Stream,
+        options,
+    )
+    .await?
+    {
+        CallResponse::Stream(OpenedStream(opened)) => Ok(*opened),
+        CallResponse::Message(_) => Err(mismatch()),
+    }
+}
+
+fn mismatch() -> Error {
+    Error::internal_server_error("a layer answered a call of one kind with the other kind")
+        .with_id(CLIENT_ID)
+}
+
+async fn call(
     client: &Client,
     service: &str,
     endpoint: &str,
     content_type: ContentType,
-    body: Bytes,
-    metadata: Metadata,
+    body: CallBody,
     options: &CallOptions,
-    deadline: Instant,
-) -> Result<Bytes, Error> {
-    // A lookup can be slow (the first one of a service waits for the registry), and it counts
-    // against the call's deadline like everything else.
-    let nodes = tokio::time::timeout_at(deadline, nodes(client, service, options))
-        .await
-        .map_err(|_| call_timeout(service))??;
-    let retries = options.retries.unwrap_or(client.inner.options.retries);
-    let mut last = None;
-    for (attempt, node) in nodes.into_iter().enumerate() {
-        if attempt as u64 > u64::from(retries) {
-            break;
-        }
-        let headers = request_headers(
-            client,
+) -> Result<CallResponse, Error> {
+    // Inside a handler: the handler's deadline and metadata, under what the options set.
+    let inherited = options.inherited();
+    let options = &*inherited;
+    let Some(layers) = &client.inner.call_layers else {
+        return attempts(
+            &client.inner,
             service,
             endpoint,
             content_type,
-            &metadata,
-            Some(deadline),
-        )?;
-        let strategy = client.inner.selector.strategy();
+            body,
+            options,
+        )
+        .await;
+    };
+    let request = CallRequest {
+        service: service.to_string(),
+        endpoint: endpoint.to_string(),
+        content_type,
+        body,
+        options: options.clone(),
+    };
+    layers
+        .clone()
+        .oneshot(request)
+        .await
+        .map_err(|err| into_error(err, CLIENT_ID))
+}
+
+/// Tries the nodes in the selector's order: a node that could not take the call gives way to the
+/// next, and one that may have run it only for idempotent calls.
+async fn attempts(
+    inner: &Arc<Inner>,
+    service: &str,
+    endpoint: &str,
+    content_type: ContentType,
+    body: CallBody,
+    options: &CallOptions,
+) -> Result<CallResponse, Error> {
+    let deadline = match body {
+        CallBody::Message(_) => Some(options.effective_deadline(inner.options.request_timeout)),
+        // Streams may live long: only an explicit deadline.
+        CallBody::Stream => options.stream_deadline(),
+    };
+    // A lookup can be slow (the first one of a service waits for the registry), and it counts
+    // against the call's deadline like everything else.
+    let lookup = nodes(inner, service, options);
+    let nodes = match deadline {
+        Some(deadline) => tokio::time::timeout_at(deadline, lookup)
+            .await
+            .map_err(|_| call_timeout(service))??,
+        None => lookup.await?,
+    };
+    let retries = options.retries.unwrap_or(inner.options.retries);
+    let strategy = inner.selector.strategy();
+    let mut last = None;
+    for node in nodes.into_iter().take(retries as usize + 1) {
+        let attempt = Attempt {
+            node,
+            service: service.to_string(),
+            endpoint: endpoint.to_string(),
+            content_type,
+            body: body.clone(),
+            metadata: options.metadata.clone(),
+            deadline,
+        };
+        let node = attempt.node.clone();
         strategy.started(&node);
-        let attempt = attempt_once(client, &node, headers, &body, deadline).await;
-        let outcome = match &attempt {
-            Ok(_) | Err(Failure::Final(_)) => Outcome::Answered,
+        let tried = match &inner.attempt_layers {
+            None => run_attempt(inner, attempt).await,
+            Some(layers) => layers.clone().oneshot(attempt).await.map_err(attempt_error),
+        };
+        let outcome = match &tried {
+            Ok(_) => Outcome::Answered,
+            Err(err) if err.kind == AttemptFailure::Final => Outcome::Answered,
             Err(_) => Outcome::Failed,
         };
         strategy.finished(&node, outcome);
-        let failure = match attempt {
-            Ok(reply) => return Ok(reply),
-            Err(Failure::Final(err)) => return Err(err),
+        let failure = match tried {
+            Ok(response) => return Ok(response),
+            Err(failure) if failure.kind == AttemptFailure::Final => return Err(failure.error),
             Err(failure) => failure,
         };
         // Unreachable or timed out: whether or not this call may go on, later calls should
         // prefer other nodes for a while.
-        client.inner.selector.mark_failed(&node);
-        match failure {
-            Failure::MaybeSent(err) if !options.idempotent => return Err(err),
-            Failure::Unsent(err) | Failure::MaybeSent(err) | Failure::Final(err) => {
-                tracing::debug!(%service, node = %node.address, error = %err, "attempt failed, trying another node");
-                last = Some(err);
-            }
+        inner.selector.mark_failed(&node);
+        if failure.kind == AttemptFailure::MaybeSent && !options.idempotent {
+            return Err(failure.error);
         }
-        if Instant::now() >= deadline {
+        tracing::debug!(%service, node = %node.address, error = %failure.error, "attempt failed, trying another node");
+        last = Some(failure.error);
+        if deadline.is_some_and(|deadline| Instant::now() >= deadline) {
             return Err(call_timeout(service));
         }
     }
@@ -148,12 +174,47 @@ async fn attempts(
     }))
 }
 
+/// An attempt layer's error as the retry loop reads it: its own [`AttemptError`], a micro error
+/// (final), or another layer's error (a tower timeout: the request may have been sent).
+fn attempt_error(error: BoxError) -> AttemptError {
+    match error.downcast::<AttemptError>() {
+        Ok(failure) => *failure,
+        Err(error) if error.is::<tower::timeout::error::Elapsed>() => {
+            AttemptError::maybe_sent(into_error(error, CLIENT_ID))
+        }
+        Err(error) => AttemptError::answered(into_error(error, CLIENT_ID)),
+    }
+}
+
+/// One attempt: the attempt layers' innermost service.
+async fn run_attempt(inner: &Arc<Inner>, attempt: Attempt) -> Result<CallResponse, AttemptError> {
+    let client = Client {
+        inner: Arc::clone(inner),
+    };
+    match &attempt.body {
+        CallBody::Message(body) => {
+            let deadline = attempt.deadline.unwrap_or_else(Instant::now);
+            let headers = request_headers(
+                &client,
+                &attempt.service,
+                &attempt.endpoint,
+                attempt.content_type,
+                &attempt.metadata,
+                Some(deadline),
+            )
+            .map_err(AttemptError::answered)?;
+            let reply = attempt_once(&client, &attempt.node, headers, body, deadline).await?;
+            Ok(CallResponse::Message(reply))
+        }
+        CallBody::Stream => {
+            let opened = open_on(&client, &attempt).await?;
+            Ok(CallResponse::Stream(OpenedStream(Box::new(opened))))
+        }
+    }
+}
+
 /// The nodes to try, in order: the call's addresses, or the selector's choice.
-pub(super) async fn nodes(
-    client: &Client,
-    service: &str,
-    options: &CallOptions,
-) -> Result<Vec<Node>, Error> {
+async fn nodes(inner: &Inner, service: &str, options: &CallOptions) -> Result<Vec<Node>, Error> {
     if !options.addresses.is_empty() {
         return Ok(options
             .addresses
@@ -165,8 +226,7 @@ pub(super) async fn nodes(
             })
             .collect());
     }
-    Ok(client
-        .inner
+    Ok(inner
         .selector
         .select(service, &options.filters)
         .await?
@@ -177,111 +237,58 @@ fn call_timeout(service: &str) -> Error {
     Error::timeout(format!("call to {service} timed out")).with_id(CLIENT_ID)
 }
 
-/// The headers go-micro's client sends, plus the caller's metadata.
-pub(super) fn request_headers(
-    client: &Client,
-    service: &str,
-    endpoint: &str,
-    content_type: ContentType,
-    metadata: &Metadata,
-    deadline: Option<Instant>,
-) -> Result<Headers, Error> {
-    let mut headers = Headers::with_capacity(8 + metadata.len());
-    for (name, value) in metadata.iter() {
-        if is_reserved(name) {
-            continue;
-        }
-        if !valid_header(name, value) {
-            return Err(Error::bad_request(format!(
-                "metadata {name:?} cannot be sent as a header"
-            ))
-            .with_id(CLIENT_ID));
-        }
-        headers.insert(name, value);
-    }
-    headers.insert("Content-Type", content_type.as_str());
-    headers.insert("Micro-Service", service);
-    headers.insert("Micro-Endpoint", endpoint);
-    headers.insert("Micro-Method", endpoint);
-    headers.insert("Micro-Id", client.next_id());
-    if let Some(deadline) = deadline {
-        let left = deadline.saturating_duration_since(Instant::now());
-        headers.insert("Timeout", left.as_nanos().max(1).to_string());
-    }
-    Ok(headers)
-}
+/// The call layers' innermost service: the call's attempts. Holds the client weakly: the client
+/// holds the layers.
+#[derive(Clone)]
+pub(super) struct Calls(pub(super) Weak<Inner>);
 
-async fn attempt_once(
-    client: &Client,
-    node: &Node,
-    headers: Headers,
-    body: &[u8],
-    deadline: Instant,
-) -> Result<Bytes, Failure> {
-    let inner = &client.inner;
-    let address = node.address.as_str();
-    let mut conn = match inner.pool.take(address) {
-        Some(conn) => conn,
-        None => {
-            let left = deadline.saturating_duration_since(Instant::now());
-            ClientConn::dial(
-                address,
-                inner.options.dial_timeout.min(left),
-                &inner.options.limits,
-            )
-            .await
-            .map_err(|e| {
-                Failure::Unsent(
-                    Error::internal_server_error(format!("connection error: {address}: {e}"))
-                        .with_id(CLIENT_ID),
-                )
-            })?
-        }
-    };
-    conn.writer.queue_request(address, &headers, body);
-    let exchange = async {
-        conn.writer.flush().await.map_err(|e| e.to_string())?;
-        conn.reader.read_response().await.map_err(|e| e.to_string())
-    };
-    let frame = match tokio::time::timeout_at(deadline, exchange).await {
-        Err(_) => {
-            return Err(Failure::MaybeSent(
-                Error::timeout(format!("call to {address} timed out")).with_id(CLIENT_ID),
-            ));
-        }
-        Ok(Err(e)) => return Err(Failure::MaybeSent(transport_error(address, &e))),
-        Ok(Ok(None)) => {
-            return Err(Failure::MaybeSent(transport_error(
-                address,
-                "connection closed before the reply",
-            )));
-        }
-        Ok(Ok(Some(frame))) => frame,
-    };
-    // A server that is shutting down (or any HTTP peer) closes after `Connection: close`.
-    let closing = frame
-        .headers
-        .get("Connection")
-        .is_some_and(|v| v.eq_ignore_ascii_case("close"));
-    let reply = read_reply(frame);
-    // The frame was read whole, so the connection is clean whatever the answer was.
-    if !closing {
-        inner.pool.put(address, conn);
-    }
-    reply.map_err(Failure::Final)
-}
+impl Service<CallRequest> for Calls {
+    type Response = CallResponse;
+    type Error = BoxError;
+    type Future = BoxFuture<'static, Result<CallResponse, BoxError>>;
 
-/// Turns a response frame into the reply body or the server's error.
-fn read_reply(frame: Frame) -> Result<Bytes, Error> {
-    match frame.start {
-        StartLine::Response { status, .. } => {
-            reply_body(status, frame.headers.get_micro("Micro-Error"), frame.body)
-        }
-        StartLine::Request { .. } => Err(transport_error("peer", "answered with a request")),
+    fn poll_ready(&mut self, _cx: &mut TaskContext<'_>) -> Poll<Result<(), BoxError>> {
+        Poll::Ready(Ok(()))
+    }
+
+    fn call(&mut self, request: CallRequest) -> Self::Future {
+        let inner = self.0.upgrade();
+        Box::pin(async move {
+            let inner = inner.ok_or_else(dropped)?;
+            let CallRequest {
+                service,
+                endpoint,
+                content_type,
+                body,
+                options,
+            } = request;
+            Ok(attempts(&inner, &service, &endpoint, content_type, body, &options).await?)
+        })
     }
 }
 
-fn transport_error(address: &str, detail: &str) -> Error {
-    Error::internal_server_error(format!("{address}: {detail}"))
-        .with_id("go.micro.client.transport")
+/// The attempt layers' innermost service: one attempt.
+#[derive(Clone)]
+pub(super) struct Attempts(pub(super) Weak<Inner>);
+
+impl Service<Attempt> for Attempts {
+    type Response = CallResponse;
+    type Error = BoxError;
+    type Future = BoxFuture<'static, Result<CallResponse, BoxError>>;
+
+    fn poll_ready(&mut self, _cx: &mut TaskContext<'_>) -> Poll<Result<(), BoxError>> {
+        Poll::Ready(Ok(()))
+    }
+
+    fn call(&mut self, attempt: Attempt) -> Self::Future {
+        let inner = self.0.upgrade();
+        Box::pin(async move {
+            let inner = inner.ok_or_else(dropped)?;
+            Ok(run_attempt(&inner, attempt).await?)
+        })
+    }
+}
+
+fn dropped() -> Error {
+    Error::internal_server_error("the client was dropped").with_id(CLIENT_ID)
 }

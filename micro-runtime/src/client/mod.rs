@@ -10,8 +10,11 @@
 //! go-micro retries only timeouts, and retries them whatever the call does, to the same node as
 //! often as not.
 
+mod attempt;
 mod call;
+mod circuit_breaker;
 mod options;
+mod request;
 mod sender;
 mod service_client;
 mod stream;
@@ -22,7 +25,11 @@ use std::time::Duration;
 
 use bytes::Bytes;
 
+pub use circuit_breaker::{CircuitBreaker, CircuitBreakerLayer};
 pub use options::CallOptions;
+pub use request::{
+    Attempt, AttemptError, AttemptFailure, CallBody, CallRequest, CallResponse, OpenedStream,
+};
 pub use service_client::ServiceClient;
 pub use stream::{
     BidiStream, ClientStreaming, forward_bidi_stream, forward_client_stream, forward_server_stream,
@@ -30,11 +37,13 @@ pub use stream::{
 
 use crate::codec::ContentType;
 use crate::error::Error;
+use crate::middleware::layers::Layers;
+use crate::middleware::{BoxError, BoxService};
 use crate::registry::Registry;
 use crate::selector::{Random, Selector, Strategy};
 use crate::transport::frame::Limits;
 use crate::transport::pool::Pool;
-use crate::wrapper::Wrapper;
+use tower::{Layer, Service};
 
 /// Calls services by name. Cheap to clone: clones share the selector and connection pool.
 #[derive(Clone)]
@@ -46,7 +55,9 @@ struct Inner {
     selector: Selector,
     pool: Pool,
     options: ClientOptions,
-    wrappers: Vec<Arc<dyn Wrapper>>,
+    // The layer stacks, `None` when no layer was added (no boxed service on the hot path).
+    call_layers: Option<BoxService<CallRequest, CallResponse>>,
+    attempt_layers: Option<BoxService<Attempt, CallResponse>>,
     next_id: AtomicU64,
 }
 
@@ -106,25 +117,21 @@ impl Default for ClientOptions {
 impl Client {
     /// A client finding services in `registry`, with default options.
     pub fn new(registry: Arc<dyn Registry>) -> Self {
-        Self::with_options(registry, ClientOptions::default(), Vec::new())
+        Self::builder(registry).build()
     }
 
-    /// A client with the given options and wrappers (outermost first).
-    pub fn with_options(
-        registry: Arc<dyn Registry>,
-        options: ClientOptions,
-        wrappers: Vec<Arc<dyn Wrapper>>,
-    ) -> Self {
-        Self {
-            inner: Arc::new(Inner {
-                selector: Selector::new(registry, Arc::clone(&options.strategy))
-                    .cache_ttl(options.cache_ttl)
-                    .cooldown(options.node_cooldown),
-                pool: Pool::new(options.pool_size, options.pool_ttl),
-                options,
-                wrappers,
-                next_id: AtomicU64::new(0),
-            }),
+    /// A client with the given options.
+    pub fn with_options(registry: Arc<dyn Registry>, options: ClientOptions) -> Self {
+        Self::builder(registry).options(options).build()
+    }
+
+    /// Configures a client: options and layers.
+    pub fn builder(registry: Arc<dyn Registry>) -> ClientBuilder {
+        ClientBuilder {
+            registry,
+            options: ClientOptions::default(),
+            call_layers: Layers::default(),
+            attempt_layers: Layers::default(),
         }
     }
 
@@ -156,5 +163,108 @@ impl Client {
             .next_id
             .fetch_add(1, Ordering::Relaxed)
             .to_string()
+    }
+}
+
+/// Configures a [`Client`]: its options, and the layers around its calls and attempts.
+///
+/// ```
+/// use std::sync::Arc;
+/// use std::time::Duration;
+/// use micro_runtime::client::{CallRequest, CallResponse, Client};
+/// use micro_runtime::middleware::{Next, from_fn};
+/// use micro_runtime::registry::MemoryRegistry;
+///
+/// let client = Client::builder(Arc::new(MemoryRegistry::new()))
+///     // Around the whole call, retries inside: adds a credential to every call and stream.
+///     .layer(from_fn(|mut call: CallRequest, next: Next<CallRequest, CallResponse>| async move {
+///         call.metadata_mut().insert("Authorization", "Bearer t0ken");
+///         next.run(call).await
+///     }))
+///     // Around each try on one node.
+///     .attempt_layer(tower::timeout::TimeoutLayer::new(Duration::from_secs(2)))
+///     .build();
+/// ```
+#[must_use]
+pub struct ClientBuilder {
+    registry: Arc<dyn Registry>,
+    options: ClientOptions,
+    call_layers: Layers<CallRequest, CallResponse>,
+    attempt_layers: Layers<Attempt, CallResponse>,
+}
+
+impl std::fmt::Debug for ClientBuilder {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ClientBuilder")
+            .field("options", &self.options)
+            .finish_non_exhaustive()
+    }
+}
+
+impl ClientBuilder {
+    /// The client's defaults for every call.
+    pub fn options(mut self, options: ClientOptions) -> Self {
+        self.options = options;
+        self
+    }
+
+    /// Adds a layer around every whole call (unary, and the opening of every stream), with node
+    /// selection and retries inside it; the first added runs outermost.
+    pub fn layer<L>(mut self, layer: L) -> Self
+    where
+        L: Layer<BoxService<CallRequest, CallResponse>> + Send + Sync + 'static,
+        L::Service: Service<CallRequest, Response = CallResponse> + Clone + Send + Sync + 'static,
+        <L::Service as Service<CallRequest>>::Error: Into<BoxError>,
+        <L::Service as Service<CallRequest>>::Future: Send + 'static,
+    {
+        self.call_layers.push(layer);
+        self
+    }
+
+    /// Adds a layer around every attempt on one node (a call makes one per node it tries); the
+    /// first added runs outermost. Refuse an attempt with
+    /// [`AttemptError::unsent`] to send the call on to the next node.
+    pub fn attempt_layer<L>(mut self, layer: L) -> Self
+    where
+        L: Layer<BoxService<Attempt, CallResponse>> + Send + Sync + 'static,
+        L::Service: Service<Attempt, Response = CallResponse> + Clone + Send + Sync + 'static,
+        <L::Service as Service<Attempt>>::Error: Into<BoxError>,
+        <L::Service as Service<Attempt>>::Future: Send + 'static,
+    {
+        self.attempt_layers.push(layer);
+        self
+    }
+
+    /// Adds stacks of layers inside the ones already added (a service builder hands over its own).
+    pub(crate) fn with_layers(
+        mut self,
+        call: Layers<CallRequest, CallResponse>,
+        attempt: Layers<Attempt, CallResponse>,
+    ) -> Self {
+        self.call_layers.extend(call);
+        self.attempt_layers.extend(attempt);
+        self
+    }
+
+    /// Builds the client.
+    pub fn build(self) -> Client {
+        let options = self.options;
+        let inner = Arc::new_cyclic(|weak| Inner {
+            selector: Selector::new(self.registry, Arc::clone(&options.strategy))
+                .cache_ttl(options.cache_ttl)
+                .cooldown(options.node_cooldown),
+            pool: Pool::new(options.pool_size, options.pool_ttl),
+            options,
+            call_layers: (!self.call_layers.is_empty()).then(|| {
+                self.call_layers
+                    .apply(BoxService::new(call::Calls(weak.clone())))
+            }),
+            attempt_layers: (!self.attempt_layers.is_empty()).then(|| {
+                self.attempt_layers
+                    .apply(BoxService::new(call::Attempts(weak.clone())))
+            }),
+            next_id: AtomicU64::new(0),
+        });
+        Client { inner }
     }
 }

@@ -2,7 +2,8 @@
 
 use std::sync::Arc;
 
-use super::stream::{BidiStream, ClientStreaming, open};
+use super::call::open;
+use super::stream::{BidiStream, ClientStreaming};
 use super::{CallOptions, Client};
 use crate::codec::Message;
 use crate::descriptor::EndpointDescriptor;

@@ -9,12 +9,12 @@
 
 use tokio::time::Instant;
 
-use super::call::{nodes, request_headers};
+use super::Client;
+use super::attempt::request_headers;
+use super::request::{Attempt, AttemptError};
 use super::sender::{Frames, Writer, broken, spawn_writer};
-use super::{CallOptions, Client};
 use crate::codec::{ContentType, Message};
 use crate::error::{CLIENT_ID, Error};
-use crate::selector::Outcome;
 use crate::stream::remote::Remote;
 use crate::stream::{Receiver, Sender};
 use crate::transport::pool::ClientConn;
@@ -35,7 +35,7 @@ pub struct BidiStream<Req, Rsp> {
 }
 
 /// A stream's connection once the init frame is sent.
-pub(super) struct Opened {
+pub(crate) struct Opened {
     writer: Writer,
     reader: FrameReader<tokio::net::tcp::OwnedReadHalf>,
     frames: Frames,
@@ -43,93 +43,55 @@ pub(super) struct Opened {
     deadline: Option<Instant>,
 }
 
-/// Opens a stream to the first node that accepts a connection, and sends the init frame.
-pub(super) async fn open(
-    client: &Client,
-    service: &str,
-    endpoint: &str,
-    options: &CallOptions,
-) -> Result<Opened, Error> {
-    // Inside a handler: the handler's deadline and metadata, under what the options set.
-    let inherited = options.inherited();
-    let options = &*inherited;
-    let content_type = options
-        .content_type
-        .unwrap_or(client.inner.options.content_type);
-    let deadline = options.stream_deadline();
-    let retries = options.retries.unwrap_or(client.inner.options.retries);
-    let mut last = None;
-    for node in nodes(client, service, options)
-        .await?
-        .into_iter()
-        .take(retries as usize + 1)
-    {
-        // The strategy hears of the opening only: a stream's later life is not an attempt.
-        let strategy = client.inner.selector.strategy();
-        strategy.started(&node);
-        let dialed = ClientConn::dial(
-            &node.address,
-            client.inner.options.dial_timeout,
-            &client.inner.options.limits,
+/// Opens a stream on the attempt's node: dials, and sends the init frame. A failure is
+/// [`AttemptError::unsent`]: no handler has run, so the call goes on to another node.
+pub(super) async fn open_on(client: &Client, attempt: &Attempt) -> Result<Opened, AttemptError> {
+    let node = &attempt.node;
+    let conn = ClientConn::dial(
+        &node.address,
+        client.inner.options.dial_timeout,
+        &client.inner.options.limits,
+    )
+    .await
+    .map_err(|e| {
+        AttemptError::unsent(
+            Error::internal_server_error(format!("connection error: {}: {e}", node.address))
+                .with_id(CLIENT_ID),
         )
-        .await;
-        let outcome = if dialed.is_ok() {
-            Outcome::Answered
-        } else {
-            Outcome::Failed
-        };
-        strategy.finished(&node, outcome);
-        let conn = match dialed {
-            Ok(conn) => conn,
-            Err(e) => {
-                client.inner.selector.mark_failed(&node);
-                last = Some(
-                    Error::internal_server_error(format!(
-                        "connection error: {}: {e}",
-                        node.address
-                    ))
-                    .with_id(CLIENT_ID),
-                );
-                continue;
-            }
-        };
-        let mut headers = request_headers(
-            client,
-            service,
-            endpoint,
-            content_type,
-            &options.metadata,
-            deadline,
-        )?;
-        let id = headers.get("Micro-Id").unwrap_or("0").to_string();
-        headers.insert("Micro-Stream", id);
-        let mut writer = conn.writer;
-        writer.queue_request(&node.address, &headers, b"");
-        if let Err(e) = writer.flush().await {
-            last = Some(broken(&node.address, &e.to_string()));
-            continue;
-        }
-        // Later frames need no deadline: the server took it from the init frame.
-        headers.remove("Timeout");
-        let message = FrameTemplate::request(&node.address, &headers);
-        headers.remove("Content-Type");
-        headers.insert("Micro-Error", "EOS");
-        return Ok(Opened {
-            writer,
-            reader: conn.reader.with_read_size(STREAM_READ_BYTES),
-            frames: Frames {
-                message,
-                eos: FrameTemplate::request(&node.address, &headers),
-                content_type,
-            },
-            host: node.address.clone(),
-            deadline,
-        });
-    }
-    Err(last.unwrap_or_else(|| {
-        Error::unavailable(format!("error selecting {service} node: none available"))
-            .with_id(CLIENT_ID)
-    }))
+    })?;
+    let mut headers = request_headers(
+        client,
+        &attempt.service,
+        &attempt.endpoint,
+        attempt.content_type,
+        &attempt.metadata,
+        attempt.deadline,
+    )
+    .map_err(AttemptError::answered)?;
+    let id = headers.get("Micro-Id").unwrap_or("0").to_string();
+    headers.insert("Micro-Stream", id);
+    let mut writer = conn.writer;
+    writer.queue_request(&node.address, &headers, b"");
+    writer
+        .flush()
+        .await
+        .map_err(|e| AttemptError::unsent(broken(&node.address, &e.to_string())))?;
+    // Later frames need no deadline: the server took it from the init frame.
+    headers.remove("Timeout");
+    let message = FrameTemplate::request(&node.address, &headers);
+    headers.remove("Content-Type");
+    headers.insert("Micro-Error", "EOS");
+    Ok(Opened {
+        writer,
+        reader: conn.reader.with_read_size(STREAM_READ_BYTES),
+        frames: Frames {
+            message,
+            eos: FrameTemplate::request(&node.address, &headers),
+            content_type: attempt.content_type,
+        },
+        host: node.address.clone(),
+        deadline: attempt.deadline,
+    })
 }
 
 impl Opened {

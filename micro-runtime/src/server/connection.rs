@@ -17,6 +17,7 @@ use tokio::time::Instant;
 
 use super::Phase;
 use super::legacy::LegacyCodec;
+use super::request::{Body, Request, Response, StreamHandle};
 use super::router::{Route, Router, UnaryRoute};
 use super::routing::Routing;
 use super::stream::StreamIo;
@@ -24,9 +25,10 @@ use crate::codec::{Codecs, ContentType};
 use crate::context::Context;
 use crate::error::{Error, SERVER_ID};
 use crate::metadata::{Metadata, is_reserved};
+use crate::middleware::{BoxService, into_error};
 use crate::transport::server_conn::{Incoming, ServerConn};
 use crate::transport::{BodyBudget, FrameTemplate, Headers, Limits, STREAM_READ_BYTES};
-use crate::wrapper::{Next, Wrapper, run_wrapped, run_wrapped_returning};
+use tower::ServiceExt;
 
 /// What every connection of one server shares.
 pub(crate) struct Shared {
@@ -35,7 +37,8 @@ pub(crate) struct Shared {
     pub(crate) router: Router,
     /// The content types the server reads.
     pub(crate) codecs: Arc<Codecs>,
-    pub(crate) wrappers: Vec<Arc<dyn Wrapper>>,
+    /// The handler layers around [`Dispatch`](super::dispatch::Dispatch); `None` without layers.
+    pub(crate) handler: Option<BoxService<Request, Response>>,
     pub(crate) limits: Limits,
     /// The bytes all connections' incomplete bodies may hold together.
     pub(crate) budget: BodyBudget,
@@ -291,13 +294,26 @@ pub(super) async fn serve_unary(
     body: Bytes,
 ) -> Result<Bytes, Error> {
     let deadline = ctx.deadline();
-    let wrappers = &shared.wrappers;
-    let reply = if wrappers.is_empty() {
-        guarded(deadline, route.call(ctx, content_type, body)).await
-    } else {
-        let call = move |ctx| route.call(ctx, content_type, body);
-        let wrapped = run_wrapped_returning(SERVER_ID, wrappers, ctx, call);
-        guarded(deadline, wrapped).await
+    let reply = match &shared.handler {
+        // No layers: no boxed stack on the hot path.
+        None => guarded(deadline, route.call(ctx, content_type, body)).await,
+        Some(service) => {
+            let request = Request {
+                ctx,
+                content_type,
+                body: Body::Message(body),
+                route: Route::Unary(route),
+            };
+            let layered = async {
+                let response = service
+                    .clone()
+                    .oneshot(request)
+                    .await
+                    .map_err(|err| into_error(err, SERVER_ID))?;
+                Ok(response.body.unwrap_or_default())
+            };
+            guarded(deadline, layered).await
+        }
     };
     reply.map_err(|err| shared.name_error(err))
 }
@@ -321,25 +337,41 @@ async fn serve_stream(
     server: &mut watch::Receiver<Phase>,
 ) {
     // The route hands the connection back when it is done, so the final frame can be written even
-    // when a wrapper refused the call before the route ran.
+    // when a layer refused the call before the route ran.
+    let content_type = io.content_type;
     let slot = Arc::new(Mutex::new(Some(io)));
-    let inner_slot = Arc::clone(&slot);
-    let inner = Next::new(move |ctx| {
-        Box::pin(async move {
-            let io = inner_slot.lock().unwrap_or_else(|e| e.into_inner()).take();
-            let Some(io) = io else {
-                return Err(
-                    Error::internal_server_error("stream handler called twice").with_id(SERVER_ID)
-                );
+    let result = match &shared.handler {
+        // No layers: the route runs as the stack's innermost service would run it.
+        None => {
+            let inner = Arc::clone(&slot);
+            let run = async move {
+                let io = inner.lock().unwrap_or_else(|e| e.into_inner()).take();
+                let Some(io) = io else {
+                    return Err(Error::internal_server_error("stream handler called twice")
+                        .with_id(SERVER_ID));
+                };
+                let (result, io) = route.call(ctx, io).await;
+                *inner.lock().unwrap_or_else(|e| e.into_inner()) = Some(io);
+                result
             };
-            let (result, io) = route.call(ctx, io).await;
-            *inner_slot.lock().unwrap_or_else(|e| e.into_inner()) = Some(io);
-            result
-        })
-    });
-    let result = guarded(None, run_wrapped(&shared.wrappers, ctx, inner))
-        .await
-        .map_err(|err| shared.name_error(err));
+            guarded(None, run).await
+        }
+        Some(service) => {
+            let request = Request {
+                content_type,
+                ctx,
+                body: Body::Stream(StreamHandle(Arc::clone(&slot))),
+                route: Route::Stream(route),
+            };
+            let layered = service.clone().oneshot(request);
+            guarded(None, async {
+                layered.await.map_err(|err| into_error(err, SERVER_ID))
+            })
+            .await
+            .map(|_| ())
+        }
+    }
+    .map_err(|err| shared.name_error(err));
     let io = slot.lock().unwrap_or_else(|e| e.into_inner()).take();
     let Some(mut io) = io else { return };
     if matches!(&result, Err(err) if err.code == 499) {

@@ -32,9 +32,11 @@
 
 mod activity;
 mod connection;
+mod dispatch;
 mod health;
 pub(crate) mod legacy;
 mod registrar;
+mod request;
 mod router;
 mod routing;
 mod serve;
@@ -50,6 +52,7 @@ use tokio::net::TcpListener;
 use tokio::sync::watch;
 
 pub use health::{HealthRequest, HealthResponse};
+pub use request::{Body, Request, Response, StreamHandle, SubscriberRequest};
 pub use router::{Handler, Router};
 pub(crate) use serve::{Phase, reached};
 
@@ -61,10 +64,12 @@ use crate::codec::{Codecs, ContentType, Message};
 use crate::context::Context;
 use crate::descriptor::Described;
 use crate::error::{Error, LocalError, LocalErrorKind};
+use crate::middleware::layers::Layers;
+use crate::middleware::{BoxError, BoxService};
 use crate::registry::{Node, Registry};
 use crate::transport::listener;
 use crate::transport::{BodyBudget, Limits};
-use crate::wrapper::Wrapper;
+use tower::{Layer, Service};
 
 /// A server being configured; [`Server::start`] runs it.
 pub struct Server {
@@ -83,11 +88,11 @@ pub struct Server {
     limits: Limits,
     router: Router,
     codecs: Codecs,
-    wrappers: Vec<Arc<dyn Wrapper>>,
+    layers: Layers<Request, Response>,
     broker: Option<Arc<dyn Broker>>,
     owns_broker: bool,
     subscribers: Vec<SubscriberSpec>,
-    subscriber_wrappers: Vec<Arc<dyn Wrapper>>,
+    subscriber_layers: Layers<SubscriberRequest, ()>,
 }
 
 impl std::fmt::Debug for Server {
@@ -137,11 +142,11 @@ impl Server {
             limits: Limits::default(),
             router,
             codecs: Codecs::default(),
-            wrappers: Vec::new(),
+            layers: Layers::default(),
             broker: None,
             owns_broker: false,
             subscribers: Vec::new(),
-            subscriber_wrappers: Vec::new(),
+            subscriber_layers: Layers::default(),
         }
     }
 
@@ -220,9 +225,24 @@ impl Server {
         self
     }
 
-    /// Adds a wrapper around every call; the first added runs outermost.
-    pub fn wrap(mut self, wrapper: impl Wrapper) -> Self {
-        self.wrappers.push(Arc::new(wrapper));
+    /// Adds a layer around every call the server serves, unary and streams; the first added runs
+    /// outermost. Any tower layer, or [`from_fn`](crate::middleware::from_fn):
+    /// ```
+    /// use std::time::Duration;
+    /// use micro_runtime::server::Server;
+    ///
+    /// let server = Server::new("greeter")
+    ///     .layer(tower::limit::ConcurrencyLimitLayer::new(64))
+    ///     .layer(tower::timeout::TimeoutLayer::new(Duration::from_secs(2)));
+    /// ```
+    pub fn layer<L>(mut self, layer: L) -> Self
+    where
+        L: Layer<BoxService<Request, Response>> + Send + Sync + 'static,
+        L::Service: Service<Request, Response = Response> + Clone + Send + Sync + 'static,
+        <L::Service as Service<Request>>::Error: Into<BoxError>,
+        <L::Service as Service<Request>>::Future: Send + 'static,
+    {
+        self.layers.push(layer);
         self
     }
 
@@ -272,10 +292,23 @@ impl Server {
         self
     }
 
-    /// Adds a wrapper around every message a subscriber handles; the first added runs outermost.
-    /// The context carries the message's metadata, [`topic`](Context::topic) and id.
-    pub fn wrap_subscriber(mut self, wrapper: impl Wrapper) -> Self {
-        self.subscriber_wrappers.push(Arc::new(wrapper));
+    /// Puts `layers` inside the ones already added (a service builder hands over its own).
+    pub(crate) fn with_layers(mut self, layers: Layers<Request, Response>) -> Self {
+        self.layers.extend(layers);
+        self
+    }
+
+    /// Adds a layer around every message the server's subscribers handle; the first added runs
+    /// outermost. The request's context carries the message's metadata,
+    /// [`topic`](Context::topic) and id.
+    pub fn subscriber_layer<L>(mut self, layer: L) -> Self
+    where
+        L: Layer<BoxService<SubscriberRequest, ()>> + Send + Sync + 'static,
+        L::Service: Service<SubscriberRequest, Response = ()> + Clone + Send + Sync + 'static,
+        <L::Service as Service<SubscriberRequest>>::Error: Into<BoxError>,
+        <L::Service as Service<SubscriberRequest>>::Future: Send + 'static,
+    {
+        self.subscriber_layers.push(layer);
         self
     }
 
@@ -333,7 +366,8 @@ impl Server {
             service: Arc::from(self.name.as_str()),
             router: self.router,
             codecs: Arc::new(self.codecs),
-            wrappers: self.wrappers,
+            handler: (!self.layers.is_empty())
+                .then(|| self.layers.apply(BoxService::new(dispatch::Dispatch))),
             budget: BodyBudget::new(self.limits.max_pending_body_bytes),
             limits: self.limits,
         });
@@ -386,7 +420,6 @@ impl Server {
 
     /// Subscribes every subscriber; on a failure, ends those already made.
     async fn subscribe_all(&self) -> Result<Vec<Subscription>, LocalError> {
-        let wrappers: Arc<[Arc<dyn Wrapper>]> = self.subscriber_wrappers.clone().into();
         let codecs = Arc::new(self.codecs.clone());
         let mut subscriptions = Vec::with_capacity(self.subscribers.len());
         for subscriber in &self.subscribers {
@@ -397,7 +430,7 @@ impl Server {
                 .subscribe(
                     broker,
                     &self.name,
-                    Arc::clone(&wrappers),
+                    &self.subscriber_layers,
                     Arc::clone(&codecs),
                 )
                 .await

@@ -2,7 +2,7 @@
 //! subscribes them when it starts.
 //!
 //! Each message is decoded by its `Content-Type` (protobuf when it has none, as go-micro's
-//! subscribers assume), then handed to the subscriber wrappers and the handler with a [`Context`]
+//! subscribers assume), then handed to the subscriber layers and the handler with a [`Context`]
 //! holding the message's user headers, its topic and its `Micro-Id`. A message that does not
 //! decode, and a handler error, are logged with the topic and message id; the subscription goes
 //! on with the next message.
@@ -20,8 +20,13 @@ use crate::context::Context;
 use crate::descriptor::Described;
 use crate::error::{Error, LocalError, SERVER_ID};
 use crate::metadata::{Metadata, is_reserved};
+use crate::middleware::layers::Layers;
+use crate::middleware::{BoxService, into_error};
 use crate::registry::{BoxFuture, Endpoint, Value};
-use crate::wrapper::{Next, Wrapper, run_wrapped};
+use tower::ServiceExt;
+
+use super::dispatch::Deliver;
+use super::request::SubscriberRequest;
 
 /// A subscriber waiting for its server to start.
 pub(crate) struct SubscriberSpec {
@@ -33,13 +38,12 @@ pub(crate) struct SubscriberSpec {
 }
 
 /// A typed handler with its message type erased.
-trait EventRoute: Send + Sync {
+pub(crate) trait EventRoute: Send + Sync {
     fn call(
         &self,
         ctx: Context,
         content_type: ContentType,
         body: Bytes,
-        wrappers: Arc<[Arc<dyn Wrapper>]>,
     ) -> BoxFuture<'static, Result<(), Error>>;
 }
 
@@ -59,7 +63,6 @@ where
         ctx: Context,
         content_type: ContentType,
         body: Bytes,
-        wrappers: Arc<[Arc<dyn Wrapper>]>,
     ) -> BoxFuture<'static, Result<(), Error>> {
         let message = content_type.decode::<M>(body);
         let handler = Arc::clone(&self.handler);
@@ -73,9 +76,7 @@ where
                 .with_id(SERVER_ID)
             })?;
             // The handler's context is the task's current one: calls it makes inherit it.
-            let inner =
-                Next::new(move |ctx: Context| Box::pin(ctx.clone().scope(handler(ctx, message))));
-            run_wrapped(&wrappers, ctx, inner).await
+            ctx.clone().scope(handler(ctx, message)).await
         })
     }
 }
@@ -117,20 +118,17 @@ impl SubscriberSpec {
         }
     }
 
-    /// Subscribes on `broker`, the handler running inside `wrappers`.
+    /// Subscribes on `broker`, the handler running inside `layers`.
     pub(crate) async fn subscribe(
         &self,
         broker: &Arc<dyn Broker>,
         service: &str,
-        wrappers: Arc<[Arc<dyn Wrapper>]>,
+        layers: &Layers<SubscriberRequest, ()>,
         codecs: Arc<Codecs>,
     ) -> Result<Subscription, LocalError> {
-        let handler = event_handler(
-            Arc::from(service),
-            Arc::clone(&self.route),
-            wrappers,
-            codecs,
-        );
+        let layered = (!layers.is_empty())
+            .then(|| layers.apply(BoxService::new(Deliver(Arc::clone(&self.route)))));
+        let handler = event_handler(Arc::from(service), Arc::clone(&self.route), layered, codecs);
         broker
             .subscribe(&self.topic, handler, self.options.clone())
             .await
@@ -152,7 +150,7 @@ impl SubscriberSpec {
 fn event_handler(
     service: Arc<str>,
     route: Arc<dyn EventRoute>,
-    wrappers: Arc<[Arc<dyn Wrapper>]>,
+    layered: Option<BoxService<SubscriberRequest, ()>>,
     codecs: Arc<Codecs>,
 ) -> EventHandler {
     Arc::new(move |event| {
@@ -173,14 +171,26 @@ fn event_handler(
         let content_type = message
             .get(CONTENT_TYPE_HEADER)
             .filter(|v| !v.trim().is_empty());
-        match codecs.from_header(content_type) {
-            Ok(content_type) => route.call(
-                ctx,
-                content_type,
-                message.body.clone(),
-                Arc::clone(&wrappers),
-            ),
-            Err(err) => Box::pin(std::future::ready(Err(err))),
+        let content_type = match codecs.from_header(content_type) {
+            Ok(content_type) => content_type,
+            Err(err) => return Box::pin(std::future::ready(Err(err))),
+        };
+        match &layered {
+            None => route.call(ctx, content_type, message.body.clone()),
+            Some(service) => {
+                let request = SubscriberRequest {
+                    ctx,
+                    content_type,
+                    message: message.clone(),
+                };
+                let service = service.clone();
+                Box::pin(async move {
+                    service
+                        .oneshot(request)
+                        .await
+                        .map_err(|err| into_error(err, SERVER_ID))
+                })
+            }
         }
     })
 }
