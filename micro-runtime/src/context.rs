@@ -115,7 +115,7 @@ impl Context {
         &self.metadata
     }
 
-    /// Mutable access to the metadata, e.g. for a wrapper that adds a header before the handler runs.
+    /// Mutable access to the metadata, e.g. for a layer that adds a header before the handler runs.
     pub fn metadata_mut(&mut self) -> &mut Metadata {
         Arc::make_mut(&mut self.metadata)
     }

@@ -24,16 +24,16 @@
 //! |---|---|
 //! | [`error`] | [`Error`], the wire error (go-micro's `{id, code, detail, status}`), and [`LocalError`] |
 //! | [`context`], [`metadata`] | what a call carries: metadata, deadline, caller |
-//! | [`codec`] | protobuf, proto3 JSON and raw bytes, chosen by `Content-Type` |
+//! | [`codec`] | the [`Codec`](codec::Codec) trait; protobuf, proto3 JSON and raw bytes, chosen by `Content-Type`; yours registered beside them |
 //! | [`transport`] | go-micro's HTTP/1.1 framing on raw sockets, limits, port-range listeners |
 //! | [`broker`] | pub/sub: the [`Broker`](broker::Broker) trait, go-micro's message; memory, HTTP (the default) and NATS brokers; the one `MICRO_BROKER` names |
 //! | [`publisher`] | [`Publisher`]: typed publishing with go-micro's headers |
 //! | [`registry`] | the [`Registry`](registry::Registry) trait, go-micro's data model; memory, mDNS and etcd registries; the one `MICRO_REGISTRY` names |
-//! | [`selector`] | node selection: a lookup cache kept fresh by a registry watch, random and round-robin, a cool-down for failed nodes, filters, an iterator so retries move on |
+//! | [`selector`] | node selection: a lookup cache kept fresh by a registry watch, the [`Strategy`](selector::Strategy) trait (random, round-robin, yours), a cool-down for failed nodes, filters, an iterator so retries move on |
 //! | [`server`] | serving handlers and typed subscribers, registration, graceful shutdown, `Debug.Health` |
-//! | [`client`] | calls by name: pooled connections, deadlines, safe retries, streams |
+//! | [`client`] | calls by name: pooled connections, deadlines, safe retries, streams, call and attempt layers, a circuit breaker |
 //! | [`stream`] | the typed streams handlers use |
-//! | [`wrapper`] | middleware around calls, for servers and clients |
+//! | [`middleware`] | tower layers around handlers, subscribers, calls and attempts; [`from_fn`](middleware::from_fn) |
 //! | [`service`] | [`Service`]: a server and client configured together, from code and environment |
 //! | [`function`] | [`Function`]: a service that serves one call, then deregisters and exits |
 //!

@@ -16,7 +16,8 @@ use super::layers::BoxService;
 /// code after it the response; returning early refuses the request.
 ///
 /// ```
-/// use micro_runtime::middleware::{Next, Request, Response, from_fn};
+/// use micro_runtime::middleware::{Next, from_fn};
+/// use micro_runtime::server::{Request, Response};
 /// use micro_runtime::Error;
 ///
 /// // Refuses calls without an auth token, and logs how long the others took.

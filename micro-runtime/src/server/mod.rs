@@ -232,7 +232,7 @@ impl Server {
     /// use micro_runtime::server::Server;
     ///
     /// let server = Server::new("greeter")
-    ///     .layer(tower::limit::ConcurrencyLimitLayer::new(64))
+    ///     .layer(tower::load_shed::LoadShedLayer::new())
     ///     .layer(tower::timeout::TimeoutLayer::new(Duration::from_secs(2)));
     /// ```
     pub fn layer<L>(mut self, layer: L) -> Self
