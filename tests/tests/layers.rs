@@ -34,6 +34,8 @@ struct Gate {
     most: Arc<AtomicUsize>,
     /// Fails every call with a 503.
     broken: bool,
+    /// Holds every call until released.
+    stall: bool,
 }
 
 impl Default for Gate {
@@ -44,6 +46,7 @@ impl Default for Gate {
             running: Arc::default(),
             most: Arc::default(),
             broken: false,
+            stall: false,
         }
     }
 }
@@ -52,7 +55,7 @@ impl GreeterHandler for Gate {
     async fn hello(&self, _ctx: Context, req: HelloRequest) -> Result<HelloResponse, Error> {
         let now = self.running.fetch_add(1, Ordering::SeqCst) + 1;
         self.most.fetch_max(now, Ordering::SeqCst);
-        if req.name == "hold" {
+        if req.name == "hold" || self.stall {
             self.entered.notify_one();
             let _ = self.release.acquire().await.map(|p| p.forget());
         } else if req.name == "brief" {
@@ -307,6 +310,59 @@ async fn the_circuit_breaker_takes_a_failing_node_out_of_the_rotation() {
         let reply = greeter.hello(hello("x")).await.unwrap();
         assert_eq!(reply.greeting, "Hello x");
     }
+    for server in servers {
+        server.stop().await.unwrap();
+    }
+}
+
+/// Offers the node labelled `role: stuck` first.
+#[derive(Debug)]
+struct StuckFirst;
+
+impl micro_runtime::selector::Strategy for StuckFirst {
+    fn arrange(&self, _service: &str, candidates: &mut micro_runtime::selector::Candidates<'_>) {
+        candidates
+            .sort_by_key(|node| node.metadata.get("role").map(String::as_str) != Some("stuck"));
+    }
+}
+
+#[tokio::test]
+async fn towers_timeout_as_an_attempt_layer_moves_an_idempotent_call_on() {
+    let registry = support::registry();
+    let stuck = Gate {
+        stall: true,
+        ..Gate::default()
+    };
+    let mut servers = Vec::new();
+    for (name, gate) in [("stuck", stuck.clone()), ("fine", Gate::default())] {
+        let server = Server::new("greeter")
+            .registry(Arc::clone(&registry))
+            .handle(GreeterServer::new(gate))
+            .metadata("role", name)
+            .start()
+            .await
+            .unwrap();
+        servers.push(server);
+    }
+    let options = ClientOptions {
+        strategy: Arc::new(StuckFirst),
+        ..ClientOptions::default()
+    };
+    let client = Client::builder(Arc::clone(&registry))
+        .options(options)
+        .attempt_layer(tower::timeout::TimeoutLayer::new(Duration::from_millis(
+            100,
+        )))
+        .build();
+    let greeter = GreeterClient::new("greeter", client);
+    // The stuck node's attempt times out after 100 ms, and the idempotent call goes on to the
+    // other node, well within the call's own 5 s.
+    let options = CallOptions::new()
+        .idempotent(true)
+        .timeout(Duration::from_secs(5));
+    let reply = greeter.hello_with(hello("x"), options).await;
+    stuck.release.add_permits(1);
+    assert_eq!(reply.unwrap().greeting, "Hello x");
     for server in servers {
         server.stop().await.unwrap();
     }
