@@ -3,7 +3,7 @@
 use bytes::Bytes;
 use tokio::time::Instant;
 
-use super::Client;
+use super::Inner;
 use super::request::AttemptError;
 use crate::codec::ContentType;
 use crate::error::{CLIENT_ID, Error};
@@ -15,7 +15,7 @@ use crate::transport::{Frame, Headers, StartLine};
 
 /// The headers go-micro's client sends, plus the caller's metadata.
 pub(super) fn request_headers(
-    client: &Client,
+    client: &Inner,
     service: &str,
     endpoint: &str,
     content_type: ContentType,
@@ -48,13 +48,12 @@ pub(super) fn request_headers(
 }
 
 pub(super) async fn attempt_once(
-    client: &Client,
+    inner: &Inner,
     node: &Node,
     headers: Headers,
     body: &[u8],
     deadline: Instant,
 ) -> Result<Bytes, AttemptError> {
-    let inner = &client.inner;
     let address = node.address.as_str();
     let mut conn = match inner.pool.take(address) {
         Some(conn) => conn,

@@ -130,20 +130,23 @@ async fn attempts(
     let strategy = inner.selector.strategy();
     let mut last = None;
     for node in nodes.into_iter().take(retries as usize + 1) {
-        let attempt = Attempt {
-            node,
-            service: service.to_string(),
-            endpoint: endpoint.to_string(),
+        let info = AttemptInfo {
+            service,
+            endpoint,
             content_type,
-            body: body.clone(),
-            metadata: options.metadata.clone(),
+            body: &body,
+            metadata: &options.metadata,
             deadline,
         };
-        let node = attempt.node.clone();
         strategy.started(&node);
         let tried = match &inner.attempt_layers {
-            None => run_attempt(inner, attempt).await,
-            Some(layers) => layers.clone().oneshot(attempt).await.map_err(attempt_error),
+            // No layers: everything borrowed, nothing copied per attempt.
+            None => run_attempt(inner, &node, &info).await,
+            Some(layers) => layers
+                .clone()
+                .oneshot(info.to_attempt(&node))
+                .await
+                .map_err(attempt_error),
         };
         let outcome = match &tried {
             Ok(_) => Outcome::Answered,
@@ -186,28 +189,54 @@ fn attempt_error(error: BoxError) -> AttemptError {
     }
 }
 
-/// One attempt: the attempt layers' innermost service.
-async fn run_attempt(inner: &Arc<Inner>, attempt: Attempt) -> Result<CallResponse, AttemptError> {
-    let client = Client {
-        inner: Arc::clone(inner),
-    };
-    match &attempt.body {
+/// What one attempt needs besides its node, borrowed from the call.
+pub(super) struct AttemptInfo<'a> {
+    pub(super) service: &'a str,
+    pub(super) endpoint: &'a str,
+    pub(super) content_type: ContentType,
+    pub(super) body: &'a CallBody,
+    pub(super) metadata: &'a crate::metadata::Metadata,
+    pub(super) deadline: Option<Instant>,
+}
+
+impl AttemptInfo<'_> {
+    /// The owned request attempt layers see.
+    fn to_attempt(&self, node: &Node) -> Attempt {
+        Attempt {
+            node: node.clone(),
+            service: self.service.to_string(),
+            endpoint: self.endpoint.to_string(),
+            content_type: self.content_type,
+            body: self.body.clone(),
+            metadata: self.metadata.clone(),
+            deadline: self.deadline,
+        }
+    }
+}
+
+/// One attempt on `node`: the attempt layers' innermost service.
+async fn run_attempt(
+    inner: &Inner,
+    node: &Node,
+    info: &AttemptInfo<'_>,
+) -> Result<CallResponse, AttemptError> {
+    match info.body {
         CallBody::Message(body) => {
-            let deadline = attempt.deadline.unwrap_or_else(Instant::now);
+            let deadline = info.deadline.unwrap_or_else(Instant::now);
             let headers = request_headers(
-                &client,
-                &attempt.service,
-                &attempt.endpoint,
-                attempt.content_type,
-                &attempt.metadata,
+                inner,
+                info.service,
+                info.endpoint,
+                info.content_type,
+                info.metadata,
                 Some(deadline),
             )
             .map_err(AttemptError::answered)?;
-            let reply = attempt_once(&client, &attempt.node, headers, body, deadline).await?;
+            let reply = attempt_once(inner, node, headers, body, deadline).await?;
             Ok(CallResponse::Message(reply))
         }
         CallBody::Stream => {
-            let opened = open_on(&client, &attempt).await?;
+            let opened = open_on(inner, node, info).await?;
             Ok(CallResponse::Stream(OpenedStream(Box::new(opened))))
         }
     }
@@ -284,7 +313,15 @@ impl Service<Attempt> for Attempts {
         let inner = self.0.upgrade();
         Box::pin(async move {
             let inner = inner.ok_or_else(dropped)?;
-            Ok(run_attempt(&inner, attempt).await?)
+            let info = AttemptInfo {
+                service: &attempt.service,
+                endpoint: &attempt.endpoint,
+                content_type: attempt.content_type,
+                body: &attempt.body,
+                metadata: &attempt.metadata,
+                deadline: attempt.deadline,
+            };
+            Ok(run_attempt(&inner, &attempt.node, &info).await?)
         })
     }
 }

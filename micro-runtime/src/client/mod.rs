@@ -156,13 +156,12 @@ impl Client {
     ) -> Result<Bytes, Error> {
         call::unary(self, service, endpoint, content_type, body, options).await
     }
+}
 
+impl Inner {
     /// A request id: go-micro sends a per-process sequence number.
     fn next_id(&self) -> String {
-        self.inner
-            .next_id
-            .fetch_add(1, Ordering::Relaxed)
-            .to_string()
+        self.next_id.fetch_add(1, Ordering::Relaxed).to_string()
     }
 }
 

@@ -9,12 +9,14 @@
 
 use tokio::time::Instant;
 
-use super::Client;
+use super::Inner;
 use super::attempt::request_headers;
-use super::request::{Attempt, AttemptError};
+use super::call::AttemptInfo;
+use super::request::AttemptError;
 use super::sender::{Frames, Writer, broken, spawn_writer};
 use crate::codec::{ContentType, Message};
 use crate::error::{CLIENT_ID, Error};
+use crate::registry::Node;
 use crate::stream::remote::Remote;
 use crate::stream::{Receiver, Sender};
 use crate::transport::pool::ClientConn;
@@ -45,12 +47,15 @@ pub(crate) struct Opened {
 
 /// Opens a stream on the attempt's node: dials, and sends the init frame. A failure is
 /// [`AttemptError::unsent`]: no handler has run, so the call goes on to another node.
-pub(super) async fn open_on(client: &Client, attempt: &Attempt) -> Result<Opened, AttemptError> {
-    let node = &attempt.node;
+pub(super) async fn open_on(
+    client: &Inner,
+    node: &Node,
+    attempt: &AttemptInfo<'_>,
+) -> Result<Opened, AttemptError> {
     let conn = ClientConn::dial(
         &node.address,
-        client.inner.options.dial_timeout,
-        &client.inner.options.limits,
+        client.options.dial_timeout,
+        &client.options.limits,
     )
     .await
     .map_err(|e| {
@@ -61,10 +66,10 @@ pub(super) async fn open_on(client: &Client, attempt: &Attempt) -> Result<Opened
     })?;
     let mut headers = request_headers(
         client,
-        &attempt.service,
-        &attempt.endpoint,
+        attempt.service,
+        attempt.endpoint,
         attempt.content_type,
-        &attempt.metadata,
+        attempt.metadata,
         attempt.deadline,
     )
     .map_err(AttemptError::answered)?;
