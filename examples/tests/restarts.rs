@@ -243,10 +243,7 @@ async fn kill_one_node(discovery: Discovery) {
     let mut servers = discovery.start_watched(3, &mut watch).await;
     // A cool-down longer than the TTL, so the killed node is avoided until the registry drops
     // it however slow this machine is.
-    let options = ClientOptions {
-        node_cooldown: Duration::from_secs(30),
-        ..ClientOptions::default()
-    };
+    let options = ClientOptions::default().node_cooldown(Duration::from_secs(30));
     let client = GreeterClient::new(
         "greeter",
         Client::with_options(Arc::clone(&registry), options),

@@ -99,3 +99,22 @@ macro_rules! include_protos {
         include!(concat!(env!("OUT_DIR"), "/_micro_includes.rs"));
     };
 }
+
+/// Chainable setters named after an options struct's fields, so the struct can be
+/// `#[non_exhaustive]` (fields can be added without breaking anyone) and still be filled in one
+/// expression: `ClientOptions::default().retries(2)`.
+macro_rules! setters {
+    ($ty:ty { $($(#[$doc:meta])* $field:ident: $value:ty,)* }) => {
+        impl $ty {
+            $(
+                $(#[$doc])*
+                #[must_use]
+                pub fn $field(mut self, value: $value) -> Self {
+                    self.$field = value;
+                    self
+                }
+            )*
+        }
+    };
+}
+pub(crate) use setters;

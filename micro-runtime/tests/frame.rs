@@ -153,10 +153,7 @@ async fn oversized_body_is_rejected_before_it_is_read() {
 
 #[tokio::test]
 async fn oversized_header_section_is_rejected_while_incomplete() {
-    let limits = Limits {
-        max_header_bytes: 256,
-        ..Limits::default()
-    };
+    let limits = Limits::default().max_header_bytes(256);
     let (mut client, server) = tokio::io::duplex(4096);
     let mut head = b"POST / HTTP/1.1\r\nX-Big: ".to_vec();
     head.resize(300, b'a');
@@ -257,10 +254,7 @@ async fn ambiguous_or_unknown_transfer_codings_are_refused() {
 
 #[tokio::test]
 async fn a_chunked_body_is_held_to_the_message_limit() {
-    let limits = Limits {
-        max_message_bytes: 8,
-        ..Limits::default()
-    };
+    let limits = Limits::default().max_message_bytes(8);
     let wire = b"POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n5\r\nworld\r\n0\r\n\r\n";
     let err = FrameReader::new(&wire[..], limits)
         .read_request()

@@ -32,10 +32,7 @@ async fn calls_go_to_the_node_with_fewer_in_flight() {
         servers.push(server);
     }
     let strategy = Arc::new(LeastLoaded::new());
-    let options = ClientOptions {
-        strategy: strategy.clone(),
-        ..ClientOptions::default()
-    };
+    let options = ClientOptions::default().strategy(strategy.clone());
     let client = GreeterClient::new(
         "greeter",
         Client::with_options(Arc::clone(&registry), options),

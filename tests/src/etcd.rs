@@ -153,10 +153,7 @@ impl EtcdCluster {
 
     /// Registry options listing every member.
     pub fn options(&self) -> EtcdOptions {
-        EtcdOptions {
-            endpoints: self.endpoints(),
-            ..EtcdOptions::default()
-        }
+        EtcdOptions::default().endpoints(self.endpoints())
     }
 
     /// SIGKILLs member `index`.

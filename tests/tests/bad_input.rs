@@ -62,10 +62,7 @@ async fn garbage_bytes_get_a_400_and_a_closed_connection() {
 
 #[tokio::test]
 async fn an_oversized_body_is_refused_before_it_is_read() {
-    let limits = Limits {
-        max_message_bytes: 1024,
-        ..Limits::default()
-    };
+    let limits = Limits::default().max_message_bytes(1024);
     let (server, client) = start(limits).await;
     // Announces 10 MB and sends none of it: the answer must not wait for the body.
     let request = "POST / HTTP/1.1\r\nContent-Type: application/json\r\nMicro-Endpoint: Greeter.Hello\r\nContent-Length: 10000000\r\n\r\n";
@@ -85,10 +82,7 @@ async fn an_oversized_body_is_refused_before_it_is_read() {
 
 #[tokio::test]
 async fn an_oversized_header_is_refused() {
-    let limits = Limits {
-        max_header_bytes: 2048,
-        ..Limits::default()
-    };
+    let limits = Limits::default().max_header_bytes(2048);
     let (server, client) = start(limits).await;
     let request = format!("POST / HTTP/1.1\r\nX-Big: {}\r\n\r\n", "a".repeat(4096));
     let reply = exchange(&server, request.as_bytes(), Duration::from_secs(5)).await;
@@ -99,10 +93,7 @@ async fn an_oversized_header_is_refused() {
 
 #[tokio::test]
 async fn a_slow_header_times_out_without_blocking_others() {
-    let limits = Limits {
-        header_read_timeout: Duration::from_millis(200),
-        ..Limits::default()
-    };
+    let limits = Limits::default().header_read_timeout(Duration::from_millis(200));
     let (server, client) = start(limits).await;
     let mut slow = TcpStream::connect(server.local_addr()).await.unwrap();
     slow.write_all(b"POST / HTTP/1.1\r\nMicro-End")

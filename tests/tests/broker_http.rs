@@ -247,10 +247,7 @@ async fn curl_posts_to_the_inbox_as_a_go_publisher_does() {
 #[tokio::test]
 async fn a_bad_client_is_answered_and_cut_off_without_hurting_others() {
     let registry = registry();
-    let limits = Limits {
-        header_read_timeout: Duration::from_millis(300),
-        ..Limits::default()
-    };
+    let limits = Limits::default().header_read_timeout(Duration::from_millis(300));
     let subscriber = broker(&registry).limits(limits);
     let (_subscription, mut rx) = collect(&subscriber, "bad", SubscribeOptions::new()).await;
     let address = inbox(&subscriber);
@@ -1027,10 +1024,7 @@ async fn a_message_over_the_size_limit_is_refused_by_publish() {
     let registry = registry();
     let subscriber = broker(&registry);
     let (_subscription, _rx) = collect(&subscriber, "big", SubscribeOptions::new()).await;
-    let limits = Limits {
-        max_message_bytes: 1024,
-        ..Limits::default()
-    };
+    let limits = Limits::default().max_message_bytes(1024);
     let publisher = broker(&registry).limits(limits);
     let err = publisher
         .publish("big", Message::new(vec![b'x'; 2048]))
@@ -1048,10 +1042,7 @@ async fn a_message_over_the_size_limit_is_refused_by_publish() {
 #[tokio::test]
 async fn a_message_an_inbox_refuses_as_too_large_is_not_retried() {
     let registry = registry();
-    let limits = Limits {
-        max_message_bytes: 1024,
-        ..Limits::default()
-    };
+    let limits = Limits::default().max_message_bytes(1024);
     let subscriber = broker(&registry).limits(limits);
     let (subscription, mut rx) = collect(&subscriber, "large", SubscribeOptions::new()).await;
     // Larger than loopback's socket buffers (the envelope is just under the publisher's 4 MiB):
@@ -1122,11 +1113,11 @@ async fn one_client_cannot_take_every_inbox_slot() {
     // As found: one client held all 1,024 inbox connections for the idle timeout, and publishers
     // waited up to 22 s. Now a peer address gets at most its share; the rest are refused at once.
     let registry = registry();
-    let subscriber = broker(&registry).limits(Limits {
-        max_connections: 64,
-        max_connections_per_peer: 8,
-        ..Limits::default()
-    });
+    let subscriber = broker(&registry).limits(
+        Limits::default()
+            .max_connections(64)
+            .max_connections_per_peer(8),
+    );
     let (_subscription, mut rx) = collect(&subscriber, "slots", SubscribeOptions::new()).await;
     let address: SocketAddr = inbox(&subscriber).parse().unwrap();
     let mut held = Vec::new();

@@ -464,11 +464,11 @@ async fn unreachable_etcd_fails_within_the_dial_timeout() {
 
     let dial_timeout = Duration::from_millis(500);
     for address in [&closed_addr, &silent_addr] {
-        let registry = registry(EtcdOptions {
-            endpoints: vec![address.clone()],
-            dial_timeout,
-            ..EtcdOptions::default()
-        });
+        let registry = registry(
+            EtcdOptions::default()
+                .endpoints(vec![address.clone()])
+                .dial_timeout(dial_timeout),
+        );
         let started = Instant::now();
         let err = registry.get_service("greeter").await.unwrap_err();
         let elapsed = started.elapsed();
@@ -503,11 +503,11 @@ async fn unreachable_etcd_fails_within_the_dial_timeout() {
 async fn a_registry_recovers_when_etcd_comes_back() {
     let mut etcd = EtcdServer::start().await;
     let (dial_timeout, op_timeout) = (Duration::from_secs(1), Duration::from_secs(2));
-    let registry = registry(EtcdOptions {
-        dial_timeout,
-        timeout: op_timeout,
-        ..etcd.options()
-    });
+    let registry = registry(
+        etcd.options()
+            .dial_timeout(dial_timeout)
+            .timeout(op_timeout),
+    );
     let held = service("held", vec![node("held-1", 9001)]);
     registry
         .register(&held, Some(Duration::from_secs(3)))
@@ -550,18 +550,14 @@ async fn a_registry_recovers_when_etcd_comes_back() {
 #[test]
 fn bad_options_are_config_errors() {
     for endpoints in [vec![], vec!["host:port".to_string()], vec!["".to_string()]] {
-        let err = EtcdRegistry::new(EtcdOptions {
-            endpoints,
-            ..EtcdOptions::default()
-        })
-        .unwrap_err();
+        let err = EtcdRegistry::new(EtcdOptions::default().endpoints(endpoints)).unwrap_err();
         assert_eq!(err.kind(), LocalErrorKind::Config);
     }
-    let registry = EtcdRegistry::new(EtcdOptions {
-        username: Some("root".into()),
-        password: Some("hunter2".into()),
-        ..EtcdOptions::default()
-    })
+    let registry = EtcdRegistry::new(
+        EtcdOptions::default()
+            .username(Some("root".into()))
+            .password(Some("hunter2".into())),
+    )
     .unwrap();
     assert!(!format!("{registry:?}").contains("hunter2"));
 }

@@ -51,12 +51,10 @@ async fn etcd_with_auth() -> EtcdServer {
 }
 
 fn options(etcd: &EtcdServer, user: Option<&str>, password: Option<&str>) -> EtcdOptions {
-    EtcdOptions {
-        username: user.map(Into::into),
-        password: password.map(Into::into),
-        dial_timeout: Duration::from_secs(2),
-        ..etcd.options()
-    }
+    etcd.options()
+        .username(user.map(Into::into))
+        .password(password.map(Into::into))
+        .dial_timeout(Duration::from_secs(2))
 }
 
 #[tokio::test]

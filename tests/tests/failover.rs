@@ -54,10 +54,7 @@ async fn a_node_that_timed_out_is_avoided_for_the_cool_down() {
         .unwrap();
 
     // Round robin over two nodes: without a cool-down every second call would try the hole.
-    let options = ClientOptions {
-        strategy: std::sync::Arc::new(RoundRobin::new()),
-        ..ClientOptions::default()
-    };
+    let options = ClientOptions::default().strategy(RoundRobin::new());
     let client = GreeterClient::new("greeter", Client::with_options(registry.clone(), options));
     // The call that meets the hole spends its whole deadline there and fails with a timeout.
     let call = CallOptions::new()
@@ -89,10 +86,7 @@ async fn round_robin_holds_across_calls() {
         servers
             .push(support::start("greeter", &registry, GreeterServer::new(greeter.clone())).await);
     }
-    let options = ClientOptions {
-        strategy: std::sync::Arc::new(RoundRobin::new()),
-        ..ClientOptions::default()
-    };
+    let options = ClientOptions::default().strategy(RoundRobin::new());
     let client = GreeterClient::new("greeter", Client::with_options(registry.clone(), options));
     for _ in 0..30 {
         client.hello(hello("x")).await.unwrap();

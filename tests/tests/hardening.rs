@@ -109,11 +109,9 @@ async fn connection_management_follows_http_1_1() {
 
 #[tokio::test]
 async fn the_connection_cap_refuses_the_excess_while_calls_keep_succeeding() {
-    let limits = Limits {
-        max_connections: 48,
-        max_connections_per_peer: 16,
-        ..Limits::default()
-    };
+    let limits = Limits::default()
+        .max_connections(48)
+        .max_connections_per_peer(16);
     let (server, client) = start(limits).await;
     assert_eq!(hello(&client, "before").await, "Hello before");
     // One client holds idle connections: 16 are served, the rest refused with a 503 at once.
@@ -145,10 +143,7 @@ async fn the_connection_cap_refuses_the_excess_while_calls_keep_succeeding() {
 
 #[tokio::test]
 async fn idle_keep_alive_connections_are_closed() {
-    let limits = Limits {
-        idle_timeout: Duration::from_millis(200),
-        ..Limits::default()
-    };
+    let limits = Limits::default().idle_timeout(Duration::from_millis(200));
     let (server, _client) = start(limits).await;
     let mut socket = TcpStream::connect(server.local_addr()).await.unwrap();
     socket
@@ -162,10 +157,7 @@ async fn idle_keep_alive_connections_are_closed() {
 
 #[tokio::test]
 async fn half_open_streams_time_out() {
-    let limits = Limits {
-        stream_idle_timeout: Duration::from_millis(300),
-        ..Limits::default()
-    };
+    let limits = Limits::default().stream_idle_timeout(Duration::from_millis(300));
     let (server, _client) = start(limits).await;
     // A go-micro client stream's init frame, then silence without EOS.
     let init = "POST / HTTP/1.1\r\nContent-Type: application/json\r\nMicro-Endpoint: Streamer.Sum\r\nMicro-Stream: 1\r\nMicro-Id: 1\r\nContent-Length: 3\r\n\r\n{}\n";
@@ -179,10 +171,7 @@ async fn half_open_streams_time_out() {
 
 #[tokio::test]
 async fn a_stream_whose_reader_stopped_reading_is_closed() {
-    let limits = Limits {
-        stream_idle_timeout: Duration::from_millis(300),
-        ..Limits::default()
-    };
+    let limits = Limits::default().stream_idle_timeout(Duration::from_millis(300));
     let (server, _client) = start(limits).await;
     // Countdown from a million, and read nothing until the server has stopped writing.
     let body = "{\"from\":1000000}";

@@ -284,10 +284,7 @@ async fn the_circuit_breaker_takes_a_failing_node_out_of_the_rotation() {
     let breaker = CircuitBreakerLayer::new()
         .failure_threshold(2)
         .open_for(Duration::from_secs(60));
-    let options = ClientOptions {
-        strategy: Arc::new(RoundRobin::new()),
-        ..ClientOptions::default()
-    };
+    let options = ClientOptions::default().strategy(RoundRobin::new());
     let client = Client::builder(Arc::clone(&registry))
         .options(options)
         .attempt_layer(breaker.clone())
@@ -344,10 +341,7 @@ async fn towers_timeout_as_an_attempt_layer_moves_an_idempotent_call_on() {
             .unwrap();
         servers.push(server);
     }
-    let options = ClientOptions {
-        strategy: Arc::new(StuckFirst),
-        ..ClientOptions::default()
-    };
+    let options = ClientOptions::default().strategy(StuckFirst);
     let client = Client::builder(Arc::clone(&registry))
         .options(options)
         .attempt_layer(tower::timeout::TimeoutLayer::new(Duration::from_millis(

@@ -481,10 +481,7 @@ fn names_with_slashes_and_unicode_round_trip() {
 #[test]
 fn a_missing_interface_is_a_clear_error() {
     in_namespace("a_missing_interface_is_a_clear_error", async {
-        let registry = MdnsRegistry::new(MdnsOptions {
-            interfaces: vec!["eth9".into()],
-            ..MdnsOptions::default()
-        });
+        let registry = MdnsRegistry::new(MdnsOptions::default().interfaces(vec!["eth9".into()]));
         let err = registry.get_service("greeter").await.unwrap_err();
         assert_eq!(err.kind(), LocalErrorKind::Registry);
         assert!(err.to_string().contains("eth9"), "{err}");

@@ -121,10 +121,8 @@ async fn client(addr: SocketAddr, in_flight: usize) -> anyhow::Result<Client> {
         ..Service::default()
     };
     registry.register(&service, None).await?;
-    let options = ClientOptions {
-        pool_size: in_flight.max(ClientOptions::default().pool_size),
-        ..ClientOptions::default()
-    };
+    let options =
+        ClientOptions::default().pool_size(in_flight.max(ClientOptions::default().pool_size));
     Ok(Client::with_options(registry, options))
 }
 

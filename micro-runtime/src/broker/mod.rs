@@ -171,6 +171,7 @@ where
 
 /// How to subscribe.
 #[derive(Clone, Debug)]
+#[non_exhaustive]
 pub struct SubscribeOptions {
     /// The queue group: each message goes to one member of the group instead of to all
     /// subscribers (go-micro's `broker.Queue`). `None`: broadcast.

@@ -71,6 +71,7 @@ impl std::fmt::Debug for Client {
 
 /// The client's defaults for every call.
 #[derive(Clone, Debug)]
+#[non_exhaustive]
 pub struct ClientOptions {
     /// Time a call may take, retries included (default 30 s, as go-micro's `RequestTimeout`).
     pub request_timeout: Duration,
@@ -267,3 +268,34 @@ impl ClientBuilder {
         Client { inner }
     }
 }
+
+impl ClientOptions {
+    /// Sets [`ClientOptions::strategy`]: [`RoundRobin`](crate::selector::RoundRobin), or any
+    /// [`Strategy`] (an `Arc` of one too, to keep a handle on it).
+    #[must_use]
+    pub fn strategy(mut self, strategy: impl Strategy) -> Self {
+        self.strategy = Arc::new(strategy);
+        self
+    }
+}
+
+crate::setters!(ClientOptions {
+    /// Sets [`ClientOptions::request_timeout`].
+    request_timeout: Duration,
+    /// Sets [`ClientOptions::dial_timeout`].
+    dial_timeout: Duration,
+    /// Sets [`ClientOptions::retries`].
+    retries: u32,
+    /// Sets [`ClientOptions::content_type`].
+    content_type: ContentType,
+    /// Sets [`ClientOptions::pool_size`].
+    pool_size: usize,
+    /// Sets [`ClientOptions::pool_ttl`].
+    pool_ttl: Duration,
+    /// Sets [`ClientOptions::limits`].
+    limits: Limits,
+    /// Sets [`ClientOptions::cache_ttl`].
+    cache_ttl: Duration,
+    /// Sets [`ClientOptions::node_cooldown`].
+    node_cooldown: Duration,
+});

@@ -7,6 +7,7 @@ use crate::registry::Service;
 
 /// Narrows the services and nodes of one selection. Several filters all apply, in order.
 #[derive(Clone)]
+#[non_exhaustive]
 pub enum Filter {
     /// Keeps the services of this version (go-micro's `FilterVersion`).
     Version(String),

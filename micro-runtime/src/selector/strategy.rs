@@ -29,6 +29,20 @@ pub trait Strategy: Send + Sync + fmt::Debug + 'static {
     }
 }
 
+impl<S: Strategy + ?Sized> Strategy for std::sync::Arc<S> {
+    fn arrange(&self, service: &str, candidates: &mut Candidates<'_>) {
+        (**self).arrange(service, candidates);
+    }
+
+    fn started(&self, node: &Node) {
+        (**self).started(node);
+    }
+
+    fn finished(&self, node: &Node, outcome: Outcome) {
+        (**self).finished(node, outcome);
+    }
+}
+
 /// How an attempt on a node ended.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 #[non_exhaustive]

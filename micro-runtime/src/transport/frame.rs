@@ -50,6 +50,7 @@ pub const CONTINUE: &[u8] = b"HTTP/1.1 100 Continue\r\n\r\n";
 /// or half-open connection, a flood of connections. The defaults suit a service on a private
 /// network; a server exposed to the internet may want them tighter.
 #[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct Limits {
     /// The largest body accepted: a `Content-Length` over it is refused before the body is read, a
     /// chunked body as soon as its decoded size passes it. Default 4 MiB, go-micro's message size.
@@ -497,3 +498,24 @@ impl<R: AsyncRead + Unpin> FrameReader<R> {
         }
     }
 }
+
+crate::setters!(Limits {
+    /// Sets [`Limits::max_message_bytes`].
+    max_message_bytes: usize,
+    /// Sets [`Limits::max_header_bytes`].
+    max_header_bytes: usize,
+    /// Sets [`Limits::header_read_timeout`].
+    header_read_timeout: Duration,
+    /// Sets [`Limits::body_progress_timeout`].
+    body_progress_timeout: Duration,
+    /// Sets [`Limits::idle_timeout`].
+    idle_timeout: Duration,
+    /// Sets [`Limits::stream_idle_timeout`].
+    stream_idle_timeout: Duration,
+    /// Sets [`Limits::max_connections`].
+    max_connections: usize,
+    /// Sets [`Limits::max_connections_per_peer`].
+    max_connections_per_peer: usize,
+    /// Sets [`Limits::max_pending_body_bytes`].
+    max_pending_body_bytes: usize,
+});

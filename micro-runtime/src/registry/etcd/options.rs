@@ -12,6 +12,7 @@ const DEFAULT_PORT: u16 = 2379;
 ///
 /// `Debug` never prints the password.
 #[derive(Clone)]
+#[non_exhaustive]
 pub struct EtcdOptions {
     /// Cluster members as `host:port` or `http://host:port`; a missing port means 2379.
     /// Default `["127.0.0.1:2379"]`.
@@ -204,3 +205,16 @@ mod tests {
         );
     }
 }
+
+crate::setters!(EtcdOptions {
+    /// Sets [`EtcdOptions::endpoints`].
+    endpoints: Vec<String>,
+    /// Sets [`EtcdOptions::username`].
+    username: Option<String>,
+    /// Sets [`EtcdOptions::password`].
+    password: Option<String>,
+    /// Sets [`EtcdOptions::dial_timeout`].
+    dial_timeout: Duration,
+    /// Sets [`EtcdOptions::timeout`].
+    timeout: Duration,
+});

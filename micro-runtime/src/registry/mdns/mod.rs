@@ -62,6 +62,7 @@ const GOODBYE_REPEAT: std::time::Duration = std::time::Duration::from_millis(20)
 
 /// Settings for an [`MdnsRegistry`].
 #[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct MdnsOptions {
     /// The DNS domain records live in; go-micro's is `micro`.
     pub domain: String,
@@ -214,3 +215,12 @@ impl Registry for MdnsRegistry {
         "mdns"
     }
 }
+
+crate::setters!(MdnsOptions {
+    /// Sets [`MdnsOptions::domain`].
+    domain: String,
+    /// Sets [`MdnsOptions::query_timeout`].
+    query_timeout: Duration,
+    /// Sets [`MdnsOptions::interfaces`].
+    interfaces: Vec<String>,
+});
