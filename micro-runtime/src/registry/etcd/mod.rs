@@ -11,10 +11,8 @@
 //! use micro_runtime::registry::{EtcdOptions, EtcdRegistry, Registry};
 //!
 //! # async fn run() -> Result<(), micro_runtime::LocalError> {
-//! let registry = EtcdRegistry::new(EtcdOptions {
-//!     endpoints: vec!["10.0.0.1:2379".into(), "10.0.0.2:2379".into()],
-//!     ..EtcdOptions::default()
-//! })?;
+//! let members = vec!["10.0.0.1:2379".into(), "10.0.0.2:2379".into()];
+//! let registry = EtcdRegistry::new(EtcdOptions::default().endpoints(members))?;
 //! let greeters = registry.get_service("greeter").await?;
 //! let shared: Arc<dyn Registry> = Arc::new(registry);
 //! # Ok(()) }
