@@ -600,27 +600,27 @@ mod tests {
         }
         fn register<'a>(
             &'a self,
-            _: &'a crate::registry::Service,
+            _: &'a crate::registry::ServiceRecord,
             _: Option<Duration>,
         ) -> crate::registry::BoxFuture<'a, Result<(), LocalError>> {
             Box::pin(async { Ok(()) })
         }
         fn deregister<'a>(
             &'a self,
-            _: &'a crate::registry::Service,
+            _: &'a crate::registry::ServiceRecord,
         ) -> crate::registry::BoxFuture<'a, Result<(), LocalError>> {
             Box::pin(async { Ok(()) })
         }
         fn get_service<'a>(
             &'a self,
             _: &'a str,
-        ) -> crate::registry::BoxFuture<'a, Result<Vec<crate::registry::Service>, LocalError>>
+        ) -> crate::registry::BoxFuture<'a, Result<Vec<crate::registry::ServiceRecord>, LocalError>>
         {
             Box::pin(async { Ok(Vec::new()) })
         }
         fn list_services(
             &self,
-        ) -> crate::registry::BoxFuture<'_, Result<Vec<crate::registry::Service>, LocalError>>
+        ) -> crate::registry::BoxFuture<'_, Result<Vec<crate::registry::ServiceRecord>, LocalError>>
         {
             Box::pin(async { Ok(Vec::new()) })
         }

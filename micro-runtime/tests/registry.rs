@@ -5,7 +5,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use micro_runtime::registry::{
-    Action, Endpoint, Event, MemoryRegistry, Node, Registry, Service, Value, Watcher,
+    Action, Endpoint, Event, MemoryRegistry, Node, Registry, ServiceRecord, Value, Watcher,
 };
 
 fn node(id: &str, address: &str) -> Node {
@@ -16,12 +16,12 @@ fn node(id: &str, address: &str) -> Node {
     }
 }
 
-fn service(name: &str, version: &str, nodes: Vec<Node>) -> Service {
-    Service {
+fn service(name: &str, version: &str, nodes: Vec<Node>) -> ServiceRecord {
+    ServiceRecord {
         name: name.into(),
         version: version.into(),
         nodes,
-        ..Service::default()
+        ..ServiceRecord::default()
     }
 }
 
@@ -32,7 +32,7 @@ async fn next(watcher: &mut Watcher) -> Event {
         .expect("watcher ended")
 }
 
-fn ids(service: &Service) -> Vec<&str> {
+fn ids(service: &ServiceRecord) -> Vec<&str> {
     service.nodes.iter().map(|n| n.id.as_str()).collect()
 }
 
@@ -42,7 +42,7 @@ const GO_ETCD_VALUE: &str = r#"{"name":"helloworld","version":"latest","metadata
 
 #[test]
 fn parses_and_round_trips_go_micro_etcd_json() {
-    let parsed: Service = serde_json::from_str(GO_ETCD_VALUE).unwrap();
+    let parsed: ServiceRecord = serde_json::from_str(GO_ETCD_VALUE).unwrap();
     assert_eq!(parsed.name, "helloworld");
     assert_eq!(parsed.metadata, None);
     assert_eq!(parsed.endpoints.len(), 3);
@@ -61,12 +61,15 @@ fn parses_and_round_trips_go_micro_etcd_json() {
     let go_with_empties =
         GO_ETCD_VALUE.replace(r#""metadata":null,"name""#, r#""metadata":{},"name""#);
     assert_eq!(ours, go_with_empties);
-    assert_eq!(serde_json::from_str::<Service>(&ours).unwrap(), parsed);
+    assert_eq!(
+        serde_json::from_str::<ServiceRecord>(&ours).unwrap(),
+        parsed
+    );
 }
 
 #[test]
 fn tolerates_missing_and_null_fields() {
-    let parsed: Service = serde_json::from_str(
+    let parsed: ServiceRecord = serde_json::from_str(
         r#"{"name":"x","endpoints":null,"nodes":[{"id":"a","metadata":null}]}"#,
     )
     .unwrap();
@@ -299,7 +302,7 @@ async fn names_with_slashes_and_unicode_round_trip() {
     assert_eq!(registry.get_service(name).await.unwrap(), vec![svc.clone()]);
     assert_eq!(registry.list_services().await.unwrap(), vec![svc.clone()]);
     let json = serde_json::to_string(&svc).unwrap();
-    assert_eq!(serde_json::from_str::<Service>(&json).unwrap(), svc);
+    assert_eq!(serde_json::from_str::<ServiceRecord>(&json).unwrap(), svc);
 }
 
 /// The shared snapshot the selector reads is one copy until something changes, and every change

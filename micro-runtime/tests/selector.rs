@@ -3,7 +3,7 @@
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 
-use micro_runtime::registry::{Endpoint, MemoryRegistry, Node, Registry, Service};
+use micro_runtime::registry::{Endpoint, MemoryRegistry, Node, Registry, ServiceRecord};
 use micro_runtime::selector::{Filter, Random, RoundRobin, Selector};
 
 fn node(id: &str, labels: &[(&str, &str)]) -> Node {
@@ -17,7 +17,7 @@ fn node(id: &str, labels: &[(&str, &str)]) -> Node {
     }
 }
 
-async fn registry_with(services: &[Service]) -> Arc<MemoryRegistry> {
+async fn registry_with(services: &[ServiceRecord]) -> Arc<MemoryRegistry> {
     let registry = Arc::new(MemoryRegistry::new());
     for service in services {
         registry.register(service, None).await.unwrap();
@@ -25,8 +25,8 @@ async fn registry_with(services: &[Service]) -> Arc<MemoryRegistry> {
     registry
 }
 
-fn greeter(version: &str, endpoint: &str, nodes: Vec<Node>) -> Service {
-    Service {
+fn greeter(version: &str, endpoint: &str, nodes: Vec<Node>) -> ServiceRecord {
+    ServiceRecord {
         name: "greeter".into(),
         version: version.into(),
         endpoints: vec![Endpoint {
@@ -34,11 +34,11 @@ fn greeter(version: &str, endpoint: &str, nodes: Vec<Node>) -> Service {
             ..Endpoint::default()
         }],
         nodes,
-        ..Service::default()
+        ..ServiceRecord::default()
     }
 }
 
-fn three_nodes() -> Service {
+fn three_nodes() -> ServiceRecord {
     greeter(
         "v1",
         "Greeter.Hello",

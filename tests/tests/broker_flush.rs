@@ -13,7 +13,7 @@ use micro_runtime::Service;
 use micro_runtime::broker::http::{BROADCAST_VERSION, HttpBroker, SERVICE_NAME};
 use micro_runtime::broker::nats::NatsBroker;
 use micro_runtime::broker::{Broker, MemoryBroker, Message, SubscribeOptions, event_handler};
-use micro_runtime::registry::{MemoryRegistry, Node, Registry, Service as Record};
+use micro_runtime::registry::{MemoryRegistry, Node, Registry, ServiceRecord as Record};
 use micro_runtime::transport::{FrameReader, Limits};
 use tests::broker_suite::{numbered, unique_topic};
 use tests::nats::NatsServer;

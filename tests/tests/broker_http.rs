@@ -20,7 +20,7 @@ use micro_runtime::broker::http::{BROADCAST_VERSION, HttpBroker, SERVICE_NAME};
 use micro_runtime::broker::{
     Broker, Message, SubscribeOptions, Subscription, decode_envelope, event_handler,
 };
-use micro_runtime::registry::{BoxFuture, MemoryRegistry, Node, Registry, Service, Watcher};
+use micro_runtime::registry::{BoxFuture, MemoryRegistry, Node, Registry, ServiceRecord, Watcher};
 use micro_runtime::transport::{FrameReader, Limits, StartLine};
 use micro_runtime::{LocalError, LocalErrorKind};
 use tests::{broker_suite, subscriber_suite};
@@ -129,7 +129,7 @@ async fn register_node(
         .into_iter()
         .map(|(k, v)| (k.to_string(), v.to_string()))
         .collect();
-    let service = Service {
+    let service = ServiceRecord {
         name: SERVICE_NAME.to_string(),
         version: version.to_string(),
         nodes: vec![Node {
@@ -137,7 +137,7 @@ async fn register_node(
             address: address.to_string(),
             metadata,
         }],
-        ..Service::default()
+        ..ServiceRecord::default()
     };
     registry.register(&service, None).await.unwrap();
 }
@@ -656,18 +656,24 @@ struct Remote(MemoryRegistry);
 impl Registry for Remote {
     fn register<'a>(
         &'a self,
-        service: &'a Service,
+        service: &'a ServiceRecord,
         ttl: Option<Duration>,
     ) -> BoxFuture<'a, Result<(), LocalError>> {
         self.0.register(service, ttl)
     }
-    fn deregister<'a>(&'a self, service: &'a Service) -> BoxFuture<'a, Result<(), LocalError>> {
+    fn deregister<'a>(
+        &'a self,
+        service: &'a ServiceRecord,
+    ) -> BoxFuture<'a, Result<(), LocalError>> {
         self.0.deregister(service)
     }
-    fn get_service<'a>(&'a self, name: &'a str) -> BoxFuture<'a, Result<Vec<Service>, LocalError>> {
+    fn get_service<'a>(
+        &'a self,
+        name: &'a str,
+    ) -> BoxFuture<'a, Result<Vec<ServiceRecord>, LocalError>> {
         self.0.get_service(name)
     }
-    fn list_services(&self) -> BoxFuture<'_, Result<Vec<Service>, LocalError>> {
+    fn list_services(&self) -> BoxFuture<'_, Result<Vec<ServiceRecord>, LocalError>> {
         self.0.list_services()
     }
     fn watch<'a>(&'a self, service: Option<&'a str>) -> BoxFuture<'a, Result<Watcher, LocalError>> {
@@ -1002,11 +1008,11 @@ async fn a_queue_group_keeps_its_backlog_while_its_only_member_restarts() {
     publish_all(&publisher, "restart", &sent).await;
     // The member leaves the registry; for a while the group has no member at all.
     let old = registered(&registry, "restart").await.remove(0);
-    let record = Service {
+    let record = ServiceRecord {
         name: SERVICE_NAME.to_string(),
         version: old.0,
         nodes: vec![old.1],
-        ..Service::default()
+        ..ServiceRecord::default()
     };
     registry.deregister(&record).await.unwrap();
     tokio::time::sleep(Duration::from_millis(300)).await;
@@ -1161,18 +1167,21 @@ struct StuckDeregister(MemoryRegistry);
 impl Registry for StuckDeregister {
     fn register<'a>(
         &'a self,
-        service: &'a Service,
+        service: &'a ServiceRecord,
         ttl: Option<Duration>,
     ) -> BoxFuture<'a, Result<(), LocalError>> {
         self.0.register(service, ttl)
     }
-    fn deregister<'a>(&'a self, _: &'a Service) -> BoxFuture<'a, Result<(), LocalError>> {
+    fn deregister<'a>(&'a self, _: &'a ServiceRecord) -> BoxFuture<'a, Result<(), LocalError>> {
         Box::pin(std::future::pending())
     }
-    fn get_service<'a>(&'a self, name: &'a str) -> BoxFuture<'a, Result<Vec<Service>, LocalError>> {
+    fn get_service<'a>(
+        &'a self,
+        name: &'a str,
+    ) -> BoxFuture<'a, Result<Vec<ServiceRecord>, LocalError>> {
         self.0.get_service(name)
     }
-    fn list_services(&self) -> BoxFuture<'_, Result<Vec<Service>, LocalError>> {
+    fn list_services(&self) -> BoxFuture<'_, Result<Vec<ServiceRecord>, LocalError>> {
         self.0.list_services()
     }
     fn watch<'a>(&'a self, service: Option<&'a str>) -> BoxFuture<'a, Result<Watcher, LocalError>> {

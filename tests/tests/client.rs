@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use micro_runtime::client::{CallRequest, CallResponse};
 use micro_runtime::middleware::{Next, from_fn};
-use micro_runtime::registry::{Node, Service};
+use micro_runtime::registry::{Node, ServiceRecord};
 use micro_runtime::selector::Filter;
 use micro_runtime::server::Server;
 use micro_runtime::server::{Request, Response};
@@ -34,7 +34,7 @@ async fn a_node_that_refuses_connections_is_skipped_for_another() {
     let server = support::start("greeter", &registry, GreeterServer::new(Greeter::default())).await;
     // Two dead nodes registered beside the live one: every call must still succeed.
     for i in 0..2 {
-        let dead = Service {
+        let dead = ServiceRecord {
             name: "greeter".into(),
             version: "latest".into(),
             nodes: vec![Node {
@@ -42,7 +42,7 @@ async fn a_node_that_refuses_connections_is_skipped_for_another() {
                 address: dead_address().await,
                 ..Node::default()
             }],
-            ..Service::default()
+            ..ServiceRecord::default()
         };
         registry.register(&dead, None).await.unwrap();
     }

@@ -7,7 +7,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use micro_runtime::registry::{
-    Action, Endpoint, EtcdOptions, EtcdRegistry, Event, Node, Registry, Service, Value, Watcher,
+    Action, Endpoint, EtcdOptions, EtcdRegistry, Event, Node, Registry, ServiceRecord, Value,
+    Watcher,
 };
 use micro_runtime::{Client, LocalErrorKind};
 use tests::etcd::{EtcdCluster, EtcdServer};
@@ -33,12 +34,12 @@ fn node(id: &str, port: u16) -> Node {
     }
 }
 
-fn service(name: &str, nodes: Vec<Node>) -> Service {
-    Service {
+fn service(name: &str, nodes: Vec<Node>) -> ServiceRecord {
+    ServiceRecord {
         name: name.into(),
         version: "latest".into(),
         nodes,
-        ..Service::default()
+        ..ServiceRecord::default()
     }
 }
 
@@ -109,7 +110,7 @@ async fn registers_gets_and_lists() {
 // What a go-micro server writes for a greeter (rpc_server.go + extractor.go), byte for byte.
 const GO_VALUE: &str = r#"{"name":"greeter","version":"latest","metadata":null,"endpoints":[{"request":{"name":"Request","type":"Request","values":[{"name":"name","type":"string","values":null}]},"response":{"name":"Response","type":"Response","values":[{"name":"msg","type":"string","values":null}]},"metadata":{},"name":"Greeter.Hello"}],"nodes":[{"metadata":{"broker":"http","protocol":"mucp","registry":"etcd","server":"mucp","transport":"http"},"id":"greeter-8a7f2c1e-0d51-4b9a-9c1f-2f6f1f0b7a11","address":"10.0.0.7:8080"}]}"#;
 
-fn go_greeter() -> Service {
+fn go_greeter() -> ServiceRecord {
     let leaf = |name: &str| Value {
         name: name.into(),
         type_name: "string".into(),
@@ -120,7 +121,7 @@ fn go_greeter() -> Service {
         type_name: name.into(),
         values: vec![leaf(field)],
     };
-    Service {
+    ServiceRecord {
         name: "greeter".into(),
         version: "latest".into(),
         metadata: None,

@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use micro_runtime::LocalErrorKind;
 use micro_runtime::registry::{
-    Action, EtcdOptions, EtcdRegistry, Node, Registry, Service, Watcher,
+    Action, EtcdOptions, EtcdRegistry, Node, Registry, ServiceRecord, Watcher,
 };
 use tests::etcd::EtcdServer;
 use tokio::time::{Instant, timeout};
@@ -17,8 +17,8 @@ const PASSWORD: &str = "s3cret";
 // etcd drops a simple token after this many seconds unused; short, so the test sees one lapse.
 const TOKEN_TTL: &str = "1";
 
-fn greeter(id: &str) -> Service {
-    Service {
+fn greeter(id: &str) -> ServiceRecord {
+    ServiceRecord {
         name: "greeter".into(),
         version: "latest".into(),
         nodes: vec![Node {
@@ -26,7 +26,7 @@ fn greeter(id: &str) -> Service {
             address: "127.0.0.1:9001".into(),
             metadata: HashMap::from([("registry".into(), "etcd".into())]),
         }],
-        ..Service::default()
+        ..ServiceRecord::default()
     }
 }
 

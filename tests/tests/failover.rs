@@ -6,7 +6,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use micro_runtime::client::ClientOptions;
-use micro_runtime::registry::{Node, Service};
+use micro_runtime::registry::{Node, ServiceRecord};
 use micro_runtime::selector::RoundRobin;
 use micro_runtime::server::Server;
 use micro_runtime::{CallOptions, Client};
@@ -19,8 +19,8 @@ fn hello(name: &str) -> HelloRequest {
     HelloRequest { name: name.into() }
 }
 
-fn node_record(id: &str, address: String) -> Service {
-    Service {
+fn node_record(id: &str, address: String) -> ServiceRecord {
+    ServiceRecord {
         name: "greeter".into(),
         version: "latest".into(),
         nodes: vec![Node {
@@ -28,7 +28,7 @@ fn node_record(id: &str, address: String) -> Service {
             address,
             ..Node::default()
         }],
-        ..Service::default()
+        ..ServiceRecord::default()
     }
 }
 

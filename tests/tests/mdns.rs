@@ -16,7 +16,8 @@ use hickory_proto::op::{Message, MessageType, OpCode};
 use hickory_proto::rr::rdata::{A, SRV, TXT};
 use hickory_proto::rr::{Name, RData, Record};
 use micro_runtime::registry::{
-    Action, Endpoint, Event, MdnsOptions, MdnsRegistry, Node, Registry, Service, Value, Watcher,
+    Action, Endpoint, Event, MdnsOptions, MdnsRegistry, Node, Registry, ServiceRecord, Value,
+    Watcher,
 };
 use micro_runtime::server::Server;
 use micro_runtime::{Client, LocalErrorKind};
@@ -43,7 +44,7 @@ fn mdns() -> MdnsRegistry {
     MdnsRegistry::new(MdnsOptions::default())
 }
 
-fn service(name: &str, id: &str, port: u16) -> Service {
+fn service(name: &str, id: &str, port: u16) -> ServiceRecord {
     let value = |name: &str, fields: Vec<Value>| Value {
         name: name.into(),
         type_name: name.into(),
@@ -54,7 +55,7 @@ fn service(name: &str, id: &str, port: u16) -> Service {
         type_name: "string".into(),
         values: vec![],
     };
-    Service {
+    ServiceRecord {
         name: name.into(),
         version: "1.0.0".into(),
         metadata: None,
@@ -91,8 +92,8 @@ async fn next_event(watcher: &mut Watcher, what: &str) -> Event {
 async fn until(
     registry: &MdnsRegistry,
     name: &str,
-    found: impl Fn(&[Service]) -> bool,
-) -> Vec<Service> {
+    found: impl Fn(&[ServiceRecord]) -> bool,
+) -> Vec<ServiceRecord> {
     within(&format!("get_service({name})"), async {
         loop {
             let services = registry.get_service(name).await.expect("get_service");

@@ -11,7 +11,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use micro_runtime::codec::ContentType;
-use micro_runtime::registry::{Node, Service};
+use micro_runtime::registry::{Node, ServiceRecord};
 use micro_runtime::transport::Frame;
 use micro_runtime::{CallOptions, Client, Error};
 use tests::go_server::{End, GoServer, Step, request_frames, response_frames};
@@ -44,11 +44,11 @@ async fn client_for(service: &str, address: SocketAddr) -> Client {
             .map(|(k, v)| (k.to_string(), v.to_string()))
             .collect(),
     };
-    let service = Service {
+    let service = ServiceRecord {
         name: service.into(),
         version: "latest".into(),
         nodes: vec![node],
-        ..Service::default()
+        ..ServiceRecord::default()
     };
     registry.register(&service, None).await.unwrap();
     support::client(&registry)
@@ -82,7 +82,7 @@ fn framework_header(name: &str) -> bool {
 fn same_request(label: &str, go: &Frame, micro: &Frame) {
     let eos = go.headers.get("Micro-Error").is_some();
     for name in [
-        "Micro-Service",
+        "Micro-ServiceRecord",
         "Micro-Endpoint",
         "Micro-Method",
         "Micro-Error",
@@ -207,7 +207,7 @@ fn unary_cases() -> Vec<Case> {
 
 /// Makes the case's call as go-micro's client made `go`; returns the greeting or payload.
 async fn call(client: &Client, case: &Case, go: &Frame) -> Result<String, Error> {
-    let service = go.headers.get("Micro-Service").unwrap();
+    let service = go.headers.get("Micro-ServiceRecord").unwrap();
     let mut options = CallOptions::new().content_type(content_type(go));
     for (key, value) in case.metadata {
         options = options.metadata(*key, *value);
@@ -251,7 +251,7 @@ async fn replay_unary(case: &Case, bytewise: bool) {
         .map(|reply| Step::new(1, reply))
         .collect();
     let mut server = GoServer::start(steps, End::Hold, bytewise).await;
-    let service = go_requests[0].headers.get("Micro-Service").unwrap();
+    let service = go_requests[0].headers.get("Micro-ServiceRecord").unwrap();
     let client = client_for(service, server.address).await;
     for go in &go_requests {
         let got = tokio::time::timeout(WAIT, call(&client, case, go))

@@ -6,7 +6,7 @@
 use std::sync::Arc;
 
 use micro_runtime::broker::MemoryBroker;
-use micro_runtime::registry::{EtcdRegistry, Registry, Service};
+use micro_runtime::registry::{EtcdRegistry, Registry, ServiceRecord};
 use micro_runtime::server::Server;
 use micro_runtime::{Context, Error};
 use tests::etcd::EtcdServer;
@@ -41,7 +41,7 @@ fn go_records() -> Vec<GoRecord> {
     records
 }
 
-fn decode(record: &GoRecord) -> Service {
+fn decode(record: &GoRecord) -> ServiceRecord {
     serde_json::from_slice(&record.value)
         .unwrap_or_else(|e| panic!("{}: not a registry record: {e}", record.name))
 }

@@ -16,7 +16,7 @@ use micro_runtime::broker::{
     Broker, CONTENT_TYPE_HEADER, ID_HEADER, Message, SubscribeOptions, Subscription,
     SubscriptionStats, event_handler,
 };
-use micro_runtime::registry::{MemoryRegistry, Registry, Service};
+use micro_runtime::registry::{MemoryRegistry, Registry, ServiceRecord};
 
 use super::tally::Tally;
 use super::{Publish, System, TOPIC};
@@ -103,7 +103,7 @@ impl MicroPublisher {
         let registry = Arc::new(MemoryRegistry::new());
         if system == System::Http {
             let node = node.ok_or_else(|| anyhow::anyhow!("--node is required"))?;
-            let services: Vec<Service> = serde_json::from_str(node)?;
+            let services: Vec<ServiceRecord> = serde_json::from_str(node)?;
             for service in &services {
                 registry.register(service, None).await?;
             }

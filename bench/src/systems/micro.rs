@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use micro_runtime::client::ClientOptions;
 use micro_runtime::registry::memory::MemoryRegistry;
-use micro_runtime::registry::{Node, Registry, Service};
+use micro_runtime::registry::{Node, Registry, ServiceRecord};
 use micro_runtime::server::Server;
 use micro_runtime::stream::{Receiver, Sender};
 use micro_runtime::{Client, Context, Error};
@@ -103,7 +103,7 @@ async fn client(addr: SocketAddr, in_flight: usize) -> anyhow::Result<Client> {
         ("broker", "http"),
         ("registry", "memory"),
     ];
-    let service = Service {
+    let service = ServiceRecord {
         name: SERVICE.into(),
         version: "latest".into(),
         endpoints: [&GREETER_SERVICE, &STREAMER_SERVICE]
@@ -118,7 +118,7 @@ async fn client(addr: SocketAddr, in_flight: usize) -> anyhow::Result<Client> {
                 .map(|(k, v)| (k.to_string(), v.to_string()))
                 .collect(),
         }],
-        ..Service::default()
+        ..ServiceRecord::default()
     };
     registry.register(&service, None).await?;
     let options =

@@ -8,7 +8,7 @@ use std::time::Duration;
 use tokio::time::{Instant, MissedTickBehavior};
 
 use super::watchers::Watchers;
-use super::{Action, BoxFuture, Event, Node, Registry, Service, Watcher};
+use super::{Action, BoxFuture, Event, Node, Registry, ServiceRecord, Watcher};
 use crate::LocalError;
 
 // How often expired nodes are swept and announced, as go-micro's memory registry.
@@ -21,15 +21,15 @@ const PRUNE_INTERVAL: Duration = Duration::from_secs(1);
 /// them to watchers with [`Action::Delete`]. Time is `tokio::time`, so `tokio::time::pause()` drives it.
 ///
 /// ```
-/// use micro_runtime::registry::{MemoryRegistry, Node, Registry, Service};
+/// use micro_runtime::registry::{MemoryRegistry, Node, Registry, ServiceRecord};
 ///
 /// # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
 /// let registry = MemoryRegistry::new();
-/// let service = Service {
+/// let service = ServiceRecord {
 ///     name: "greeter".into(),
 ///     version: "latest".into(),
 ///     nodes: vec![Node { id: "greeter-1".into(), address: "127.0.0.1:9000".into(), ..Node::default() }],
-///     ..Service::default()
+///     ..ServiceRecord::default()
 /// };
 /// registry.register(&service, None).await.unwrap();
 /// assert_eq!(registry.get_service("greeter").await.unwrap(), vec![service]);
@@ -53,13 +53,13 @@ struct State {
     watchers: Watchers,
     // What `get_service_shared` handed out, per name; cleared on every change. Calls look their
     // service up each time, and sharing one snapshot saves a deep copy of it per call.
-    snapshots: HashMap<String, Arc<[Service]>>,
+    snapshots: HashMap<String, Arc<[ServiceRecord]>>,
 }
 
 #[derive(Debug)]
 struct Record {
     // The service without its nodes.
-    service: Service,
+    service: ServiceRecord,
     // In registration order, so reads are stable.
     nodes: Vec<Entry>,
 }
@@ -101,7 +101,7 @@ impl MemoryRegistry {
         });
     }
 
-    fn register_now(&self, service: &Service, ttl: Option<Duration>) {
+    fn register_now(&self, service: &ServiceRecord, ttl: Option<Duration>) {
         let expires = ttl.filter(|t| !t.is_zero()).map(|t| Instant::now() + t);
         let mut state = self.lock();
         state.snapshots.clear();
@@ -144,7 +144,7 @@ impl MemoryRegistry {
         state.emit(service, Action::Update, updated);
     }
 
-    fn deregister_now(&self, service: &Service) {
+    fn deregister_now(&self, service: &ServiceRecord) {
         let mut state = self.lock();
         state.snapshots.clear();
         let Some(versions) = state.services.get_mut(&service.name) else {
@@ -171,12 +171,12 @@ impl MemoryRegistry {
         state.emit(&template, Action::Delete, removed);
     }
 
-    fn get_shared_now(&self, name: &str) -> Arc<[Service]> {
+    fn get_shared_now(&self, name: &str) -> Arc<[ServiceRecord]> {
         let mut state = self.lock();
         if let Some(snapshot) = state.snapshots.get(name) {
             return Arc::clone(snapshot);
         }
-        let snapshot: Arc<[Service]> = state
+        let snapshot: Arc<[ServiceRecord]> = state
             .services
             .get(name)
             .map(|versions| versions.values().map(Record::to_service).collect())
@@ -187,7 +187,7 @@ impl MemoryRegistry {
         snapshot
     }
 
-    fn get_now(&self, name: &str) -> Vec<Service> {
+    fn get_now(&self, name: &str) -> Vec<ServiceRecord> {
         let state = self.lock();
         state
             .services
@@ -196,7 +196,7 @@ impl MemoryRegistry {
             .unwrap_or_default()
     }
 
-    fn list_now(&self) -> Vec<Service> {
+    fn list_now(&self) -> Vec<ServiceRecord> {
         let state = self.lock();
         state
             .services
@@ -213,7 +213,7 @@ impl MemoryRegistry {
 impl Registry for MemoryRegistry {
     fn register<'a>(
         &'a self,
-        service: &'a Service,
+        service: &'a ServiceRecord,
         ttl: Option<Duration>,
     ) -> BoxFuture<'a, Result<(), LocalError>> {
         Box::pin(async move {
@@ -225,25 +225,31 @@ impl Registry for MemoryRegistry {
         })
     }
 
-    fn deregister<'a>(&'a self, service: &'a Service) -> BoxFuture<'a, Result<(), LocalError>> {
+    fn deregister<'a>(
+        &'a self,
+        service: &'a ServiceRecord,
+    ) -> BoxFuture<'a, Result<(), LocalError>> {
         Box::pin(async move {
             self.deregister_now(service);
             Ok(())
         })
     }
 
-    fn get_service<'a>(&'a self, name: &'a str) -> BoxFuture<'a, Result<Vec<Service>, LocalError>> {
+    fn get_service<'a>(
+        &'a self,
+        name: &'a str,
+    ) -> BoxFuture<'a, Result<Vec<ServiceRecord>, LocalError>> {
         Box::pin(async move { Ok(self.get_now(name)) })
     }
 
     fn get_service_shared<'a>(
         &'a self,
         name: &'a str,
-    ) -> BoxFuture<'a, Result<Arc<[Service]>, LocalError>> {
+    ) -> BoxFuture<'a, Result<Arc<[ServiceRecord]>, LocalError>> {
         Box::pin(async move { Ok(self.get_shared_now(name)) })
     }
 
-    fn list_services(&self) -> BoxFuture<'_, Result<Vec<Service>, LocalError>> {
+    fn list_services(&self) -> BoxFuture<'_, Result<Vec<ServiceRecord>, LocalError>> {
         Box::pin(async move { Ok(self.list_now()) })
     }
 
@@ -261,8 +267,8 @@ impl Registry for MemoryRegistry {
 }
 
 impl Record {
-    fn to_service(&self) -> Service {
-        Service {
+    fn to_service(&self) -> ServiceRecord {
+        ServiceRecord {
             nodes: self.nodes.iter().map(|e| e.node.clone()).collect(),
             ..self.service.clone()
         }
@@ -303,13 +309,13 @@ impl State {
 
     // Sends without waiting: a slow watcher misses events, a dropped one is forgotten, and neither
     // ever blocks or fails the registry.
-    fn emit(&mut self, service: &Service, action: Action, nodes: Vec<Node>) {
+    fn emit(&mut self, service: &ServiceRecord, action: Action, nodes: Vec<Node>) {
         if nodes.is_empty() {
             return;
         }
         let event = Event {
             action,
-            service: Service {
+            service: ServiceRecord {
                 nodes,
                 ..without_nodes(service)
             },
@@ -318,8 +324,8 @@ impl State {
     }
 }
 
-fn without_nodes(service: &Service) -> Service {
-    Service {
+fn without_nodes(service: &ServiceRecord) -> ServiceRecord {
+    ServiceRecord {
         name: service.name.clone(),
         version: service.version.clone(),
         metadata: service.metadata.clone(),

@@ -43,7 +43,7 @@ pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
 
 /// One version of a service and the nodes running it (go-micro's `registry.Service`).
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Service {
+pub struct ServiceRecord {
     /// The service name, e.g. `helloworld` or `go.micro.srv.greeter`.
     #[serde(default)]
     pub name: String,
@@ -176,15 +176,21 @@ pub trait Registry: Send + Sync + fmt::Debug + 'static {
     /// nodes until they are deregistered.
     fn register<'a>(
         &'a self,
-        service: &'a Service,
+        service: &'a ServiceRecord,
         ttl: Option<Duration>,
     ) -> BoxFuture<'a, Result<(), LocalError>>;
 
     /// Removes `service`'s nodes from its `(name, version)` record; the record goes with its last node.
-    fn deregister<'a>(&'a self, service: &'a Service) -> BoxFuture<'a, Result<(), LocalError>>;
+    fn deregister<'a>(
+        &'a self,
+        service: &'a ServiceRecord,
+    ) -> BoxFuture<'a, Result<(), LocalError>>;
 
-    /// Every version of the named service, one [`Service`] each; empty when the name is unknown.
-    fn get_service<'a>(&'a self, name: &'a str) -> BoxFuture<'a, Result<Vec<Service>, LocalError>>;
+    /// Every version of the named service, one [`ServiceRecord`] each; empty when the name is unknown.
+    fn get_service<'a>(
+        &'a self,
+        name: &'a str,
+    ) -> BoxFuture<'a, Result<Vec<ServiceRecord>, LocalError>>;
 
     /// [`get_service`](Self::get_service) as a shared snapshot. The selector asks on every call,
     /// so a registry that holds its records in memory should override this to hand out one copy
@@ -192,12 +198,12 @@ pub trait Registry: Send + Sync + fmt::Debug + 'static {
     fn get_service_shared<'a>(
         &'a self,
         name: &'a str,
-    ) -> BoxFuture<'a, Result<Arc<[Service]>, LocalError>> {
+    ) -> BoxFuture<'a, Result<Arc<[ServiceRecord]>, LocalError>> {
         Box::pin(async move { self.get_service(name).await.map(Arc::from) })
     }
 
     /// Every service, sorted by name then version.
-    fn list_services(&self) -> BoxFuture<'_, Result<Vec<Service>, LocalError>>;
+    fn list_services(&self) -> BoxFuture<'_, Result<Vec<ServiceRecord>, LocalError>>;
 
     /// Watches changes to one service, or to all when `service` is `None`.
     fn watch<'a>(&'a self, service: Option<&'a str>) -> BoxFuture<'a, Result<Watcher, LocalError>>;
@@ -231,7 +237,7 @@ pub struct Event {
     /// What happened.
     pub action: Action,
     /// The service, carrying only the nodes that changed.
-    pub service: Service,
+    pub service: ServiceRecord,
 }
 
 /// A stream of registry [`Event`]s. Dropping it stops the watch.

@@ -61,14 +61,14 @@ impl Watchers {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::registry::{Action, Service};
+    use crate::registry::{Action, ServiceRecord};
 
     fn event(name: &str) -> Event {
         Event {
             action: Action::Create,
-            service: Service {
+            service: ServiceRecord {
                 name: name.into(),
-                ..Service::default()
+                ..ServiceRecord::default()
             },
         }
     }

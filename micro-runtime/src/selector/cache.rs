@@ -19,7 +19,7 @@ use tokio::task::AbortHandle;
 use tokio::time::Instant;
 
 use crate::LocalError;
-use crate::registry::{Action, Event, Registry, Service, Watcher};
+use crate::registry::{Action, Event, Registry, ServiceRecord, Watcher};
 
 // After a failed refresh, how long the stale copy serves before the next try (go-micro's
 // `MinimumRetryInterval`), so a dead registry is not asked on every call.
@@ -58,7 +58,7 @@ struct Entry {
 
 #[derive(Debug, Default)]
 struct State {
-    services: Option<Arc<[Service]>>,
+    services: Option<Arc<[ServiceRecord]>>,
     // When the copy must be fetched again (the TTL, or the retry time after an error).
     refresh_at: Option<Instant>,
     // Watch events applied so far: a fetch that saw this change while it was out may be older
@@ -86,7 +86,7 @@ impl Cache {
     }
 
     /// The service's records: cached, or fetched (and then watched) on first use.
-    pub(crate) async fn get(&self, name: &str) -> Result<Arc<[Service]>, LocalError> {
+    pub(crate) async fn get(&self, name: &str) -> Result<Arc<[ServiceRecord]>, LocalError> {
         let entry = self.entry(name);
         if let Some(services) = self.cached(name, &entry) {
             return Ok(services);
@@ -124,7 +124,7 @@ impl Cache {
         let fetched = self.inner.registry.get_service(name).await;
         let mut state = lock(&entry.state);
         state.fetches += 1;
-        let services: Arc<[Service]> = match fetched {
+        let services: Arc<[ServiceRecord]> = match fetched {
             Ok(services) => services.into(),
             Err(err) => {
                 state.missed = Some(Err(err.to_string()));
@@ -161,7 +161,7 @@ impl Cache {
     }
 
     // The cached copy, if any; an expired one is returned all the same and refreshed behind it.
-    fn cached(&self, name: &str, entry: &Arc<Entry>) -> Option<Arc<[Service]>> {
+    fn cached(&self, name: &str, entry: &Arc<Entry>) -> Option<Arc<[ServiceRecord]>> {
         let state = lock(&entry.state);
         let Some(services) = state.services.clone() else {
             let recent_miss = state.miss_until.is_some_and(|until| Instant::now() < until);
@@ -271,7 +271,7 @@ async fn watch_loop(
 /// Patches a cached copy with one watch event. Copy on write: lookups in flight keep the old one.
 fn apply(state: &mut State, event: Event) {
     state.events += 1;
-    let mut services: Vec<Service> = state.services.as_deref().unwrap_or_default().to_vec();
+    let mut services: Vec<ServiceRecord> = state.services.as_deref().unwrap_or_default().to_vec();
     let changed = event.service;
     let position = services
         .iter()
@@ -281,7 +281,7 @@ fn apply(state: &mut State, event: Event) {
             let record = match position {
                 Some(i) => &mut services[i],
                 None => {
-                    services.push(Service {
+                    services.push(ServiceRecord {
                         nodes: Vec::new(),
                         ..changed.clone()
                     });

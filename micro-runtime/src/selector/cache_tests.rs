@@ -6,7 +6,7 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::Duration;
 
 use super::Cache;
-use crate::registry::{BoxFuture, MemoryRegistry, Node, Registry, Service, Watcher};
+use crate::registry::{BoxFuture, MemoryRegistry, Node, Registry, ServiceRecord, Watcher};
 use crate::{LocalError, LocalErrorKind};
 
 #[derive(Debug, Default)]
@@ -19,17 +19,23 @@ struct Remote {
 impl Registry for Remote {
     fn register<'a>(
         &'a self,
-        service: &'a Service,
+        service: &'a ServiceRecord,
         ttl: Option<Duration>,
     ) -> BoxFuture<'a, Result<(), LocalError>> {
         self.records.register(service, ttl)
     }
 
-    fn deregister<'a>(&'a self, service: &'a Service) -> BoxFuture<'a, Result<(), LocalError>> {
+    fn deregister<'a>(
+        &'a self,
+        service: &'a ServiceRecord,
+    ) -> BoxFuture<'a, Result<(), LocalError>> {
         self.records.deregister(service)
     }
 
-    fn get_service<'a>(&'a self, name: &'a str) -> BoxFuture<'a, Result<Vec<Service>, LocalError>> {
+    fn get_service<'a>(
+        &'a self,
+        name: &'a str,
+    ) -> BoxFuture<'a, Result<Vec<ServiceRecord>, LocalError>> {
         Box::pin(async move {
             self.lookups.fetch_add(1, Ordering::SeqCst);
             let down = self.down.load(Ordering::SeqCst);
@@ -44,7 +50,7 @@ impl Registry for Remote {
         })
     }
 
-    fn list_services(&self) -> BoxFuture<'_, Result<Vec<Service>, LocalError>> {
+    fn list_services(&self) -> BoxFuture<'_, Result<Vec<ServiceRecord>, LocalError>> {
         self.records.list_services()
     }
 
@@ -57,8 +63,8 @@ impl Registry for Remote {
     }
 }
 
-fn service(ids: &[&str]) -> Service {
-    Service {
+fn service(ids: &[&str]) -> ServiceRecord {
+    ServiceRecord {
         name: "greeter".into(),
         version: "latest".into(),
         nodes: ids
@@ -69,11 +75,11 @@ fn service(ids: &[&str]) -> Service {
                 ..Node::default()
             })
             .collect(),
-        ..Service::default()
+        ..ServiceRecord::default()
     }
 }
 
-fn ids(services: &[Service]) -> Vec<String> {
+fn ids(services: &[ServiceRecord]) -> Vec<String> {
     let mut ids: Vec<String> = services
         .iter()
         .flat_map(|s| s.nodes.iter().map(|n| n.id.clone()))

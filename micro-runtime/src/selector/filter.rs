@@ -3,7 +3,7 @@
 use std::fmt;
 use std::sync::Arc;
 
-use crate::registry::Service;
+use crate::registry::ServiceRecord;
 
 /// Narrows the services and nodes of one selection. Several filters all apply, in order.
 #[derive(Clone)]
@@ -21,7 +21,7 @@ pub enum Filter {
     /// Keeps the services that list this endpoint, e.g. `Greeter.Hello` (go-micro's `FilterEndpoint`).
     Endpoint(String),
     /// Any other rule.
-    Custom(Arc<dyn Fn(Vec<Service>) -> Vec<Service> + Send + Sync>),
+    Custom(Arc<dyn Fn(Vec<ServiceRecord>) -> Vec<ServiceRecord> + Send + Sync>),
 }
 
 impl Filter {
@@ -44,12 +44,14 @@ impl Filter {
     }
 
     /// [`Filter::Custom`].
-    pub fn custom(f: impl Fn(Vec<Service>) -> Vec<Service> + Send + Sync + 'static) -> Self {
+    pub fn custom(
+        f: impl Fn(Vec<ServiceRecord>) -> Vec<ServiceRecord> + Send + Sync + 'static,
+    ) -> Self {
         Filter::Custom(Arc::new(f))
     }
 
     /// Applies the filter.
-    pub fn apply(&self, mut services: Vec<Service>) -> Vec<Service> {
+    pub fn apply(&self, mut services: Vec<ServiceRecord>) -> Vec<ServiceRecord> {
         match self {
             Filter::Version(version) => services.retain(|s| &s.version == version),
             Filter::Label { key, value } => {

@@ -13,13 +13,13 @@
 //!
 //! ```
 //! use std::sync::Arc;
-//! use micro_runtime::registry::{MemoryRegistry, Node, Registry, Service};
+//! use micro_runtime::registry::{MemoryRegistry, Node, Registry, ServiceRecord};
 //! use micro_runtime::selector::{Random, Selector};
 //!
 //! # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
 //! let registry = Arc::new(MemoryRegistry::new());
 //! let nodes = ["a", "b"].map(|id| Node { id: id.into(), address: format!("{id}:1"), ..Node::default() });
-//! let service = Service { name: "greeter".into(), nodes: nodes.to_vec(), ..Service::default() };
+//! let service = ServiceRecord { name: "greeter".into(), nodes: nodes.to_vec(), ..ServiceRecord::default() };
 //! registry.register(&service, None).await.unwrap();
 //!
 //! let selector = Selector::new(registry, Arc::new(Random));
@@ -45,7 +45,7 @@ pub use strategy::{Candidates, Outcome, Random, RoundRobin, Strategy};
 
 use crate::Error;
 use crate::error::CLIENT_ID;
-use crate::registry::{Node, Registry, Service};
+use crate::registry::{Node, Registry, ServiceRecord};
 
 pub(crate) use self::cache::Cache;
 pub(crate) use self::cooldown::Cooldown;
@@ -172,7 +172,7 @@ impl Selector {
 /// Take one per attempt: a retry gets a node it has not tried yet.
 #[derive(Clone, Debug)]
 pub struct Next {
-    services: Arc<[Service]>,
+    services: Arc<[ServiceRecord]>,
     // (service, node) positions in `services`, in strategy order.
     order: std::vec::IntoIter<(usize, usize)>,
 }

@@ -8,7 +8,7 @@ use std::collections::HashMap;
 use std::fmt;
 use std::sync::Mutex;
 
-use crate::registry::{Node, Service};
+use crate::registry::{Node, ServiceRecord};
 
 /// How a [`Selector`](super::Selector) orders the nodes of one selection.
 ///
@@ -55,12 +55,12 @@ pub enum Outcome {
 
 /// The nodes of one selection, for a [`Strategy`] to put in order.
 pub struct Candidates<'a> {
-    services: &'a [Service],
+    services: &'a [ServiceRecord],
     order: &'a mut [(usize, usize)],
 }
 
 impl<'a> Candidates<'a> {
-    pub(crate) fn new(services: &'a [Service], order: &'a mut [(usize, usize)]) -> Self {
+    pub(crate) fn new(services: &'a [ServiceRecord], order: &'a mut [(usize, usize)]) -> Self {
         Self { services, order }
     }
 
@@ -81,7 +81,7 @@ impl<'a> Candidates<'a> {
     }
 
     /// The service record (name, version, endpoints) the node at position `i` belongs to.
-    pub fn service(&self, i: usize) -> &'a Service {
+    pub fn service(&self, i: usize) -> &'a ServiceRecord {
         &self.services[self.order[i].0]
     }
 
@@ -170,7 +170,7 @@ impl Strategy for RoundRobin {
 mod tests {
     use super::*;
 
-    fn record(ids: &[&str]) -> Vec<Service> {
+    fn record(ids: &[&str]) -> Vec<ServiceRecord> {
         let nodes = ids
             .iter()
             .map(|id| Node {
@@ -178,9 +178,9 @@ mod tests {
                 ..Node::default()
             })
             .collect();
-        vec![Service {
+        vec![ServiceRecord {
             nodes,
-            ..Service::default()
+            ..ServiceRecord::default()
         }]
     }
 

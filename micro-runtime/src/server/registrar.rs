@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use super::Server;
 use crate::error::{LocalError, LocalErrorKind};
-use crate::registry::{Node, Registry, Service};
+use crate::registry::{Node, Registry, ServiceRecord};
 
 // A failed registration that took this long was a timeout, not a passing error.
 const SLOW_FAILURE: Duration = Duration::from_secs(1);
@@ -15,7 +15,7 @@ const SLOW_FAILURE: Duration = Duration::from_secs(1);
 /// The node's registry record and where it goes.
 pub(super) struct Registrar {
     registry: Arc<dyn Registry>,
-    record: Service,
+    record: ServiceRecord,
     ttl: Duration,
     interval: Duration,
 }
@@ -39,7 +39,7 @@ impl Registrar {
             address,
             metadata,
         };
-        let record = Service {
+        let record = ServiceRecord {
             name: server.name.clone(),
             version: server.version.clone(),
             metadata: None,

@@ -16,7 +16,7 @@ use super::outbox::{Outbox, Pushed, Queued};
 use super::{BROADCAST_VERSION, Options, SERVICE_NAME};
 use crate::broker::{Message, TOPIC_HEADER, broker_error, check_publish, encode_envelope};
 use crate::error::LocalError;
-use crate::registry::{Node, Registry, Service};
+use crate::registry::{Node, Registry, ServiceRecord};
 use crate::selector::{Cache, DEFAULT_CACHE_TTL};
 
 /// Where publishers read the subscriber records.
@@ -35,7 +35,7 @@ impl Lookup {
     }
 
     /// Every version of [`SERVICE_NAME`]. A cached copy serves while the registry fails.
-    pub(super) async fn services(&self) -> Result<Arc<[Service]>, LocalError> {
+    pub(super) async fn services(&self) -> Result<Arc<[ServiceRecord]>, LocalError> {
         match self {
             Lookup::Cached(cache) => cache.get(SERVICE_NAME).await,
             Lookup::Direct(registry) => registry.get_service_shared(SERVICE_NAME).await,
@@ -108,7 +108,7 @@ pub(super) enum Target<'a> {
 
 /// Who gets a message on `topic`: each broadcast node once, and each queue group once, with its
 /// members (a registry may list a version more than once).
-pub(super) fn targets<'a>(services: &'a [Service], topic: &str) -> Vec<Target<'a>> {
+pub(super) fn targets<'a>(services: &'a [ServiceRecord], topic: &str) -> Vec<Target<'a>> {
     let mut out: Vec<Target<'a>> = Vec::new();
     for service in services {
         let version = service.version.as_str();
@@ -136,7 +136,7 @@ pub(super) fn targets<'a>(services: &'a [Service], topic: &str) -> Vec<Target<'a
 }
 
 /// The broadcast node `id` of `topic`, if it is still registered.
-pub(super) fn broadcast_node(services: &[Service], topic: &str, id: &str) -> Option<Node> {
+pub(super) fn broadcast_node(services: &[ServiceRecord], topic: &str, id: &str) -> Option<Node> {
     services
         .iter()
         .filter(|s| s.version == BROADCAST_VERSION)
@@ -147,7 +147,7 @@ pub(super) fn broadcast_node(services: &[Service], topic: &str, id: &str) -> Opt
 
 /// The members of queue group `group` on `topic`.
 pub(super) fn group_members<'a>(
-    services: &'a [Service],
+    services: &'a [ServiceRecord],
     topic: &str,
     group: &str,
 ) -> Vec<&'a Node> {
@@ -164,7 +164,7 @@ pub(super) fn group_members<'a>(
     members
 }
 
-fn subscribers<'a>(service: &'a Service, topic: &str) -> impl Iterator<Item = &'a Node> {
+fn subscribers<'a>(service: &'a ServiceRecord, topic: &str) -> impl Iterator<Item = &'a Node> {
     service
         .nodes
         .iter()
@@ -204,12 +204,12 @@ mod tests {
         }
     }
 
-    fn service(version: &str, nodes: Vec<Node>) -> Service {
-        Service {
+    fn service(version: &str, nodes: Vec<Node>) -> ServiceRecord {
+        ServiceRecord {
             name: SERVICE_NAME.to_string(),
             version: version.to_string(),
             nodes,
-            ..Service::default()
+            ..ServiceRecord::default()
         }
     }
 

@@ -21,7 +21,7 @@ use super::{BROADCAST_VERSION, Inner, SERVICE_NAME, lock};
 use crate::broker::delivery::DeliverySender;
 use crate::broker::{Unsubscribe, broker_error};
 use crate::error::LocalError;
-use crate::registry::{BoxFuture, Node, Registry, Service};
+use crate::registry::{BoxFuture, Node, Registry, ServiceRecord};
 
 /// The live subscriptions of one broker, by node id.
 #[derive(Default)]
@@ -68,7 +68,7 @@ impl Subscriptions {
 
 /// One subscription's registry record.
 pub(super) struct Entry {
-    record: Service,
+    record: ServiceRecord,
     topic: String,
     // Set, without waiting, when the subscription ends: no register may happen after it.
     ended: AtomicBool,
@@ -90,7 +90,7 @@ impl Entry {
             address,
             metadata,
         };
-        let record = Service {
+        let record = ServiceRecord {
             name: SERVICE_NAME.to_string(),
             version: queue.unwrap_or(BROADCAST_VERSION).to_string(),
             metadata: None,

@@ -3,7 +3,7 @@
 
 use std::collections::BTreeMap;
 
-use crate::registry::{Node, Service};
+use crate::registry::{Node, ServiceRecord};
 
 /// Every key micro (and go-micro) writes starts with this.
 pub(super) const PREFIX: &str = "/micro/registry/";
@@ -25,8 +25,8 @@ pub(super) fn node_key(service: &str, node_id: &str) -> String {
 }
 
 /// The value stored for `node`: the service with exactly that one node, endpoints included.
-pub(super) fn encode(service: &Service, node: &Node) -> String {
-    let record = Service {
+pub(super) fn encode(service: &ServiceRecord, node: &Node) -> String {
+    let record = ServiceRecord {
         name: service.name.clone(),
         version: service.version.clone(),
         metadata: service.metadata.clone(),
@@ -34,7 +34,7 @@ pub(super) fn encode(service: &Service, node: &Node) -> String {
         nodes: vec![node.clone()],
     };
     // Serializing plain strings and maps cannot fail.
-    let json = serde_json::to_string(&record).expect("a Service always serializes");
+    let json = serde_json::to_string(&record).expect("a ServiceRecord always serializes");
     go_escape(json)
 }
 
@@ -61,8 +61,8 @@ fn go_escape(json: String) -> String {
 
 /// Decodes a stored value. Other programs may write anything under the prefix, so a value that is
 /// not a service record is logged and skipped, never an error for the caller.
-pub(super) fn decode(key: &[u8], value: &[u8]) -> Option<Service> {
-    match serde_json::from_slice::<Service>(value) {
+pub(super) fn decode(key: &[u8], value: &[u8]) -> Option<ServiceRecord> {
+    match serde_json::from_slice::<ServiceRecord>(value) {
         Ok(service) if !service.name.is_empty() => Some(service),
         Ok(_) => {
             tracing::warn!(key = %String::from_utf8_lossy(key), "etcd registry: skipping a record with no service name");
@@ -88,10 +88,10 @@ pub(super) fn prefix_end(prefix: &[u8]) -> Vec<u8> {
     }
 }
 
-/// Merges one-node records into one [`Service`] per (name, version), nodes in key order, sorted by
+/// Merges one-node records into one [`ServiceRecord`] per (name, version), nodes in key order, sorted by
 /// name then version. The first record of a version supplies its endpoints and metadata.
-pub(super) fn merge(records: impl IntoIterator<Item = Service>) -> Vec<Service> {
-    let mut merged: BTreeMap<(String, String), Service> = BTreeMap::new();
+pub(super) fn merge(records: impl IntoIterator<Item = ServiceRecord>) -> Vec<ServiceRecord> {
+    let mut merged: BTreeMap<(String, String), ServiceRecord> = BTreeMap::new();
     for record in records {
         let key = (record.name.clone(), record.version.clone());
         match merged.get_mut(&key) {
@@ -110,8 +110,8 @@ mod tests {
 
     use super::*;
 
-    fn service(name: &str, version: &str, node: &str) -> Service {
-        Service {
+    fn service(name: &str, version: &str, node: &str) -> ServiceRecord {
+        ServiceRecord {
             name: name.into(),
             version: version.into(),
             nodes: vec![Node {
@@ -119,7 +119,7 @@ mod tests {
                 address: "10.0.0.1:8080".into(),
                 metadata: HashMap::from([("protocol".into(), "mucp".into())]),
             }],
-            ..Service::default()
+            ..ServiceRecord::default()
         }
     }
 

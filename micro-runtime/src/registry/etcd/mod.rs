@@ -41,7 +41,7 @@ use std::fmt;
 use std::sync::Arc;
 use std::time::Duration;
 
-use super::{BoxFuture, Registry, Service, Watcher};
+use super::{BoxFuture, Registry, ServiceRecord, Watcher};
 use crate::{LocalError, LocalErrorKind};
 use connection::Connection;
 use lease::Leases;
@@ -92,7 +92,7 @@ impl EtcdRegistry {
     }
 
     /// Every decoded record under `prefix`; malformed ones are logged and skipped.
-    async fn records(&self, prefix: String, what: &str) -> Result<Vec<Service>, LocalError> {
+    async fn records(&self, prefix: String, what: &str) -> Result<Vec<ServiceRecord>, LocalError> {
         let kvs = self
             .connection()
             .run(what, |client| {
@@ -109,7 +109,7 @@ impl EtcdRegistry {
     }
 }
 
-fn needs_nodes(service: &Service) -> Result<(), LocalError> {
+fn needs_nodes(service: &ServiceRecord) -> Result<(), LocalError> {
     // As go-micro: a record is stored per node, so a service without nodes has nothing to store.
     if service.nodes.is_empty() {
         return Err(LocalError::new(
@@ -123,7 +123,7 @@ fn needs_nodes(service: &Service) -> Result<(), LocalError> {
 impl Registry for EtcdRegistry {
     fn register<'a>(
         &'a self,
-        service: &'a Service,
+        service: &'a ServiceRecord,
         ttl: Option<Duration>,
     ) -> BoxFuture<'a, Result<(), LocalError>> {
         Box::pin(async move {
@@ -144,7 +144,10 @@ impl Registry for EtcdRegistry {
         })
     }
 
-    fn deregister<'a>(&'a self, service: &'a Service) -> BoxFuture<'a, Result<(), LocalError>> {
+    fn deregister<'a>(
+        &'a self,
+        service: &'a ServiceRecord,
+    ) -> BoxFuture<'a, Result<(), LocalError>> {
         Box::pin(async move {
             needs_nodes(service)?;
             let mut result = Ok(());
@@ -157,7 +160,10 @@ impl Registry for EtcdRegistry {
         })
     }
 
-    fn get_service<'a>(&'a self, name: &'a str) -> BoxFuture<'a, Result<Vec<Service>, LocalError>> {
+    fn get_service<'a>(
+        &'a self,
+        name: &'a str,
+    ) -> BoxFuture<'a, Result<Vec<ServiceRecord>, LocalError>> {
         Box::pin(async move {
             let records = self
                 .records(key::service_prefix(name), "reading a service")
@@ -167,7 +173,7 @@ impl Registry for EtcdRegistry {
         })
     }
 
-    fn list_services(&self) -> BoxFuture<'_, Result<Vec<Service>, LocalError>> {
+    fn list_services(&self) -> BoxFuture<'_, Result<Vec<ServiceRecord>, LocalError>> {
         Box::pin(async move {
             let records = self
                 .records(key::PREFIX.to_string(), "listing services")

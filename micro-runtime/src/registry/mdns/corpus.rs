@@ -15,7 +15,7 @@ use super::entry::{self, Found};
 use super::name::Names;
 use super::record;
 use super::zone::{DEFAULT_TTL, Local, Zone};
-use crate::registry::Service;
+use crate::registry::ServiceRecord;
 
 // The node go-micro registered for the capture.
 const NODE_ID: &str = "greeter-f89b1959-1f6c-41c9-af8e-2af3fe697583";
@@ -75,7 +75,7 @@ fn go_node() -> Found {
 fn zone_with_go_node() -> (Zone, Local) {
     let found = go_node();
     let mut zone = Zone::new(Names::new("micro"), Name::from_ascii(HOST).unwrap());
-    let service = Service {
+    let service = ServiceRecord {
         nodes: vec![found.node],
         ..found.service
     };

@@ -12,7 +12,7 @@ use hickory_proto::rr::{Name, RData, RecordType};
 
 use super::name::{self, Names};
 use super::record;
-use crate::registry::{Node, Service};
+use crate::registry::{Node, ServiceRecord};
 
 /// One instance as a message describes it.
 #[derive(Debug, Default)]
@@ -26,7 +26,7 @@ struct Instance {
 /// A node found in a response: its service (without nodes), the node, and the record TTL.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub(super) struct Found {
-    pub service: Service,
+    pub service: ServiceRecord,
     pub node: Node,
     /// Seconds; 0 is a goodbye.
     pub ttl: u32,
@@ -143,7 +143,7 @@ impl Instance {
             (None, _) => return Err(Some("TXT without an SRV record".into())),
         };
         Ok(Found {
-            service: Service {
+            service: ServiceRecord {
                 name: txt.service,
                 version: txt.version,
                 metadata: None,
@@ -170,7 +170,7 @@ mod tests {
 
     fn zone() -> Zone {
         let mut zone = Zone::new(Names::new("micro"), Name::from_ascii("host.").unwrap());
-        let service = Service {
+        let service = ServiceRecord {
             name: "greeter".into(),
             version: "1.0.0".into(),
             nodes: vec![Node {
@@ -178,7 +178,7 @@ mod tests {
                 address: "127.0.0.1:9001".into(),
                 ..Node::default()
             }],
-            ..Service::default()
+            ..ServiceRecord::default()
         };
         let locals = zone.prepare(&service, None).unwrap();
         zone.insert(locals);

@@ -54,7 +54,7 @@ use std::time::Duration;
 use tokio::sync::OnceCell;
 
 use self::engine::Engine;
-use super::{BoxFuture, Registry, Service, Watcher};
+use super::{BoxFuture, Registry, ServiceRecord, Watcher};
 use crate::{LocalError, LocalErrorKind};
 
 // The pause between the two copies of a goodbye.
@@ -129,7 +129,7 @@ impl MdnsRegistry {
 
     async fn register_now(
         &self,
-        service: &Service,
+        service: &ServiceRecord,
         ttl: Option<Duration>,
     ) -> Result<(), LocalError> {
         if service.name.is_empty() {
@@ -161,7 +161,7 @@ impl MdnsRegistry {
         Ok(())
     }
 
-    async fn deregister_now(&self, service: &Service) -> Result<(), LocalError> {
+    async fn deregister_now(&self, service: &ServiceRecord) -> Result<(), LocalError> {
         let engine = self.engine().await?;
         let groups = {
             let mut state = engine.lock();
@@ -186,21 +186,27 @@ impl MdnsRegistry {
 impl Registry for MdnsRegistry {
     fn register<'a>(
         &'a self,
-        service: &'a Service,
+        service: &'a ServiceRecord,
         ttl: Option<Duration>,
     ) -> BoxFuture<'a, Result<(), LocalError>> {
         Box::pin(self.register_now(service, ttl))
     }
 
-    fn deregister<'a>(&'a self, service: &'a Service) -> BoxFuture<'a, Result<(), LocalError>> {
+    fn deregister<'a>(
+        &'a self,
+        service: &'a ServiceRecord,
+    ) -> BoxFuture<'a, Result<(), LocalError>> {
         Box::pin(self.deregister_now(service))
     }
 
-    fn get_service<'a>(&'a self, name: &'a str) -> BoxFuture<'a, Result<Vec<Service>, LocalError>> {
+    fn get_service<'a>(
+        &'a self,
+        name: &'a str,
+    ) -> BoxFuture<'a, Result<Vec<ServiceRecord>, LocalError>> {
         Box::pin(async move { query::get_service(self.engine().await?, name).await })
     }
 
-    fn list_services(&self) -> BoxFuture<'_, Result<Vec<Service>, LocalError>> {
+    fn list_services(&self) -> BoxFuture<'_, Result<Vec<ServiceRecord>, LocalError>> {
         Box::pin(async move { query::list_services(self.engine().await?).await })
     }
 

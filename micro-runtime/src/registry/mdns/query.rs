@@ -11,10 +11,13 @@ use tokio::time::Instant;
 use super::engine::Engine;
 use super::entry::{self, Found};
 use crate::LocalError;
-use crate::registry::Service;
+use crate::registry::ServiceRecord;
 
 /// Every version of `name` that answers within the query timeout, nodes sorted by id.
-pub(super) async fn get_service(engine: &Engine, name: &str) -> Result<Vec<Service>, LocalError> {
+pub(super) async fn get_service(
+    engine: &Engine,
+    name: &str,
+) -> Result<Vec<ServiceRecord>, LocalError> {
     let question = engine.names.service(name)?;
     // Subscribe before asking, so no answer can slip past.
     let mut responses = engine.responses.subscribe();
@@ -44,7 +47,7 @@ pub(super) async fn get_service(engine: &Engine, name: &str) -> Result<Vec<Servi
     })
     .await;
     // Grouped by version, as go-micro's GetService.
-    let mut versions: BTreeMap<String, Service> = BTreeMap::new();
+    let mut versions: BTreeMap<String, ServiceRecord> = BTreeMap::new();
     for found in nodes.into_values() {
         versions
             .entry(found.service.version.clone())
@@ -56,7 +59,7 @@ pub(super) async fn get_service(engine: &Engine, name: &str) -> Result<Vec<Servi
 }
 
 /// The names of every service that answers the listing query, sorted; versions are not listed.
-pub(super) async fn list_services(engine: &Engine) -> Result<Vec<Service>, LocalError> {
+pub(super) async fn list_services(engine: &Engine) -> Result<Vec<ServiceRecord>, LocalError> {
     let question = engine.names.services()?;
     let mut responses = engine.responses.subscribe();
     engine
@@ -71,9 +74,9 @@ pub(super) async fn list_services(engine: &Engine) -> Result<Vec<Service>, Local
     names.dedup();
     Ok(names
         .into_iter()
-        .map(|name| Service {
+        .map(|name| ServiceRecord {
             name,
-            ..Service::default()
+            ..ServiceRecord::default()
         })
         .collect())
 }

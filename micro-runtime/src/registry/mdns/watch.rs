@@ -14,7 +14,7 @@ use tokio::time::Instant;
 
 use super::entry::Found;
 use crate::registry::watchers::Watchers;
-use crate::registry::{Action, Event, Service, Watcher};
+use crate::registry::{Action, Event, ServiceRecord, Watcher};
 
 // When to ask again, in thousandths of the TTL.
 const REFRESH_AT: [u32; 2] = [800, 900];
@@ -122,7 +122,7 @@ impl Cache {
     fn emit(&mut self, action: Action, found: Found) {
         let event = Event {
             action,
-            service: Service {
+            service: ServiceRecord {
                 nodes: vec![found.node],
                 ..found.service
             },
@@ -138,10 +138,10 @@ mod tests {
 
     fn found(id: &str, address: &str, ttl: u32) -> Found {
         Found {
-            service: Service {
+            service: ServiceRecord {
                 name: "greeter".into(),
                 version: "latest".into(),
-                ..Service::default()
+                ..ServiceRecord::default()
             },
             node: Node {
                 id: id.into(),

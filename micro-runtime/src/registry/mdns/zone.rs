@@ -16,7 +16,7 @@ use tokio::time::Instant;
 
 use super::name::Names;
 use super::record::{self, Txt};
-use crate::registry::{Node, Service};
+use crate::registry::{Node, ServiceRecord};
 use crate::{LocalError, LocalErrorKind};
 
 /// go-micro's record TTL (zone.go `defaultTTL`), used when a registration has none.
@@ -27,7 +27,7 @@ const WILDCARD_PORT: u16 = 9999;
 /// One registered node and its names, ready to answer with.
 #[derive(Clone, Debug)]
 pub(super) struct Local {
-    pub service: Service,
+    pub service: ServiceRecord,
     pub node: Node,
     service_name: Name,
     instance: Name,
@@ -63,7 +63,7 @@ impl Zone {
     /// Checks `service`'s nodes can be expressed in mDNS and builds their records' parts.
     pub(super) fn prepare(
         &self,
-        service: &Service,
+        service: &ServiceRecord,
         ttl: Option<Duration>,
     ) -> Result<Vec<Local>, LocalError> {
         let names = &self.names;
@@ -73,7 +73,7 @@ impl Zone {
             None => DEFAULT_TTL,
         };
         let expires = ttl.filter(|t| !t.is_zero()).map(|t| Instant::now() + t);
-        let template = Service {
+        let template = ServiceRecord {
             nodes: Vec::new(),
             ..service.clone()
         };
@@ -130,7 +130,7 @@ impl Zone {
     }
 
     /// Removes `service`'s nodes; returns them and whether the service has no node left here.
-    pub(super) fn remove(&mut self, service: &Service) -> (Vec<Local>, bool) {
+    pub(super) fn remove(&mut self, service: &ServiceRecord) -> (Vec<Local>, bool) {
         let mut removed = Vec::new();
         self.nodes.retain(|l| {
             let gone =
