@@ -82,7 +82,7 @@ fn framework_header(name: &str) -> bool {
 fn same_request(label: &str, go: &Frame, micro: &Frame) {
     let eos = go.headers.get("Micro-Error").is_some();
     for name in [
-        "Micro-ServiceRecord",
+        "Micro-Service",
         "Micro-Endpoint",
         "Micro-Method",
         "Micro-Error",
@@ -207,7 +207,7 @@ fn unary_cases() -> Vec<Case> {
 
 /// Makes the case's call as go-micro's client made `go`; returns the greeting or payload.
 async fn call(client: &Client, case: &Case, go: &Frame) -> Result<String, Error> {
-    let service = go.headers.get("Micro-ServiceRecord").unwrap();
+    let service = go.headers.get("Micro-Service").unwrap();
     let mut options = CallOptions::new().content_type(content_type(go));
     for (key, value) in case.metadata {
         options = options.metadata(*key, *value);
@@ -251,7 +251,7 @@ async fn replay_unary(case: &Case, bytewise: bool) {
         .map(|reply| Step::new(1, reply))
         .collect();
     let mut server = GoServer::start(steps, End::Hold, bytewise).await;
-    let service = go_requests[0].headers.get("Micro-ServiceRecord").unwrap();
+    let service = go_requests[0].headers.get("Micro-Service").unwrap();
     let client = client_for(service, server.address).await;
     for go in &go_requests {
         let got = tokio::time::timeout(WAIT, call(&client, case, go))
