@@ -4,9 +4,12 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 
 use micro_runtime::client::ClientOptions;
+use micro_runtime::client::{Attempt, CallRequest, CallResponse};
+use micro_runtime::middleware::{Next, from_fn};
 use micro_runtime::registry::memory::MemoryRegistry;
 use micro_runtime::registry::{Node, Registry, ServiceRecord};
 use micro_runtime::server::Server;
+use micro_runtime::server::{Request, Response};
 use micro_runtime::stream::{Receiver, Sender};
 use micro_runtime::{Client, Context, Error};
 use tokio::net::TcpListener;
@@ -79,12 +82,16 @@ impl StreamerHandler for Streamer {
 
 /// Serves both services on `listener` until the process ends.
 pub async fn serve(listener: TcpListener) -> anyhow::Result<()> {
-    let running = Server::new(SERVICE)
+    let mut server = Server::new(SERVICE)
         .registry(Arc::new(MemoryRegistry::new()))
         .handle(GreeterServer::new(Greeter))
-        .handle(StreamerServer::new(Streamer))
-        .start_on(listener)
-        .await?;
+        .handle(StreamerServer::new(Streamer));
+    if layered() {
+        server = server.layer(from_fn(
+            |request: Request, next: Next<Request, Response>| next.run(request),
+        ));
+    }
+    let running = server.start_on(listener).await?;
     std::future::pending::<()>().await;
     running.stop().await?;
     Ok(())
@@ -123,7 +130,23 @@ async fn client(addr: SocketAddr, in_flight: usize) -> anyhow::Result<Client> {
     registry.register(&service, None).await?;
     let options =
         ClientOptions::default().pool_size(in_flight.max(ClientOptions::default().pool_size));
-    Ok(Client::with_options(registry, options))
+    let mut client = Client::builder(registry).options(options);
+    if layered() {
+        client = client
+            .layer(from_fn(
+                |call: CallRequest, next: Next<CallRequest, CallResponse>| next.run(call),
+            ))
+            .attempt_layer(from_fn(
+                |attempt: Attempt, next: Next<Attempt, CallResponse>| next.run(attempt),
+            ));
+    }
+    Ok(client.build())
+}
+
+/// `MICRO_BENCH_LAYERS=1`: one pass-through `from_fn` layer on each stack (server handlers,
+/// client calls, client attempts), to measure what tower's boxed services cost on the hot path.
+fn layered() -> bool {
+    std::env::var_os("MICRO_BENCH_LAYERS").is_some_and(|v| v == "1")
 }
 
 /// A worker's handle on the greeter.
