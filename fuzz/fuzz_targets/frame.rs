@@ -38,11 +38,7 @@ async fn parse_all(data: &[u8], limits: &Limits) {
 }
 
 fuzz_target!(|data: &[u8]| {
-    let tiny = Limits {
-        max_message_bytes: 16,
-        max_header_bytes: 64,
-        ..Limits::default()
-    };
+    let tiny = Limits::default().max_message_bytes(16).max_header_bytes(64);
     runtime().block_on(async {
         parse_all(data, &Limits::default()).await;
         parse_all(data, &tiny).await;

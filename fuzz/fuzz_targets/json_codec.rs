@@ -17,26 +17,34 @@ mod proto {
 use proto::fuzz::Everything;
 
 fuzz_target!(|data: &[u8]| {
-    let Ok(message) = ContentType::Json.decode::<Everything>(Bytes::copy_from_slice(data)) else {
+    let Ok(message) = ContentType::JSON.decode::<Everything>(Bytes::copy_from_slice(data)) else {
         return;
     };
-    let json = ContentType::Json
+    let json = ContentType::JSON
         .encode(&message)
         .expect("a decoded message encodes");
-    let again = ContentType::Json
+    let again = ContentType::JSON
         .decode::<Everything>(json.clone())
         .unwrap_or_else(|e| panic!("micro's own JSON does not decode: {e}\n{json:?}"));
-    let json_again = ContentType::Json.encode(&again).expect("encodes again");
-    assert_eq!(value(&json), value(&json_again), "JSON round trip changed the message");
+    let json_again = ContentType::JSON.encode(&again).expect("encodes again");
+    assert_eq!(
+        value(&json),
+        value(&json_again),
+        "JSON round trip changed the message"
+    );
     // The protobuf encoding of the same message must round trip too.
-    let proto = ContentType::Protobuf
+    let proto = ContentType::PROTOBUF
         .encode(&message)
         .expect("protobuf encodes");
-    let from_proto = ContentType::Protobuf
+    let from_proto = ContentType::PROTOBUF
         .decode::<Everything>(proto)
         .expect("micro's own protobuf decodes");
-    let json_from_proto = ContentType::Json.encode(&from_proto).expect("encodes");
-    assert_eq!(value(&json_from_proto), value(&json), "protobuf round trip changed it");
+    let json_from_proto = ContentType::JSON.encode(&from_proto).expect("encodes");
+    assert_eq!(
+        value(&json_from_proto),
+        value(&json),
+        "protobuf round trip changed it"
+    );
 });
 
 /// An encoding as a JSON value, to compare without regard to the order of map entries.
