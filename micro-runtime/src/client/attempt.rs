@@ -4,7 +4,7 @@ use bytes::Bytes;
 use tokio::time::Instant;
 
 use super::Inner;
-use super::request::AttemptError;
+use super::request::{Attempt, CallBody};
 use crate::codec::ContentType;
 use crate::error::{CLIENT_ID, Error};
 use crate::metadata::{Metadata, is_reserved, valid_header};
@@ -120,3 +120,85 @@ fn transport_error(address: &str, detail: &str) -> Error {
     Error::internal_server_error(format!("{address}: {detail}"))
         .with_id("go.micro.client.transport")
 }
+
+/// What one attempt needs besides its node, borrowed from the call.
+pub(crate) struct AttemptInfo<'a> {
+    pub(super) service: &'a str,
+    pub(super) endpoint: &'a str,
+    pub(super) content_type: ContentType,
+    pub(super) body: &'a CallBody,
+    pub(super) metadata: &'a crate::metadata::Metadata,
+    pub(super) deadline: Option<Instant>,
+}
+
+impl AttemptInfo<'_> {
+    /// The owned request attempt layers see.
+    pub(super) fn to_attempt(&self, node: &Node) -> Attempt {
+        Attempt {
+            node: node.clone(),
+            service: self.service.to_string(),
+            endpoint: self.endpoint.to_string(),
+            content_type: self.content_type,
+            body: self.body.clone(),
+            metadata: self.metadata.clone(),
+            deadline: self.deadline,
+        }
+    }
+}
+
+/// Why an attempt failed, which decides whether the call goes on to another node. An attempt
+/// layer that refuses an attempt before sending anything (an open circuit) returns
+/// [`AttemptError::unsent`], and the call moves on.
+#[derive(Debug)]
+pub struct AttemptError {
+    /// The error the caller gets if this was the last try.
+    pub error: Error,
+    /// What the failure means for trying another node.
+    pub kind: AttemptFailure,
+}
+
+/// What an attempt's failure means for trying another node.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum AttemptFailure {
+    /// Nothing was sent: always safe to try another node.
+    Unsent,
+    /// The request may have reached the server: another node only for idempotent calls.
+    MaybeSent,
+    /// The node answered (an application error) or the deadline passed: the call ends.
+    Final,
+}
+
+impl AttemptError {
+    /// Nothing was sent: the call tries another node.
+    pub fn unsent(error: Error) -> Self {
+        Self {
+            error,
+            kind: AttemptFailure::Unsent,
+        }
+    }
+
+    /// The request may have been sent.
+    pub fn maybe_sent(error: Error) -> Self {
+        Self {
+            error,
+            kind: AttemptFailure::MaybeSent,
+        }
+    }
+
+    /// The node answered with this error.
+    pub fn answered(error: Error) -> Self {
+        Self {
+            error,
+            kind: AttemptFailure::Final,
+        }
+    }
+}
+
+impl std::fmt::Display for AttemptError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        self.error.fmt(f)
+    }
+}
+
+impl std::error::Error for AttemptError {}

@@ -8,11 +8,9 @@ use bytes::Bytes;
 use tokio::time::Instant;
 use tower::{Service, ServiceExt};
 
-use super::attempt::{attempt_once, request_headers};
-use super::request::{
-    Attempt, AttemptError, AttemptFailure, CallBody, CallRequest, CallResponse, OpenedStream,
-};
-use super::stream::{Opened, open_on};
+use super::attempt::{AttemptError, AttemptFailure, AttemptInfo, attempt_once, request_headers};
+use super::open::open_on;
+use super::request::{Attempt, CallBody, CallRequest, CallResponse, Opened, OpenedStream};
 use super::{CallOptions, Client, Inner};
 use crate::codec::ContentType;
 use crate::error::{CLIENT_ID, Error};
@@ -186,31 +184,6 @@ fn attempt_error(error: BoxError) -> AttemptError {
             AttemptError::maybe_sent(into_error(error, CLIENT_ID))
         }
         Err(error) => AttemptError::answered(into_error(error, CLIENT_ID)),
-    }
-}
-
-/// What one attempt needs besides its node, borrowed from the call.
-pub(super) struct AttemptInfo<'a> {
-    pub(super) service: &'a str,
-    pub(super) endpoint: &'a str,
-    pub(super) content_type: ContentType,
-    pub(super) body: &'a CallBody,
-    pub(super) metadata: &'a crate::metadata::Metadata,
-    pub(super) deadline: Option<Instant>,
-}
-
-impl AttemptInfo<'_> {
-    /// The owned request attempt layers see.
-    fn to_attempt(&self, node: &Node) -> Attempt {
-        Attempt {
-            node: node.clone(),
-            service: self.service.to_string(),
-            endpoint: self.endpoint.to_string(),
-            content_type: self.content_type,
-            body: self.body.clone(),
-            metadata: self.metadata.clone(),
-            deadline: self.deadline,
-        }
     }
 }
 

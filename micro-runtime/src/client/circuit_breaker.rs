@@ -23,7 +23,8 @@ use std::time::Duration;
 use tokio::time::Instant;
 use tower::{Layer, Service};
 
-use super::request::{Attempt, AttemptError, AttemptFailure, CallResponse};
+use super::attempt::{AttemptError, AttemptFailure};
+use super::request::{Attempt, CallResponse};
 use crate::error::{CLIENT_ID, Error};
 use crate::middleware::BoxError;
 use crate::registry::BoxFuture;

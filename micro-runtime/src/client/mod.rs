@@ -13,6 +13,7 @@
 mod attempt;
 mod call;
 mod circuit_breaker;
+mod open;
 mod options;
 mod request;
 mod sender;
@@ -25,11 +26,10 @@ use std::time::Duration;
 
 use bytes::Bytes;
 
+pub use attempt::{AttemptError, AttemptFailure};
 pub use circuit_breaker::{CircuitBreaker, CircuitBreakerLayer};
 pub use options::CallOptions;
-pub use request::{
-    Attempt, AttemptError, AttemptFailure, CallBody, CallRequest, CallResponse, OpenedStream,
-};
+pub use request::{Attempt, CallBody, CallRequest, CallResponse, OpenedStream};
 pub use service_client::ServiceClient;
 pub use stream::{
     BidiStream, ClientStreaming, forward_bidi_stream, forward_client_stream, forward_server_stream,

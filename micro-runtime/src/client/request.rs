@@ -11,11 +11,12 @@ use bytes::Bytes;
 use tokio::time::Instant;
 
 use super::CallOptions;
-use super::stream::Opened;
+use super::sender::{Frames, Writer};
 use crate::codec::{ContentType, Message};
 use crate::error::{CLIENT_ID, Error};
 use crate::metadata::Metadata;
 use crate::registry::Node;
+use crate::transport::FrameReader;
 
 /// What a call or attempt carries.
 #[derive(Clone, Debug)]
@@ -91,6 +92,15 @@ pub enum CallResponse {
     Stream(OpenedStream),
 }
 
+/// A stream's connection once the init frame is sent (`open.rs` opens it and hands out its halves).
+pub(crate) struct Opened {
+    pub(super) writer: Writer,
+    pub(super) reader: FrameReader<tokio::net::tcp::OwnedReadHalf>,
+    pub(super) frames: Frames,
+    pub(super) host: String,
+    pub(super) deadline: Option<Instant>,
+}
+
 /// An opened stream on its way out of the layers.
 pub struct OpenedStream(pub(crate) Box<Opened>);
 
@@ -156,63 +166,6 @@ impl Attempt {
         self.deadline
     }
 }
-
-/// Why an attempt failed, which decides whether the call goes on to another node. An attempt
-/// layer that refuses an attempt before sending anything (an open circuit) returns
-/// [`AttemptError::unsent`], and the call moves on.
-#[derive(Debug)]
-pub struct AttemptError {
-    /// The error the caller gets if this was the last try.
-    pub error: Error,
-    /// What the failure means for trying another node.
-    pub kind: AttemptFailure,
-}
-
-/// What an attempt's failure means for trying another node.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-#[non_exhaustive]
-pub enum AttemptFailure {
-    /// Nothing was sent: always safe to try another node.
-    Unsent,
-    /// The request may have reached the server: another node only for idempotent calls.
-    MaybeSent,
-    /// The node answered (an application error) or the deadline passed: the call ends.
-    Final,
-}
-
-impl AttemptError {
-    /// Nothing was sent: the call tries another node.
-    pub fn unsent(error: Error) -> Self {
-        Self {
-            error,
-            kind: AttemptFailure::Unsent,
-        }
-    }
-
-    /// The request may have been sent.
-    pub fn maybe_sent(error: Error) -> Self {
-        Self {
-            error,
-            kind: AttemptFailure::MaybeSent,
-        }
-    }
-
-    /// The node answered with this error.
-    pub fn answered(error: Error) -> Self {
-        Self {
-            error,
-            kind: AttemptFailure::Final,
-        }
-    }
-}
-
-impl std::fmt::Display for AttemptError {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        self.error.fmt(f)
-    }
-}
-
-impl std::error::Error for AttemptError {}
 
 fn no_message() -> Error {
     Error::bad_request("a stream's messages do not pass through layers").with_id(CLIENT_ID)
