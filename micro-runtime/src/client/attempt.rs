@@ -9,6 +9,7 @@ use crate::codec::ContentType;
 use crate::error::{CLIENT_ID, Error};
 use crate::metadata::{Metadata, is_reserved, valid_header};
 use crate::registry::Node;
+use crate::selector::NodeRef;
 use crate::stream::remote::reply_body;
 use crate::transport::pool::ClientConn;
 use crate::transport::{Frame, Headers, StartLine};
@@ -133,7 +134,7 @@ pub(crate) struct AttemptInfo<'a> {
 
 impl AttemptInfo<'_> {
     /// The owned request attempt layers see.
-    pub(super) fn to_attempt(&self, node: &Node) -> Attempt {
+    pub(super) fn to_attempt(&self, node: &NodeRef) -> Attempt {
         Attempt {
             node: node.clone(),
             service: self.service.to_string(),

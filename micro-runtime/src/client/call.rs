@@ -16,7 +16,7 @@ use crate::codec::ContentType;
 use crate::error::{CLIENT_ID, Error};
 use crate::middleware::{BoxError, into_error};
 use crate::registry::{BoxFuture, Node};
-use crate::selector::Outcome;
+use crate::selector::{NodeRef, Outcome};
 
 /// A unary call: the encoded reply.
 pub(super) async fn unary(
@@ -215,24 +215,24 @@ async fn run_attempt(
     }
 }
 
-/// The nodes to try, in order: the call's addresses, or the selector's choice.
-async fn nodes(inner: &Inner, service: &str, options: &CallOptions) -> Result<Vec<Node>, Error> {
+/// The nodes to try, in order: the call's addresses, or the selector's choice. Shared with the
+/// selection, not copied: a node carries a metadata map.
+async fn nodes(inner: &Inner, service: &str, options: &CallOptions) -> Result<Vec<NodeRef>, Error> {
     if !options.addresses.is_empty() {
         return Ok(options
             .addresses
             .iter()
-            .map(|address| Node {
-                id: address.clone(),
-                address: address.clone(),
-                ..Node::default()
+            .map(|address| {
+                NodeRef::owned(Node {
+                    id: address.clone(),
+                    address: address.clone(),
+                    ..Node::default()
+                })
             })
             .collect());
     }
-    Ok(inner
-        .selector
-        .select(service, &options.filters)
-        .await?
-        .collect())
+    let mut next = inner.selector.select(service, &options.filters).await?;
+    Ok(std::iter::from_fn(|| next.next_shared()).collect())
 }
 
 fn call_timeout(service: &str) -> Error {

@@ -279,11 +279,11 @@ mod tests {
 
     fn attempt(address: &str) -> Attempt {
         Attempt {
-            node: Node {
+            node: crate::selector::NodeRef::owned(Node {
                 id: address.into(),
                 address: address.into(),
                 ..Node::default()
-            },
+            }),
             service: "s".into(),
             endpoint: "S.E".into(),
             content_type: crate::codec::ContentType::PROTOBUF,

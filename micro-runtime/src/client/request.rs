@@ -16,6 +16,7 @@ use crate::codec::{ContentType, Message};
 use crate::error::{CLIENT_ID, Error};
 use crate::metadata::Metadata;
 use crate::registry::Node;
+use crate::selector::NodeRef;
 use crate::transport::FrameReader;
 
 /// What a call or attempt carries.
@@ -126,7 +127,7 @@ impl std::fmt::Debug for CallResponse {
 /// One try of a call on one node, as attempt layers see it.
 #[derive(Clone, Debug)]
 pub struct Attempt {
-    pub(crate) node: Node,
+    pub(crate) node: NodeRef,
     pub(crate) service: String,
     pub(crate) endpoint: String,
     pub(crate) content_type: ContentType,

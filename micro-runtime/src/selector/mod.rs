@@ -197,6 +197,56 @@ impl Next {
     }
 }
 
+impl Next {
+    /// The next node, shared with the selection rather than copied (its metadata map included):
+    /// what the client takes per attempt.
+    pub(crate) fn next_shared(&mut self) -> Option<NodeRef> {
+        let (service, node) = self.order.next()?;
+        Some(NodeRef {
+            services: Arc::clone(&self.services),
+            service,
+            node,
+        })
+    }
+}
+
+/// One node of a selection, shared with it: cloning it copies a pointer, not the node.
+#[derive(Clone)]
+pub struct NodeRef {
+    services: Arc<[ServiceRecord]>,
+    service: usize,
+    node: usize,
+}
+
+impl NodeRef {
+    /// A node of its own (the call's explicit addresses).
+    pub(crate) fn owned(node: Node) -> Self {
+        let record = ServiceRecord {
+            nodes: vec![node],
+            ..ServiceRecord::default()
+        };
+        Self {
+            services: Arc::from(vec![record]),
+            service: 0,
+            node: 0,
+        }
+    }
+}
+
+impl std::ops::Deref for NodeRef {
+    type Target = Node;
+
+    fn deref(&self) -> &Node {
+        &self.services[self.service].nodes[self.node]
+    }
+}
+
+impl std::fmt::Debug for NodeRef {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        std::fmt::Debug::fmt(&**self, f)
+    }
+}
+
 impl Iterator for Next {
     type Item = Node;
 
