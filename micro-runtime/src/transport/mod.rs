@@ -5,28 +5,31 @@
 //! then used like a raw socket: frames are not paired, so streams can send many of each. This module
 //! has the pieces both the client and the server build on.
 //!
-//! - [`frame`]: [`FrameReader`] reads frames (`Content-Length` or chunked bodies); [`encode_request`]
-//!   and [`encode_response`] write them. [`Limits`] bounds what a peer can make a connection hold.
-//! - [`BodyBudget`]: one bound on the bytes of bodies still arriving, across a server's connections.
-//! - `server_conn` and `accept` (crate-internal): the one HTTP/1.1 core every listener serves with,
-//!   within [`Limits`]; `pool`: the one client connection and pool, for RPC calls and the HTTP
-//!   broker's deliveries alike.
-//! - [`FrameTemplate`]: a stream's start line and headers, rendered once for all its frames.
-//! - [`FrameWriter`]: batches encoded frames into few writes.
-//! - [`Headers`]: the ordered, case-insensitive header list of one frame.
-//! - [`listener`]: [`listen`] binds `host:port` or the first free port of `host:min-max`, and
-//!   [`advertise_address`] decides the address to register.
+//! The stable surface is what a user configures or matches on: [`Limits`] (what a peer can make a
+//! connection hold), [`FrameError`] and [`MAX_HEADERS`], and [`listen`] / [`advertise_address`]
+//! (`host:port` or the first free port of `host:min-max`, and the address to register). The
+//! framing pieces (`FrameReader`, `FrameWriter`, `FrameTemplate`, `Headers`, `BodyBudget`, ...)
+//! stay public for micro's own tests, fuzz targets and tools, but are hidden from the docs and are
+//! not a stable API.
+//!
+//! Inside: `frame` reads frames (`Content-Length` or chunked bodies) and `encode` writes them;
+//! `budget` bounds the bytes of bodies still arriving across a server's connections;
+//! `server_conn` and `accept` are the one HTTP/1.1 core every listener serves with, within
+//! [`Limits`]; `pool` is the one client connection and pool, for RPC calls and the HTTP broker's
+//! deliveries alike; `writer` batches encoded frames into few writes.
 
 pub(crate) mod accept;
 mod budget;
 mod chunked;
 mod encode;
+#[doc(hidden)]
 pub mod frame;
 mod headers;
 pub mod listener;
 mod parse;
 pub(crate) mod pool;
 pub(crate) mod server_conn;
+#[doc(hidden)]
 pub mod writer;
 
 use std::{fmt, io};
@@ -35,14 +38,20 @@ use std::{fmt, io};
 /// frame with more is refused with [`FrameError::TooManyHeaders`] (431).
 pub const MAX_HEADERS: usize = 64;
 
+#[doc(hidden)]
 pub use budget::BodyBudget;
+#[doc(hidden)]
 pub use encode::FrameTemplate;
+pub use frame::Limits;
+#[doc(hidden)]
 pub use frame::{
-    BodyLength, CONTINUE, Frame, FrameHead, FrameReader, Limits, STREAM_READ_BYTES, StartLine,
-    StreamFrame, encode_request, encode_response,
+    BodyLength, CONTINUE, Frame, FrameHead, FrameReader, STREAM_READ_BYTES, StartLine, StreamFrame,
+    encode_request, encode_response,
 };
+#[doc(hidden)]
 pub use headers::Headers;
 pub use listener::{advertise_address, listen};
+#[doc(hidden)]
 pub use writer::FrameWriter;
 
 /// Why a frame could not be read.
