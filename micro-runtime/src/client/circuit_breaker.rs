@@ -29,7 +29,9 @@ use crate::error::{CLIENT_ID, Error};
 use crate::middleware::BoxError;
 use crate::registry::BoxFuture;
 
-/// Opens a node's circuit after consecutive failures; see the [module docs](self).
+/// Opens a node's circuit after consecutive failures, refuses attempts on it while open, and
+/// probes it after [`open_for`](Self::open_for); 5xx answers (but 501) count as failures unless
+/// [`count_server_errors`](Self::count_server_errors) is off.
 #[derive(Clone, Debug)]
 pub struct CircuitBreakerLayer {
     shared: Arc<Shared>,

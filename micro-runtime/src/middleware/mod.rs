@@ -13,7 +13,7 @@
 //! Layers run in the order they were added, the first outermost (tower's `ServiceBuilder`
 //! order, and go-micro's). A layer sees the request before the handler (its context, its
 //! encoded body, the typed message on demand) and the response after it; for a stream, the
-//! stream's opening and its end. Errors from layers are [`BoxError`]s: a micro [`Error`](crate::Error)
+//! stream's opening and its end. Errors from layers are [`BoxError`]s: a micro [`Error`]
 //! passes unchanged, tower's timeout becomes a 408 and its load shedding a 503, and anything
 //! else a 500 with the error's text.
 

@@ -4,7 +4,7 @@ use std::time::Duration;
 
 use crate::error::{LocalError, LocalErrorKind};
 
-/// How a [`ServiceBuilder`] combines the environment (`MICRO_*` variables) with what its code set.
+/// How a [`ServiceBuilder`](super::ServiceBuilder) combines the environment (`MICRO_*` variables) with what its code set.
 ///
 /// | | code set it | code left it unset |
 /// |---|---|---|
