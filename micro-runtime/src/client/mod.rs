@@ -38,12 +38,11 @@ pub use stream::{
 use crate::codec::ContentType;
 use crate::error::Error;
 use crate::middleware::layers::Layers;
-use crate::middleware::{BoxError, BoxService};
+use crate::middleware::{BoxService, LayerFor};
 use crate::registry::Registry;
 use crate::selector::{Random, Selector, Strategy};
 use crate::transport::frame::Limits;
 use crate::transport::pool::Pool;
-use tower::{Layer, Service};
 
 /// Calls services by name. Cheap to clone: clones share the selector and connection pool.
 #[derive(Clone)]
@@ -210,13 +209,7 @@ impl ClientBuilder {
 
     /// Adds a layer around every whole call (unary, and the opening of every stream), with node
     /// selection and retries inside it; the first added runs outermost.
-    pub fn layer<L>(mut self, layer: L) -> Self
-    where
-        L: Layer<BoxService<CallRequest, CallResponse>> + Send + Sync + 'static,
-        L::Service: Service<CallRequest, Response = CallResponse> + Clone + Send + Sync + 'static,
-        <L::Service as Service<CallRequest>>::Error: Into<BoxError>,
-        <L::Service as Service<CallRequest>>::Future: Send + 'static,
-    {
+    pub fn layer(mut self, layer: impl LayerFor<CallRequest, CallResponse>) -> Self {
         self.call_layers.push(layer);
         self
     }
@@ -224,13 +217,7 @@ impl ClientBuilder {
     /// Adds a layer around every attempt on one node (a call makes one per node it tries); the
     /// first added runs outermost. Refuse an attempt with
     /// [`AttemptError::unsent`] to send the call on to the next node.
-    pub fn attempt_layer<L>(mut self, layer: L) -> Self
-    where
-        L: Layer<BoxService<Attempt, CallResponse>> + Send + Sync + 'static,
-        L::Service: Service<Attempt, Response = CallResponse> + Clone + Send + Sync + 'static,
-        <L::Service as Service<Attempt>>::Error: Into<BoxError>,
-        <L::Service as Service<Attempt>>::Future: Send + 'static,
-    {
+    pub fn attempt_layer(mut self, layer: impl LayerFor<Attempt, CallResponse>) -> Self {
         self.attempt_layers.push(layer);
         self
     }

@@ -12,12 +12,34 @@ use super::BoxError;
 /// A type-erased service of one kind of request: what every layer wraps and returns.
 pub type BoxService<Req, Rsp> = BoxCloneSyncService<Req, Rsp, BoxError>;
 
-type Apply<Req, Rsp> = dyn Fn(BoxService<Req, Rsp>) -> BoxService<Req, Rsp> + Send + Sync;
+/// Any tower layer that can wrap a stack of `Req` → `Rsp`: what every `layer` method takes.
+///
+/// Implemented for every [`Layer`] whose service takes `Req`, answers `Rsp`, can be cloned and
+/// sent, and fails with anything that converts into a [`BoxError`]. Not for implementing by hand:
+/// it only spells those bounds once.
+pub trait LayerFor<Req, Rsp>: Send + Sync + 'static {
+    /// Wraps `inner`, boxed again.
+    fn wrap(&self, inner: BoxService<Req, Rsp>) -> BoxService<Req, Rsp>;
+}
+
+impl<L, Req, Rsp> LayerFor<Req, Rsp> for L
+where
+    L: Layer<BoxService<Req, Rsp>> + Send + Sync + 'static,
+    L::Service: Service<Req, Response = Rsp> + Clone + Send + Sync + 'static,
+    <L::Service as Service<Req>>::Error: Into<BoxError>,
+    <L::Service as Service<Req>>::Future: Send + 'static,
+    Req: 'static,
+    Rsp: 'static,
+{
+    fn wrap(&self, inner: BoxService<Req, Rsp>) -> BoxService<Req, Rsp> {
+        BoxCloneSyncService::new(self.layer(inner).map_err(Into::into))
+    }
+}
 
 /// Layers to put around one kind of service, the first added outermost (tower's
 /// `ServiceBuilder` order, and go-micro's `WrapHandler` order).
 pub(crate) struct Layers<Req, Rsp> {
-    list: Vec<Arc<Apply<Req, Rsp>>>,
+    list: Vec<Arc<dyn LayerFor<Req, Rsp>>>,
 }
 
 impl<Req, Rsp> Clone for Layers<Req, Rsp> {
@@ -42,16 +64,8 @@ impl<Req, Rsp> fmt::Debug for Layers<Req, Rsp> {
 
 impl<Req: Send + 'static, Rsp: Send + 'static> Layers<Req, Rsp> {
     /// Adds a layer inside the ones already added.
-    pub(crate) fn push<L>(&mut self, layer: L)
-    where
-        L: Layer<BoxService<Req, Rsp>> + Send + Sync + 'static,
-        L::Service: Service<Req, Response = Rsp> + Clone + Send + Sync + 'static,
-        <L::Service as Service<Req>>::Error: Into<BoxError>,
-        <L::Service as Service<Req>>::Future: Send + 'static,
-    {
-        self.list.push(Arc::new(move |inner| {
-            BoxCloneSyncService::new(layer.layer(inner).map_err(Into::into))
-        }));
+    pub(crate) fn push(&mut self, layer: impl LayerFor<Req, Rsp>) {
+        self.list.push(Arc::new(layer));
     }
 
     /// Adds `other`'s layers inside these.
@@ -69,6 +83,6 @@ impl<Req: Send + 'static, Rsp: Send + 'static> Layers<Req, Rsp> {
         self.list
             .iter()
             .rev()
-            .fold(inner, |service, apply| apply(service))
+            .fold(inner, |service, layer| layer.wrap(service))
     }
 }

@@ -21,7 +21,7 @@ mod from_fn;
 pub(crate) mod layers;
 
 pub use from_fn::{FromFn, FromFnLayer, Next, from_fn};
-pub use layers::BoxService;
+pub use layers::{BoxService, LayerFor};
 
 use crate::error::Error;
 

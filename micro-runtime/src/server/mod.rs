@@ -65,11 +65,10 @@ use crate::context::Context;
 use crate::descriptor::Described;
 use crate::error::{Error, LocalError, LocalErrorKind};
 use crate::middleware::layers::Layers;
-use crate::middleware::{BoxError, BoxService};
+use crate::middleware::{BoxService, LayerFor};
 use crate::registry::{Node, Registry};
 use crate::transport::listener;
 use crate::transport::{BodyBudget, Limits};
-use tower::{Layer, Service};
 
 /// A server being configured; [`Server::start`] runs it.
 pub struct Server {
@@ -235,13 +234,7 @@ impl Server {
     ///     .layer(tower::load_shed::LoadShedLayer::new())
     ///     .layer(tower::timeout::TimeoutLayer::new(Duration::from_secs(2)));
     /// ```
-    pub fn layer<L>(mut self, layer: L) -> Self
-    where
-        L: Layer<BoxService<Request, Response>> + Send + Sync + 'static,
-        L::Service: Service<Request, Response = Response> + Clone + Send + Sync + 'static,
-        <L::Service as Service<Request>>::Error: Into<BoxError>,
-        <L::Service as Service<Request>>::Future: Send + 'static,
-    {
+    pub fn layer(mut self, layer: impl LayerFor<Request, Response>) -> Self {
         self.layers.push(layer);
         self
     }
@@ -301,13 +294,7 @@ impl Server {
     /// Adds a layer around every message the server's subscribers handle; the first added runs
     /// outermost. The request's context carries the message's metadata,
     /// [`topic`](Context::topic) and id.
-    pub fn subscriber_layer<L>(mut self, layer: L) -> Self
-    where
-        L: Layer<BoxService<SubscriberRequest, ()>> + Send + Sync + 'static,
-        L::Service: Service<SubscriberRequest, Response = ()> + Clone + Send + Sync + 'static,
-        <L::Service as Service<SubscriberRequest>>::Error: Into<BoxError>,
-        <L::Service as Service<SubscriberRequest>>::Future: Send + 'static,
-    {
+    pub fn subscriber_layer(mut self, layer: impl LayerFor<SubscriberRequest, ()>) -> Self {
         self.subscriber_layers.push(layer);
         self
     }

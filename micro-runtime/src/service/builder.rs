@@ -3,13 +3,11 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use tower::{Layer, Service as TowerService};
-
 use crate::broker::{Broker, broker_from_env};
 use crate::client::{Attempt, CallRequest, CallResponse, Client, ClientOptions};
 use crate::error::LocalError;
+use crate::middleware::LayerFor;
 use crate::middleware::layers::Layers;
-use crate::middleware::{BoxError, BoxService};
 use crate::registry::{Registry, registry_from_env};
 use crate::server::{Request, Response, Server};
 
@@ -128,27 +126,14 @@ impl ServiceBuilder {
 
     /// Adds a layer around every call the service serves (see [`Server::layer`]); the first
     /// added runs outermost.
-    pub fn layer<L>(mut self, layer: L) -> Self
-    where
-        L: Layer<BoxService<Request, Response>> + Send + Sync + 'static,
-        L::Service: TowerService<Request, Response = Response> + Clone + Send + Sync + 'static,
-        <L::Service as TowerService<Request>>::Error: Into<BoxError>,
-        <L::Service as TowerService<Request>>::Future: Send + 'static,
-    {
+    pub fn layer(mut self, layer: impl LayerFor<Request, Response>) -> Self {
         self.handler_layers.push(layer);
         self
     }
 
     /// Adds a layer around every whole call the service's client makes (see
     /// [`ClientBuilder::layer`](crate::client::ClientBuilder::layer)).
-    pub fn client_layer<L>(mut self, layer: L) -> Self
-    where
-        L: Layer<BoxService<CallRequest, CallResponse>> + Send + Sync + 'static,
-        L::Service:
-            TowerService<CallRequest, Response = CallResponse> + Clone + Send + Sync + 'static,
-        <L::Service as TowerService<CallRequest>>::Error: Into<BoxError>,
-        <L::Service as TowerService<CallRequest>>::Future: Send + 'static,
-    {
+    pub fn client_layer(mut self, layer: impl LayerFor<CallRequest, CallResponse>) -> Self {
         self.call_layers.push(layer);
         self
     }
@@ -156,13 +141,7 @@ impl ServiceBuilder {
     /// Adds a layer around every attempt on one node the service's client makes (see
     /// [`ClientBuilder::attempt_layer`](crate::client::ClientBuilder::attempt_layer)): the place
     /// for a [`CircuitBreakerLayer`](crate::client::CircuitBreakerLayer).
-    pub fn attempt_layer<L>(mut self, layer: L) -> Self
-    where
-        L: Layer<BoxService<Attempt, CallResponse>> + Send + Sync + 'static,
-        L::Service: TowerService<Attempt, Response = CallResponse> + Clone + Send + Sync + 'static,
-        <L::Service as TowerService<Attempt>>::Error: Into<BoxError>,
-        <L::Service as TowerService<Attempt>>::Future: Send + 'static,
-    {
+    pub fn attempt_layer(mut self, layer: impl LayerFor<Attempt, CallResponse>) -> Self {
         self.attempt_layers.push(layer);
         self
     }

@@ -41,15 +41,13 @@ mod tests;
 
 use std::sync::Arc;
 
-use tower::{Layer, Service as TowerService};
-
 use crate::broker::{Broker, SubscribeOptions};
 use crate::client::Client;
 use crate::codec::Message;
 use crate::context::Context;
 use crate::descriptor::Described;
 use crate::error::{Error, LocalError};
-use crate::middleware::{BoxError, BoxService};
+use crate::middleware::LayerFor;
 use crate::publisher::Publisher;
 use crate::registry::{Registry, registry_from_env};
 use crate::server::{Handler, Request, Response, RunningServer, Server, SubscriberRequest};
@@ -93,13 +91,7 @@ impl Service {
     }
 
     /// Adds a layer around every call the service serves: see [`Server::layer`].
-    pub fn layer<L>(mut self, layer: L) -> Self
-    where
-        L: Layer<BoxService<Request, Response>> + Send + Sync + 'static,
-        L::Service: TowerService<Request, Response = Response> + Clone + Send + Sync + 'static,
-        <L::Service as TowerService<Request>>::Error: Into<BoxError>,
-        <L::Service as TowerService<Request>>::Future: Send + 'static,
-    {
+    pub fn layer(mut self, layer: impl LayerFor<Request, Response>) -> Self {
         self.server = self.server.layer(layer);
         self
     }
@@ -136,13 +128,7 @@ impl Service {
 
     /// Adds a layer around every message the service's subscribers handle: see
     /// [`Server::subscriber_layer`].
-    pub fn subscriber_layer<L>(mut self, layer: L) -> Self
-    where
-        L: Layer<BoxService<SubscriberRequest, ()>> + Send + Sync + 'static,
-        L::Service: TowerService<SubscriberRequest, Response = ()> + Clone + Send + Sync + 'static,
-        <L::Service as TowerService<SubscriberRequest>>::Error: Into<BoxError>,
-        <L::Service as TowerService<SubscriberRequest>>::Future: Send + 'static,
-    {
+    pub fn subscriber_layer(mut self, layer: impl LayerFor<SubscriberRequest, ()>) -> Self {
         self.server = self.server.subscriber_layer(layer);
         self
     }
