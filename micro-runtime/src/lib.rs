@@ -25,7 +25,7 @@
 //! | [`error`] | [`Error`], the wire error (go-micro's `{id, code, detail, status}`), and [`LocalError`] |
 //! | [`context`], [`metadata`] | what a call carries: metadata, deadline, caller |
 //! | [`codec`] | the [`Codec`](codec::Codec) trait; protobuf, proto3 JSON and raw bytes, chosen by `Content-Type`; yours registered beside them |
-//! | [`transport`] | go-micro's HTTP/1.1 framing on raw sockets, limits, port-range listeners |
+//! | [`transport`] | the [`Transport`](transport::Transport) trait (listen, dial, sockets of messages); go-micro's HTTP/1.1 framing on raw sockets as its default; limits, port-range listeners |
 //! | [`broker`] | pub/sub: the [`Broker`](broker::Broker) trait, go-micro's message; memory, HTTP (the default) and NATS brokers; the one `MICRO_BROKER` names |
 //! | [`publisher`] | [`Publisher`]: typed publishing with go-micro's headers |
 //! | [`registry`] | the [`Registry`](registry::Registry) trait, go-micro's data model; memory, mDNS and etcd registries; the one `MICRO_REGISTRY` names |

@@ -7,6 +7,7 @@
 //! - [`support`]: starting servers on free loopback ports, each with its own registry.
 //! - [`etcd`], [`netns`]: real etcd members; private network namespaces for mDNS.
 //! - [`broker_suite`], [`subscriber_suite`]: what every broker must do, run by each broker's tests.
+//! - [`transport_suite`]: what every transport must carry, run by each transport's tests.
 //! - [`logs`]: the captured log, to check that failures are reported.
 //! - [`wire`]: the go-micro wire corpus, real bytes from go-micro v6.10.0 for replay tests.
 //! - [`go_server`]: a stand-in go-micro server answering a client with the corpus's bytes.
@@ -20,6 +21,7 @@ pub mod nats;
 pub mod netns;
 pub mod subscriber_suite;
 pub mod support;
+pub mod transport_suite;
 pub mod wire;
 
 /// Everything micro-build generated from `proto/` and `tests/proto/`, nested as the packages are.

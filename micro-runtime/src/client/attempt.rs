@@ -60,7 +60,8 @@ pub(super) async fn attempt_once(
         Some(conn) => conn,
         None => {
             let left = deadline.saturating_duration_since(Instant::now());
-            ClientConn::dial(
+            ClientConn::connect(
+                &*inner.options.transport,
                 address,
                 inner.options.dial_timeout.min(left),
                 &inner.options.limits,

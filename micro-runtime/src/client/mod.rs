@@ -43,6 +43,7 @@ use crate::registry::Registry;
 use crate::selector::{Random, Selector, Strategy};
 use crate::transport::frame::Limits;
 use crate::transport::pool::Pool;
+use crate::transport::{HttpTransport, Transport};
 
 /// Calls services by name. Cheap to clone: clones share the selector and connection pool.
 #[derive(Clone)]
@@ -95,6 +96,9 @@ pub struct ClientOptions {
     pub cache_ttl: Duration,
     /// How long a node that refused a connection or timed out is offered last (default 5 s).
     pub node_cooldown: Duration,
+    /// How calls reach a node (default [`HttpTransport`], go-micro's HTTP wire). The nodes called
+    /// must serve the same transport.
+    pub transport: Arc<dyn Transport>,
 }
 
 impl Default for ClientOptions {
@@ -110,6 +114,7 @@ impl Default for ClientOptions {
             limits: Limits::default(),
             cache_ttl: crate::selector::DEFAULT_CACHE_TTL,
             node_cooldown: crate::selector::DEFAULT_COOLDOWN,
+            transport: Arc::new(HttpTransport::new()),
         }
     }
 }
@@ -262,6 +267,14 @@ impl ClientOptions {
     #[must_use]
     pub fn strategy(mut self, strategy: impl Strategy) -> Self {
         self.strategy = Arc::new(strategy);
+        self
+    }
+
+    /// Sets [`ClientOptions::transport`] to any [`Transport`]. To share one instance with a
+    /// server, assign an `Arc<dyn Transport>` to the field instead.
+    #[must_use]
+    pub fn transport(mut self, transport: impl Transport) -> Self {
+        self.transport = Arc::new(transport);
         self
     }
 }

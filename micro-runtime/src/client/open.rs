@@ -20,7 +20,8 @@ pub(super) async fn open_on(
     node: &Node,
     attempt: &AttemptInfo<'_>,
 ) -> Result<Opened, AttemptError> {
-    let conn = ClientConn::dial(
+    let conn = ClientConn::connect(
+        &*client.options.transport,
         &node.address,
         client.options.dial_timeout,
         &client.options.limits,

@@ -17,7 +17,6 @@ use crate::error::{CLIENT_ID, Error};
 use crate::metadata::Metadata;
 use crate::registry::Node;
 use crate::selector::NodeRef;
-use crate::transport::FrameReader;
 
 /// What a call or attempt carries.
 #[derive(Clone, Debug)]
@@ -96,7 +95,7 @@ pub enum CallResponse {
 /// A stream's connection once the init frame is sent (`open.rs` opens it and hands out its halves).
 pub(crate) struct Opened {
     pub(super) writer: Writer,
-    pub(super) reader: FrameReader<tokio::net::tcp::OwnedReadHalf>,
+    pub(super) reader: crate::transport::halves::ReadHalf,
     pub(super) frames: Frames,
     pub(super) host: String,
     pub(super) deadline: Option<Instant>,

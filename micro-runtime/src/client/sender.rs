@@ -15,7 +15,6 @@
 //! After `EOS` the task keeps the write half open until the receiver is dropped: closing it would
 //! tell the server we hung up.
 
-use tokio::net::tcp::OwnedWriteHalf;
 use tokio::sync::{mpsc, oneshot};
 use tokio::task::AbortHandle;
 use tokio::time::Instant;
@@ -23,14 +22,15 @@ use tokio::time::Instant;
 use crate::codec::{ContentType, Message};
 use crate::error::Error;
 use crate::stream::{Item, Sender, SendersLeft, Stopped, Why, writer_channel};
-use crate::transport::{FrameTemplate, FrameWriter};
+use crate::transport::FrameTemplate;
+use crate::transport::halves::WriteHalf;
 
 /// Messages waiting between [`Sender::send`] and the writer task.
 const QUEUE: usize = 64;
 /// At most this many bytes of waiting messages go into one socket write.
 const WRITE_BATCH_BYTES: usize = 64 * 1024;
 
-pub(super) type Writer = FrameWriter<OwnedWriteHalf>;
+pub(super) type Writer = WriteHalf;
 
 /// The frame templates of one stream.
 #[derive(Clone)]

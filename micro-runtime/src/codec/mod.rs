@@ -59,7 +59,8 @@ pub use erased_serde;
 pub use message::{Decode, Encode};
 
 use crate::error::Error;
-use crate::transport::{FrameTemplate, FrameWriter};
+use crate::transport::FrameTemplate;
+use crate::transport::halves::WriteHalf;
 
 /// A protobuf message that micro can send in every supported encoding.
 ///
@@ -153,9 +154,9 @@ impl ContentType {
     /// Queues `message` as one frame of a stream: encoded straight into the writer's buffer when
     /// the codec knows the length (protobuf), so a stream of small messages allocates nothing per
     /// message.
-    pub(crate) fn queue_frame<M: Message, W: tokio::io::AsyncWrite + Unpin>(
+    pub(crate) fn queue_frame<M: Message>(
         self,
-        writer: &mut FrameWriter<W>,
+        writer: &mut WriteHalf,
         template: &FrameTemplate,
         message: &M,
     ) -> Result<(), Error> {

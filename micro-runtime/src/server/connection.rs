@@ -145,7 +145,7 @@ impl Call {
         routing: &Routing<'_>,
         h: &Headers,
         shared: &Shared,
-        remote: SocketAddr,
+        remote: Option<SocketAddr>,
     ) -> Result<Call, (Error, Headers)> {
         let id = routing.id.get().unwrap_or("").to_string();
         let mut reply = Headers::with_capacity(4);
@@ -183,7 +183,7 @@ impl Call {
             service,
             endpoint.to_string(),
             id,
-            Some(remote),
+            remote,
             metadata,
             deadline,
         );
@@ -253,7 +253,7 @@ fn error_headers(mut headers: Headers, err: &Error) -> Headers {
 /// Answers a frame that broke the protocol with an HTTP error (the go-micro error JSON in the
 /// body and in `Micro-Error`), then the connection closes.
 async fn refuse(conn: ServerConn, status: u16, why: String) {
-    tracing::warn!(remote = %conn.remote, status, error = %why, "closing connection after a bad frame");
+    tracing::warn!(remote = ?conn.remote, status, error = %why, "closing connection after a bad frame");
     let error = Error::new(SERVER_ID, why, i32::from(status));
     let mut headers = Headers::with_capacity(3);
     headers.insert("Content-Type", "application/json");

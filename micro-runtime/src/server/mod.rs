@@ -67,8 +67,9 @@ use crate::error::{Error, LocalError, LocalErrorKind};
 use crate::middleware::layers::Layers;
 use crate::middleware::{BoxService, LayerFor};
 use crate::registry::{Node, Registry};
-use crate::transport::listener;
 use crate::transport::{BodyBudget, Limits};
+use crate::transport::{Transport, is_http, listener};
+use serve::Bound;
 
 /// A server being configured; [`Server::start`] runs it.
 pub struct Server {
@@ -92,6 +93,8 @@ pub struct Server {
     owns_broker: bool,
     subscribers: Vec<SubscriberSpec>,
     subscriber_layers: Layers<SubscriberRequest, ()>,
+    // None: micro's HTTP transport, served directly.
+    transport: Option<Arc<dyn Transport>>,
 }
 
 impl std::fmt::Debug for Server {
@@ -146,6 +149,7 @@ impl Server {
             owns_broker: false,
             subscribers: Vec::new(),
             subscriber_layers: Layers::default(),
+            transport: None,
         }
     }
 
@@ -202,6 +206,19 @@ impl Server {
     /// How long [`RunningServer::stop`] lets calls in flight finish (default 10 s).
     pub fn drain_timeout(mut self, timeout: Duration) -> Self {
         self.drain_timeout = timeout;
+        self
+    }
+
+    /// How the server listens (default [`HttpTransport`](crate::transport::HttpTransport),
+    /// go-micro's HTTP wire on TCP). Its callers must use the same transport
+    /// ([`ClientOptions::transport`](crate::ClientOptions::transport)).
+    pub fn transport(self, transport: impl Transport) -> Self {
+        self.shared_transport(Arc::new(transport))
+    }
+
+    /// The transport, shared with a client (a service gives both the same one).
+    pub(crate) fn shared_transport(mut self, transport: Arc<dyn Transport>) -> Self {
+        self.transport = (!is_http(&*transport)).then_some(transport);
         self
     }
 
@@ -304,30 +321,44 @@ impl Server {
         &self.name
     }
 
-    /// Binds the listen address and starts serving and registering.
+    /// Binds the listen address with the server's transport and starts serving and registering.
     pub async fn start(self) -> Result<RunningServer, LocalError> {
-        let listener = listener::listen(&self.address).await?;
-        self.start_on(listener).await
+        let bound = match &self.transport {
+            Some(transport) => Bound::Socket(transport.listen(&self.address).await?),
+            None => Bound::Tcp(listener::listen(&self.address).await?),
+        };
+        self.with_defaults()?.start_with_defaults(bound).await
     }
 
-    /// Serves on a listener bound elsewhere (tests bind `127.0.0.1:0` themselves).
+    /// Serves on a TCP listener bound elsewhere (tests bind `127.0.0.1:0` themselves), with the
+    /// HTTP transport.
     pub async fn start_on(self, listener: TcpListener) -> Result<RunningServer, LocalError> {
         let this = self.with_defaults()?;
-        this.start_with_defaults(listener).await
+        this.start_with_defaults(Bound::Tcp(listener)).await
     }
 
-    async fn start_with_defaults(self, listener: TcpListener) -> Result<RunningServer, LocalError> {
+    async fn start_with_defaults(self, bound: Bound) -> Result<RunningServer, LocalError> {
         if let Some(name) = self.router.duplicates().first() {
             return Err(LocalError::new(
                 LocalErrorKind::Config,
                 format!("endpoint {name} is registered twice"),
             ));
         }
-        let local_addr = listener.local_addr().map_err(|e| {
-            LocalError::new(LocalErrorKind::Bind, "cannot read the listener's address")
-                .with_source(e)
-        })?;
-        let address = listener::advertise_address(local_addr, self.advertise.as_deref())?;
+        let (local_addr, address) = match &bound {
+            Bound::Tcp(listener) => {
+                let local_addr = listener.local_addr().map_err(|e| {
+                    LocalError::new(LocalErrorKind::Bind, "cannot read the listener's address")
+                        .with_source(e)
+                })?;
+                let address = listener::advertise_address(local_addr, self.advertise.as_deref())?;
+                (local_addr.to_string(), address)
+            }
+            // Another transport's addresses are its own: advertised as given.
+            Bound::Socket(listener) => {
+                let local = listener.address();
+                (local.clone(), self.advertise.clone().unwrap_or(local))
+            }
+        };
         let registrar = Registrar::new(&self, address);
         // Subscribed before registering: once the node is discoverable it also hears its topics.
         let subscriptions = self.subscribe_all().await?;
@@ -360,7 +391,7 @@ impl Server {
         });
         let (stop_tx, stop_rx) = watch::channel(false);
         let task = tokio::spawn(serve::run(
-            listener,
+            bound,
             shared,
             registrar,
             subscriptions,
@@ -452,16 +483,25 @@ impl Server {
 /// A server that is serving; dropping it leaves the server running in the background.
 #[derive(Debug)]
 pub struct RunningServer {
-    local_addr: SocketAddr,
+    // The listener's address as its transport names it (`ip:port` for TCP).
+    local_addr: String,
     node: Node,
     stop_tx: watch::Sender<bool>,
     task: tokio::task::JoinHandle<Result<(), LocalError>>,
 }
 
 impl RunningServer {
-    /// The address the listener is bound to.
+    /// The TCP address the listener is bound to. With another [`Transport`] whose addresses are
+    /// not socket addresses, `0.0.0.0:0`: see [`listen_address`](Self::listen_address).
     pub fn local_addr(&self) -> SocketAddr {
         self.local_addr
+            .parse()
+            .unwrap_or(SocketAddr::from(([0, 0, 0, 0], 0)))
+    }
+
+    /// The address the listener is bound to, as its transport names it (`ip:port` for TCP).
+    pub fn listen_address(&self) -> &str {
+        &self.local_addr
     }
 
     /// The node as registered (id, advertised address, metadata).

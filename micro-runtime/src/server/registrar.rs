@@ -25,9 +25,10 @@ impl Registrar {
     /// `protocol=mucp` (without it go-micro clients fall back to legacy codecs), endpoints sorted.
     pub(super) fn new(server: &Server, address: String) -> Self {
         let mut metadata: HashMap<String, String> = server.metadata.clone();
+        let transport = server.transport.as_ref().map_or("http", |t| t.name());
         for (key, value) in [
             ("protocol", "mucp"),
-            ("transport", "http"),
+            ("transport", transport),
             ("server", "mucp"),
             ("broker", "http"),
             ("registry", server.resolved_registry().name()),

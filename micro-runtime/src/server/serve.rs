@@ -6,6 +6,7 @@ use std::time::Duration;
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 
+use crate::transport::Listener;
 use crate::transport::accept::Acceptor;
 use crate::transport::server_conn::ServerConn;
 use tokio::task::JoinSet;
@@ -60,8 +61,16 @@ pub(super) async fn unsubscribe_all(subscriptions: Vec<Subscription>, deadline: 
     futures_util::future::join_all(ends).await;
 }
 
+/// What a server listens on.
+pub(crate) enum Bound {
+    /// A TCP listener, served with micro's HTTP transport.
+    Tcp(TcpListener),
+    /// Another transport's listener.
+    Socket(Box<dyn Listener>),
+}
+
 pub(super) async fn run(
-    listener: TcpListener,
+    listener: Bound,
     shared: Arc<Shared>,
     registrar: Registrar,
     subscriptions: Vec<Subscription>,
@@ -70,7 +79,10 @@ pub(super) async fn run(
 ) -> Result<(), LocalError> {
     let (phase_tx, phase_rx) = watch::channel(Phase::Serving);
     let mut connections = JoinSet::new();
-    let mut listener = Acceptor::new(listener, &shared.limits, REFUSAL, "rpc server");
+    let mut listener = match listener {
+        Bound::Tcp(listener) => Acceptor::new(listener, &shared.limits, REFUSAL, "rpc server"),
+        Bound::Socket(listener) => Acceptor::from_listener(listener, &shared.limits, "rpc server"),
+    };
     let reregister = registrar.spawn_reregister();
     accept(
         &mut listener,
@@ -149,8 +161,8 @@ async fn accept(
     tokio::pin!(until);
     loop {
         tokio::select! {
-            (socket, remote, slot) = listener.accept() => {
-                let conn = ServerConn::new(socket, remote, &shared.limits, &shared.budget, slot);
+            (accepted, slot) = listener.accept() => {
+                let conn = ServerConn::new(accepted, &shared.limits, &shared.budget, slot);
                 connections.spawn(connection::serve(conn, Arc::clone(shared), phase.clone()));
             },
             Some(_) = connections.join_next(), if !connections.is_empty() => {}

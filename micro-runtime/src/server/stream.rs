@@ -13,7 +13,6 @@ use std::marker::PhantomData;
 use std::sync::Arc;
 
 use bytes::Bytes;
-use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
 
 use super::activity::Activity;
 use super::router::StreamRoute;
@@ -24,7 +23,8 @@ use crate::registry::BoxFuture;
 use tokio::sync::mpsc;
 
 use crate::stream::{self, Item, Receiver, Sender, Stopped, Why, writer_channel};
-use crate::transport::{FrameReader, FrameTemplate, FrameWriter, Headers};
+use crate::transport::halves::{ReadHalf, WriteHalf};
+use crate::transport::{FrameTemplate, Headers};
 
 /// How many decoded messages wait between the connection and a handler before the connection stops
 /// reading (and TCP pushes back on the caller).
@@ -37,8 +37,8 @@ const WRITE_BATCH_BYTES: usize = 64 * 1024;
 
 /// The connection, handed to a streaming endpoint.
 pub(crate) struct StreamIo {
-    pub(crate) reader: FrameReader<OwnedReadHalf>,
-    pub(crate) writer: FrameWriter<OwnedWriteHalf>,
+    pub(crate) reader: ReadHalf,
+    pub(crate) writer: WriteHalf,
     pub(crate) content_type: ContentType,
     /// Headers of every frame the server sends (Content-Type, Micro-Id, Micro-Stream, ...).
     pub(crate) headers: Headers,
@@ -145,14 +145,14 @@ async fn write_messages<Rsp: Message>(
 }
 
 struct StreamIoReader<'a> {
-    reader: &'a mut FrameReader<OwnedReadHalf>,
+    reader: &'a mut ReadHalf,
     content_type: ContentType,
     activity: Activity,
     idle_timeout: std::time::Duration,
 }
 
 struct StreamIoWriter<'a> {
-    writer: &'a mut FrameWriter<OwnedWriteHalf>,
+    writer: &'a mut WriteHalf,
     template: &'a FrameTemplate,
     content_type: ContentType,
     activity: Activity,

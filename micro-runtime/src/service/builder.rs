@@ -10,6 +10,7 @@ use crate::middleware::LayerFor;
 use crate::middleware::layers::Layers;
 use crate::registry::{Registry, registry_from_env};
 use crate::server::{Request, Response, Server};
+use crate::transport::{HttpTransport, Transport};
 
 use super::Service;
 use super::environment::{Environment, config, duration, seconds};
@@ -33,6 +34,7 @@ pub struct ServiceBuilder {
     handler_layers: Layers<Request, Response>,
     call_layers: Layers<CallRequest, CallResponse>,
     attempt_layers: Layers<Attempt, CallResponse>,
+    transport: Option<Arc<dyn Transport>>,
 }
 
 impl ServiceBuilder {
@@ -54,6 +56,7 @@ impl ServiceBuilder {
             handler_layers: Layers::default(),
             call_layers: Layers::default(),
             attempt_layers: Layers::default(),
+            transport: None,
         }
     }
 
@@ -146,6 +149,14 @@ impl ServiceBuilder {
         self
     }
 
+    /// How the service listens and its client dials (default
+    /// [`HttpTransport`](crate::transport::HttpTransport), go-micro's HTTP wire; or
+    /// `MICRO_TRANSPORT=http`, the only one built in). Both get the same instance.
+    pub fn transport(mut self, transport: impl Transport) -> Self {
+        self.transport = Some(Arc::new(transport));
+        self
+    }
+
     /// The default call timeout of the service's client (default 30 s, or
     /// `MICRO_CLIENT_REQUEST_TIMEOUT`).
     pub fn request_timeout(mut self, timeout: Duration) -> Self {
@@ -206,7 +217,19 @@ impl ServiceBuilder {
                 })
             })
             .transpose()?;
+        let env_transport = read("MICRO_TRANSPORT")
+            .map(|name| match name.trim() {
+                "http" => Ok(Arc::new(HttpTransport::new()) as Arc<dyn Transport>),
+                other => Err(config(format!(
+                    "MICRO_TRANSPORT={other:?}: the built-in transport is \"http\"; another one is set in code with ServiceBuilder::transport"
+                ))),
+            })
+            .transpose()?;
+        let transport = policy.pick(self.transport, env_transport);
         let mut client_options = self.client_options;
+        if let Some(transport) = &transport {
+            client_options.transport = Arc::clone(transport);
+        }
         if let Some(timeout) = policy.pick(self.request_timeout, env_timeout) {
             client_options.request_timeout = timeout;
         }
@@ -253,6 +276,9 @@ impl ServiceBuilder {
         }
         if let Some(interval) = register_interval {
             server = server.register_interval(interval);
+        }
+        if let Some(transport) = transport {
+            server = server.shared_transport(transport);
         }
         server = server.with_layers(self.handler_layers);
         let client = Client::builder(registry)

@@ -145,3 +145,22 @@ fn bad_ttl_is_a_clear_error() {
         .unwrap_err();
     assert!(err.to_string().contains("MICRO_REGISTER_TTL"), "{err}");
 }
+
+#[test]
+fn an_unknown_transport_is_a_clear_error() {
+    let err = Service::builder("x")
+        .build_with_env(|k| (k == "MICRO_TRANSPORT").then(|| "grpc".to_string()))
+        .unwrap_err();
+    assert_eq!(err.kind(), LocalErrorKind::Config);
+    let text = err.to_string();
+    assert!(
+        text.contains("grpc") && text.contains("ServiceBuilder::transport"),
+        "{err}"
+    );
+    let env = |k: &str| match k {
+        "MICRO_TRANSPORT" => Some("http".to_string()),
+        "MICRO_REGISTRY" => Some("memory".to_string()),
+        _ => None,
+    };
+    assert!(Service::builder("x").build_with_env(env).is_ok());
+}

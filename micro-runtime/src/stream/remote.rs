@@ -10,15 +10,13 @@ use std::marker::PhantomData;
 use std::task::{Context, Poll, ready};
 
 use bytes::Bytes;
-use tokio::net::tcp::OwnedReadHalf;
 use tokio::time::Instant;
 use tokio_util::sync::ReusableBoxFuture;
 
 use crate::codec::{ContentType, Message};
 use crate::error::{CLIENT_ID, Error};
-use crate::transport::{FrameError, FrameReader, StreamFrame};
-
-type Reader = FrameReader<OwnedReadHalf>;
+use crate::transport::halves::ReadHalf as Reader;
+use crate::transport::{FrameError, StreamFrame};
 
 /// What one read gave.
 enum Read {

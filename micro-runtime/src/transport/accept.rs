@@ -16,7 +16,7 @@ use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::Semaphore;
 use tokio::time::Instant;
 
-use super::Limits;
+use super::{Headers, Limits, Listener, Message, Socket};
 
 /// Connections kept back from the open-files limit for everything else a process opens.
 const FILES_KEPT_BACK: u64 = 128;
@@ -59,10 +59,30 @@ impl Drop for Slot {
     }
 }
 
+/// Where connections come from: a TCP listener (micro's HTTP transport), or another transport's.
+enum Source {
+    Tcp(TcpListener),
+    Socket(Box<dyn Listener>),
+}
+
+/// A connection let in.
+pub(crate) enum Accepted {
+    /// A TCP connection for the HTTP transport, and its peer.
+    Tcp(TcpStream, SocketAddr),
+    /// Another transport's connection.
+    Socket(Socket),
+}
+
+/// The peer a connection of another transport is counted under: its IP when its address is a
+/// socket address, else one shared bucket (`0.0.0.0`).
+pub(crate) fn socket_peer(socket: &Socket) -> Option<SocketAddr> {
+    socket.remote.parse().ok()
+}
+
 /// Accepts connections from a listener within [`Limits::max_connections`] and
 /// [`Limits::max_connections_per_peer`].
 pub(crate) struct Acceptor {
-    listener: TcpListener,
+    listener: Source,
     max_total: usize,
     max_per_peer: usize,
     open: Arc<Mutex<Open>>,
@@ -82,6 +102,24 @@ impl Acceptor {
         refusal: &'static [u8],
         what: &'static str,
     ) -> Self {
+        Self::from_source(Source::Tcp(listener), limits, refusal, what)
+    }
+
+    /// Accepts from another transport's listener; connections over a cap get a 503 message.
+    pub(crate) fn from_listener(
+        listener: Box<dyn Listener>,
+        limits: &Limits,
+        what: &'static str,
+    ) -> Self {
+        Self::from_source(Source::Socket(listener), limits, b"", what)
+    }
+
+    fn from_source(
+        listener: Source,
+        limits: &Limits,
+        refusal: &'static [u8],
+        what: &'static str,
+    ) -> Self {
         Self {
             listener,
             max_total: limits.max_connections.max(1),
@@ -97,10 +135,17 @@ impl Acceptor {
 
     /// The next connection within the caps. Connections over a cap are answered with the refusal
     /// and closed; accept errors are retried after a growing pause. Cancel-safe.
-    pub(crate) async fn accept(&mut self) -> (TcpStream, SocketAddr, Slot) {
+    pub(crate) async fn accept(&mut self) -> (Accepted, Slot) {
         let mut backoff = Duration::from_millis(5);
         loop {
-            let (socket, remote) = match self.listener.accept().await {
+            let accepted = match &mut self.listener {
+                Source::Tcp(listener) => listener
+                    .accept()
+                    .await
+                    .map(|(socket, remote)| Accepted::Tcp(socket, remote)),
+                Source::Socket(listener) => listener.accept().await.map(Accepted::Socket),
+            };
+            let accepted = match accepted {
                 Ok(accepted) => accepted,
                 Err(err) => {
                     // Out of file descriptors, most likely: back off instead of spinning, and say
@@ -113,9 +158,14 @@ impl Acceptor {
                     continue;
                 }
             };
-            match self.admit(remote.ip()) {
-                Some(slot) => return (socket, remote, slot),
-                None => self.refuse(socket, remote),
+            let peer = match &accepted {
+                Accepted::Tcp(_, remote) => remote.ip(),
+                Accepted::Socket(socket) => socket_peer(socket)
+                    .map_or(IpAddr::V4(std::net::Ipv4Addr::UNSPECIFIED), |a| a.ip()),
+            };
+            match self.admit(peer) {
+                Some(slot) => return (accepted, slot),
+                None => self.refuse(accepted, peer),
             }
         }
     }
@@ -135,10 +185,10 @@ impl Acceptor {
     }
 
     /// Answers a connection over a cap and closes it, in a task of its own (a bounded number).
-    fn refuse(&mut self, mut socket: TcpStream, remote: SocketAddr) {
+    fn refuse(&mut self, accepted: Accepted, peer: IpAddr) {
         if let Some(suppressed) = self.refused.ready() {
             let (max_total, max_per_peer) = (self.max_total, self.max_per_peer);
-            tracing::warn!(listener = self.what, %remote, max_total, max_per_peer, suppressed, "connection limit reached; refusing connections");
+            tracing::warn!(listener = self.what, %peer, max_total, max_per_peer, suppressed, "connection limit reached; refusing connections");
         }
         let Ok(permit) = Arc::clone(&self.refusing).try_acquire_owned() else {
             return; // dropped: already refusing as many as we afford
@@ -147,17 +197,35 @@ impl Acceptor {
         tokio::spawn(async move {
             let _permit = permit;
             let _ = tokio::time::timeout(REFUSE_TIME, async {
-                socket.write_all(refusal).await?;
-                socket.shutdown().await?;
-                // Read off what the client sent, so closing does not reset the connection before
-                // it has read the refusal.
-                let mut sink = [0u8; 4096];
-                while socket.read(&mut sink).await? > 0 {}
+                match accepted {
+                    Accepted::Tcp(mut socket, _) => {
+                        socket.write_all(refusal).await?;
+                        socket.shutdown().await?;
+                        // Read off what the client sent, so closing does not reset the connection
+                        // before it has read the refusal.
+                        let mut sink = [0u8; 4096];
+                        while socket.read(&mut sink).await? > 0 {}
+                    }
+                    Accepted::Socket(mut socket) => {
+                        socket.writer.send(too_many_connections()).await?;
+                        socket.writer.flush().await?;
+                        socket.writer.close().await?;
+                    }
+                }
                 io::Result::Ok(())
             })
             .await;
         });
     }
+}
+
+/// The refusal another transport's connection over a cap gets: go-micro's 503 error.
+fn too_many_connections() -> Message {
+    let error = crate::Error::unavailable("too many connections").with_id("go.micro.server");
+    let mut headers = Headers::with_capacity(2);
+    headers.insert("Content-Type", "application/json");
+    headers.insert("Micro-Error", error.to_header_value());
+    Message::new(headers, error.to_json())
 }
 
 /// Lets an event be logged at most once a second, counting the ones in between.

@@ -54,6 +54,8 @@ pub struct FrameTemplate {
     start: Bytes,
     // `\r\n`, the other headers, and the blank line that ends the header section.
     rest: Bytes,
+    // The headers themselves, for transports that send messages rather than bytes.
+    headers: Headers,
 }
 
 impl FrameTemplate {
@@ -80,7 +82,13 @@ impl FrameTemplate {
         Self {
             start: start.freeze(),
             rest: rest.freeze(),
+            headers: headers.clone(),
         }
+    }
+
+    /// The headers every frame of the template carries.
+    pub fn headers(&self) -> &Headers {
+        &self.headers
     }
 
     /// Appends one frame carrying `body`.

@@ -1,22 +1,31 @@
-//! The transport: go-micro's HTTP/1.1 framing on raw TCP, and listening on port ranges.
+//! The transport: the [`Transport`] trait, go-micro's HTTP/1.1 framing on raw TCP as its default
+//! implementation ([`HttpTransport`]), and listening on port ranges.
+//!
+//! A [`Transport`] listens and dials; its [`Socket`]s carry whole [`Message`]s (headers and a
+//! body), as go-micro's `transport.Transport` does, so a transport from another crate (in-process
+//! channels, QUIC, a message bus) can carry micro's calls and streams unchanged.
 //!
 //! go-micro's default transport sends every RPC frame as a complete HTTP/1.1 message (`POST /`
 //! requests, `HTTP/1.1 200 OK` responses, both with `Content-Length`) over a TCP connection that is
 //! then used like a raw socket: frames are not paired, so streams can send many of each. This module
 //! has the pieces both the client and the server build on.
 //!
-//! The stable surface is what a user configures or matches on: [`Limits`] (what a peer can make a
-//! connection hold), [`FrameError`] and [`MAX_HEADERS`], and [`listen`] / [`advertise_address`]
+//! The stable surface is the trait and what a user configures or matches on: [`Transport`],
+//! [`Listener`], [`Socket`], [`SocketReader`], [`SocketWriter`], [`Message`] and [`Headers`];
+//! [`Limits`] (what a peer can make a connection hold), [`FrameError`] and [`MAX_HEADERS`], and
+//! [`listen`] / [`advertise_address`]
 //! (`host:port` or the first free port of `host:min-max`, and the address to register). The
-//! framing pieces (`FrameReader`, `FrameWriter`, `FrameTemplate`, `Headers`, `BodyBudget`, ...)
+//! framing pieces (`FrameReader`, `FrameWriter`, `FrameTemplate`, `BodyBudget`, ...)
 //! stay public for micro's own tests, fuzz targets and tools, but are hidden from the docs and are
 //! not a stable API.
 //!
-//! Inside: `frame` reads frames (`Content-Length` or chunked bodies) and `encode` writes them;
+//! Inside: `socket` holds the traits and `http` the default transport's implementation of them;
+//! `frame` reads frames (`Content-Length` or chunked bodies) and `encode` writes them;
 //! `budget` bounds the bytes of bodies still arriving across a server's connections;
-//! `server_conn` and `accept` are the one HTTP/1.1 core every listener serves with, within
+//! `server_conn` and `accept` are the one connection core every listener serves with, within
 //! [`Limits`]; `pool` is the one client connection and pool, for RPC calls and the HTTP broker's
-//! deliveries alike; `writer` batches encoded frames into few writes.
+//! deliveries alike; `writer` batches encoded frames into few writes; `halves` lets all of these
+//! read and write either HTTP frames directly or another transport's socket.
 
 pub(crate) mod accept;
 mod budget;
@@ -24,11 +33,14 @@ mod chunked;
 mod encode;
 #[doc(hidden)]
 pub mod frame;
+pub(crate) mod halves;
 mod headers;
+mod http;
 pub mod listener;
 mod parse;
 pub(crate) mod pool;
 pub(crate) mod server_conn;
+mod socket;
 #[doc(hidden)]
 pub mod writer;
 
@@ -48,9 +60,11 @@ pub use frame::{
     BodyLength, CONTINUE, Frame, FrameHead, FrameReader, STREAM_READ_BYTES, StartLine, StreamFrame,
     encode_request, encode_response,
 };
-#[doc(hidden)]
 pub use headers::Headers;
+pub use http::HttpTransport;
+pub(crate) use http::is_http;
 pub use listener::{advertise_address, listen};
+pub use socket::{Listener, Message, Socket, SocketReader, SocketWriter, Transport};
 #[doc(hidden)]
 pub use writer::FrameWriter;
 

@@ -11,11 +11,10 @@
 use std::net::SocketAddr;
 use std::time::Duration;
 
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::TcpStream;
-use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
+use tokio::io::AsyncReadExt;
 
-use super::accept::Slot;
+use super::accept::{Accepted, Slot, socket_peer};
+use super::halves::{ReadHalf, WriteHalf};
 use super::{BodyBudget, CONTINUE, Frame, FrameError, FrameReader, FrameWriter, Headers, Limits};
 
 /// After refusing a request, how much of what the client still sends is read and thrown away,
@@ -48,9 +47,10 @@ pub(crate) enum Incoming {
 
 /// One accepted connection, served one request at a time.
 pub(crate) struct ServerConn {
-    pub(crate) reader: FrameReader<OwnedReadHalf>,
-    pub(crate) writer: FrameWriter<OwnedWriteHalf>,
-    pub(crate) remote: SocketAddr,
+    pub(crate) reader: ReadHalf,
+    pub(crate) writer: WriteHalf,
+    /// The peer, when the transport names it by a socket address (TCP always does).
+    pub(crate) remote: Option<SocketAddr>,
     idle: IdleWatch,
     first: bool,
     _slot: Slot,
@@ -96,21 +96,38 @@ impl IdleWatch {
 }
 
 impl ServerConn {
-    /// Serves `socket`, holding its place in the acceptor's count until dropped.
+    /// Serves an accepted connection, holding its place in the acceptor's count until dropped.
     pub(crate) fn new(
-        socket: TcpStream,
-        remote: SocketAddr,
+        accepted: Accepted,
         limits: &Limits,
         budget: &BodyBudget,
         slot: Slot,
     ) -> Self {
-        let _ = socket.set_nodelay(true);
-        let (read, write) = socket.into_split();
+        let (reader, writer, remote) = match accepted {
+            Accepted::Tcp(socket, remote) => {
+                let _ = socket.set_nodelay(true);
+                let (read, write) = socket.into_split();
+                let reader = FrameReader::new(read, limits.clone())
+                    .with_first_frame_timeout()
+                    .with_budget(budget.clone());
+                (
+                    ReadHalf::Http(reader),
+                    WriteHalf::Http(FrameWriter::new(write)),
+                    Some(remote),
+                )
+            }
+            Accepted::Socket(socket) => {
+                let remote = socket_peer(&socket);
+                (
+                    ReadHalf::Socket(socket.reader),
+                    WriteHalf::socket(socket.writer),
+                    remote,
+                )
+            }
+        };
         Self {
-            reader: FrameReader::new(read, limits.clone())
-                .with_first_frame_timeout()
-                .with_budget(budget.clone()),
-            writer: FrameWriter::new(write),
+            reader,
+            writer,
             remote,
             idle: IdleWatch::new(limits.idle_timeout),
             first: true,
@@ -124,9 +141,12 @@ impl ServerConn {
         // The first request is bounded by the header timeout from the accept; later ones by the
         // idle timeout, then the header timeout from their first byte.
         let first = std::mem::replace(&mut self.first, false);
+        let ReadHalf::Http(reader) = &mut self.reader else {
+            return self.next_message(stop).await;
+        };
         let head = {
             // Pinned where they are, so the select moves nothing per request.
-            let mut read = std::pin::pin!(self.reader.read_request_head());
+            let mut read = std::pin::pin!(reader.read_request_head());
             let mut stop = std::pin::pin!(stop);
             loop {
                 tokio::select! {
@@ -135,7 +155,7 @@ impl ServerConn {
                     () = &mut stop => return Incoming::Closed,
                     () = self.idle.timer.as_mut(), if !first => {
                         if self.idle.expired() {
-                            tracing::debug!(remote = %self.remote, "closing an idle connection");
+                            tracing::debug!(remote = ?self.remote, "closing an idle connection");
                             return Incoming::Closed;
                         }
                     }
@@ -145,7 +165,7 @@ impl ServerConn {
         let head = match head {
             Ok(Some(head)) => head,
             Ok(None) => return Incoming::Closed,
-            Err(err) => return self.refused(err),
+            Err(err) => return refused(self.remote, err),
         };
         self.idle.requests += 1;
         if let Some(expect) = head.unsupported_expectation() {
@@ -154,40 +174,54 @@ impl ServerConn {
                 why: format!("Expect: {expect} is not supported (only 100-continue)"),
             };
         }
-        if head.expects_continue() && !self.reader.body_buffered(&head) {
+        if head.expects_continue() && !reader.body_buffered(&head) {
             // curl waits for this before sending a body over 1 KiB.
-            self.writer.queue_raw(CONTINUE);
+            if let WriteHalf::Http(writer) = &mut self.writer {
+                writer.queue_raw(CONTINUE);
+            }
             if self.writer.flush().await.is_err() {
                 return Incoming::Closed;
             }
         }
         let close = head.closes_connection();
-        match self.reader.read_body(head).await {
+        match reader.read_body(head).await {
             Ok(frame) => Incoming::Request { frame, close },
-            Err(err) => self.refused(err),
+            Err(err) => refused(self.remote, err),
+        }
+    }
+
+    /// The next request on another transport's socket: whole messages, so only the idle timeout
+    /// and the stop signal apply.
+    async fn next_message(&mut self, stop: impl Future<Output = ()>) -> Incoming {
+        let mut read = std::pin::pin!(self.reader.read_request());
+        let mut stop = std::pin::pin!(stop);
+        let read = loop {
+            tokio::select! {
+                biased;
+                read = &mut read => break read,
+                () = &mut stop => return Incoming::Closed,
+                () = self.idle.timer.as_mut() => {
+                    if self.idle.expired() {
+                        tracing::debug!(remote = ?self.remote, "closing an idle connection");
+                        return Incoming::Closed;
+                    }
+                }
+            }
+        };
+        self.idle.requests += 1;
+        match read {
+            Ok(Some(frame)) => Incoming::Request {
+                frame,
+                close: false,
+            },
+            Ok(None) => Incoming::Closed,
+            Err(err) => refused(self.remote, err),
         }
     }
 
     /// The connection's halves and its place in the count, for a stream to take over.
-    pub(crate) fn into_parts(
-        self,
-    ) -> (
-        FrameReader<OwnedReadHalf>,
-        FrameWriter<OwnedWriteHalf>,
-        Slot,
-    ) {
+    pub(crate) fn into_parts(self) -> (ReadHalf, WriteHalf, Slot) {
         (self.reader, self.writer, self._slot)
-    }
-
-    fn refused(&self, err: FrameError) -> Incoming {
-        if matches!(err, FrameError::Io(_) | FrameError::UnexpectedEof) {
-            tracing::debug!(remote = %self.remote, error = %err, "connection dropped");
-            return Incoming::Closed;
-        }
-        Incoming::Refused {
-            status: err.status(),
-            why: err.to_string(),
-        }
     }
 
     /// Writes a last answer with `Connection: close`, then closes as [`Self::linger`] does.
@@ -205,18 +239,31 @@ impl ServerConn {
     }
 }
 
+/// What a read error means for the connection: a peer that dropped is closed quietly; anything
+/// else is refused with the error's status.
+fn refused(remote: Option<SocketAddr>, err: FrameError) -> Incoming {
+    if matches!(err, FrameError::Io(_) | FrameError::UnexpectedEof) {
+        tracing::debug!(?remote, error = %err, "connection dropped");
+        return Incoming::Closed;
+    }
+    Incoming::Refused {
+        status: err.status(),
+        why: err.to_string(),
+    }
+}
+
 /// Closes a connection whose last answer is written: the write side first, then, after reading off
 /// a bounded amount of what the client is still sending (a body, requests it pipelined, a stream's
 /// closing `EOS`), the rest. Closing with unread bytes would reset the connection, and a reset can
-/// destroy the answer before the client reads it, or fail the client's last write.
-pub(crate) async fn linger(
-    reader: FrameReader<OwnedReadHalf>,
-    writer: FrameWriter<OwnedWriteHalf>,
-) {
-    let mut writer = writer.into_inner();
+/// destroy the answer before the client reads it, or fail the client's last write. Another
+/// transport's socket is closed and dropped.
+pub(crate) async fn linger(reader: ReadHalf, writer: WriteHalf) {
     if writer.shutdown().await.is_err() {
         return;
     }
+    let ReadHalf::Http(reader) = reader else {
+        return;
+    };
     let mut read = reader.into_inner();
     let mut sink = vec![0u8; 16 * 1024];
     let mut drained = 0;

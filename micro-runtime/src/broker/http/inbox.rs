@@ -21,8 +21,9 @@ use super::Options;
 use super::receive::{Reply, receive};
 use super::registration::Subscriptions;
 use crate::transport::accept::Acceptor;
+use crate::transport::halves::WriteHalf;
 use crate::transport::server_conn::{Incoming, ServerConn};
-use crate::transport::{BodyBudget, FrameWriter, Headers, StartLine};
+use crate::transport::{BodyBudget, Headers, StartLine};
 
 // How long `stop` lets connections finish the request they are in before closing them.
 const STOP_GRACE: Duration = Duration::from_secs(1);
@@ -89,8 +90,8 @@ async fn accept(
     let budget = BodyBudget::new(options.limits.max_pending_body_bytes);
     loop {
         tokio::select! {
-            (socket, remote, slot) = acceptor.accept() => {
-                let conn = ServerConn::new(socket, remote, &options.limits, &budget, slot);
+            (accepted, slot) = acceptor.accept() => {
+                let conn = ServerConn::new(accepted, &options.limits, &budget, slot);
                 connections.spawn(serve(conn, Arc::clone(&subscriptions), stopping.clone()));
             },
             Some(_) = connections.join_next(), if !connections.is_empty() => {}
@@ -156,11 +157,7 @@ fn reply_parts<'a>(method: &str, reply: &'a Reply) -> (Headers, &'a str) {
     (headers, body)
 }
 
-async fn respond(
-    writer: &mut FrameWriter<tokio::net::tcp::OwnedWriteHalf>,
-    method: &str,
-    reply: &Reply,
-) -> io::Result<()> {
+async fn respond(writer: &mut WriteHalf, method: &str, reply: &Reply) -> io::Result<()> {
     let (headers, body) = reply_parts(method, reply);
     writer.queue_response(reply.status, &headers, body.as_bytes());
     writer.flush().await
@@ -168,7 +165,7 @@ async fn respond(
 
 /// Answers a request the inbox will not read with `status`, then closes the connection.
 async fn refuse(conn: ServerConn, status: u16, why: String) {
-    tracing::warn!(remote = %conn.remote, status, error = %why, "HTTP broker inbox: closing a connection after a bad request");
+    tracing::warn!(remote = ?conn.remote, status, error = %why, "HTTP broker inbox: closing a connection after a bad request");
     let mut headers = Headers::with_capacity(1);
     headers.insert("Content-Type", "text/plain; charset=utf-8");
     conn.close_with(status, headers, format!("{why}\n").as_bytes())

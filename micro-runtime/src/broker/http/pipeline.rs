@@ -27,7 +27,7 @@ use tokio::time::Instant;
 
 use super::post::status_of;
 use crate::transport::FrameError;
-use crate::transport::pool::ClientConn;
+use crate::transport::pool::HttpConn;
 
 /// How one request of an exchange failed.
 pub(super) enum Failed {
@@ -49,12 +49,12 @@ enum Stop {
 /// Writes `wire` (the requests, request `i` ending at byte `ends[i]`) and reads one reply per
 /// request: each request's status or failure, and the connection if it stays open.
 pub(super) async fn exchange(
-    mut conn: ClientConn,
+    mut conn: HttpConn,
     wire: &[u8],
     ends: &[usize],
     timeout: Duration,
     reused: bool,
-) -> (Vec<Result<u16, Failed>>, Option<ClientConn>) {
+) -> (Vec<Result<u16, Failed>>, Option<HttpConn>) {
     // The reply timeout is per reply: each reply restarts it, since a Go subscriber answers only
     // after its handler ran, one request after another.
     let progress = Mutex::new(Instant::now());

@@ -26,12 +26,12 @@ use std::time::Duration;
 use bytes::BytesMut;
 
 use super::pipeline::{Failed, exchange};
-use crate::transport::pool::ClientConn;
+use crate::transport::pool::HttpConn;
 use crate::transport::{Limits, StartLine};
 
 /// The connections of one target task, by address.
 pub(super) struct Links {
-    idle: HashMap<String, ClientConn>,
+    idle: HashMap<String, HttpConn>,
     dial_timeout: Duration,
     reply_timeout: Duration,
     limits: Limits,
@@ -104,7 +104,7 @@ impl Links {
                 wire.len()
             })
             .collect();
-        if let Some(conn) = self.idle.remove(address).filter(ClientConn::is_reusable) {
+        if let Some(conn) = self.idle.remove(address).filter(HttpConn::is_reusable) {
             let (results, conn) = exchange(conn, &wire, &ends, self.reply_timeout, true).await;
             // Nothing answered and nothing was proven delivered: the subscriber closed the
             // connection while it sat idle.
@@ -114,7 +114,7 @@ impl Links {
             }
             tracing::debug!(%address, "HTTP broker: a kept-alive connection was closed; sending on a fresh one");
         }
-        let conn = match ClientConn::dial(address, self.dial_timeout, &self.limits).await {
+        let conn = match HttpConn::dial(address, self.dial_timeout, &self.limits).await {
             Ok(conn) => conn,
             Err(err) if err.kind() == std::io::ErrorKind::InvalidInput => {
                 return every(&|| PostError::BadAddress);
@@ -129,7 +129,7 @@ impl Links {
         &mut self,
         address: &str,
         results: Vec<Result<u16, Failed>>,
-        conn: Option<ClientConn>,
+        conn: Option<HttpConn>,
     ) -> Vec<Result<u16, PostError>> {
         if let Some(conn) = conn {
             self.idle.insert(address.to_string(), conn);

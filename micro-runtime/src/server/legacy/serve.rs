@@ -17,7 +17,7 @@ pub(in crate::server) async fn serve(
     shared: &Shared,
     codec: LegacyCodec,
     frame: Frame,
-    remote: SocketAddr,
+    remote: Option<SocketAddr>,
 ) -> (Headers, Bytes) {
     let h = &frame.headers;
     let failed = |text: &str| {
@@ -43,14 +43,7 @@ pub(in crate::server) async fn serve(
     };
     let service = h.get_micro("Micro-Service").unwrap_or("").to_string();
     let metadata: Metadata = h.iter().filter(|(name, _)| !is_reserved(name)).collect();
-    let ctx = Context::for_call(
-        service,
-        endpoint,
-        id.clone(),
-        Some(remote),
-        metadata,
-        deadline,
-    );
+    let ctx = Context::for_call(service, endpoint, id.clone(), remote, metadata, deadline);
     match serve_unary(shared, route, ctx, codec.message_type(), message).await {
         Ok(reply) => (
             LegacyCodec::reply_headers(h, &id, None),
