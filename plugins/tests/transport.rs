@@ -1,0 +1,135 @@
+//! `InProcess`, from outside micro-runtime, passes the suite every micro transport passes, and
+//! refuses what it cannot do with a clear error.
+
+use std::sync::Arc;
+
+use micro_plugins::InProcess;
+use micro_runtime::transport::Transport;
+use tests::handlers::Greeter;
+use tests::proto::greeter::{GreeterClient, GreeterServer, HelloRequest};
+use tests::transport_suite as suite;
+
+fn in_process() -> Arc<dyn Transport> {
+    Arc::new(InProcess::new())
+}
+
+macro_rules! suite {
+    ($($name:ident),* $(,)?) => {
+        $(#[tokio::test] async fn $name() { suite::$name(in_process()).await; })*
+    };
+}
+
+suite!(
+    unary_calls_errors_and_metadata,
+    every_stream_kind,
+    deadlines,
+    a_hang_up_stops_the_handler,
+    concurrent_calls,
+    stop_finishes_calls_in_flight,
+);
+
+#[tokio::test]
+async fn nodes_register_in_process_addresses() {
+    let transport = in_process();
+    let registry = tests::support::registry();
+    let server = suite::start(
+        "greeter",
+        &transport,
+        &registry,
+        GreeterServer::new(Greeter::default()),
+    )
+    .await;
+    assert!(
+        server.node().address.starts_with("inproc:"),
+        "{}",
+        server.node().address
+    );
+    assert_eq!(server.listen_address(), server.node().address);
+    assert_eq!(server.node().metadata["transport"], "inproc");
+    server.stop().await.unwrap();
+}
+
+#[tokio::test]
+async fn a_call_to_a_stopped_node_is_a_connection_error() {
+    let transport = in_process();
+    let registry = tests::support::registry();
+    let server = suite::start(
+        "greeter",
+        &transport,
+        &registry,
+        GreeterServer::new(Greeter::default()),
+    )
+    .await;
+    let address = server.node().address.clone();
+    server.stop().await.unwrap();
+    let client = GreeterClient::new("greeter", suite::client(&transport, &registry));
+    let options = micro_runtime::CallOptions::new().address(address.clone());
+    let err = client
+        .hello_with(
+            HelloRequest {
+                name: "John".into(),
+            },
+            options,
+        )
+        .await
+        .unwrap_err();
+    assert_eq!(err.code, 500, "{err}");
+    assert!(err.detail.contains("no in-process listener"), "{err}");
+}
+
+#[tokio::test]
+async fn a_name_in_use_is_refused() {
+    let transport = InProcess::new();
+    let _first = transport.listen("orders").await.unwrap();
+    let Err(err) = transport.listen("orders").await else {
+        panic!("a second listener on one name");
+    };
+    assert!(err.to_string().contains("orders"), "{err}");
+}
+
+#[tokio::test]
+async fn separate_instances_are_separate_networks() {
+    let (a, b) = (InProcess::new(), InProcess::new());
+    let listener = a.listen("orders").await.unwrap();
+    let err = b
+        .dial("orders", std::time::Duration::from_secs(1))
+        .await
+        .unwrap_err();
+    assert_eq!(err.kind(), std::io::ErrorKind::ConnectionRefused);
+    drop(listener);
+}
+
+#[tokio::test]
+async fn services_built_on_it_call_each_other() {
+    // Two services in one process, each given the transport once: the greeter serves on it, and
+    // the front service's client (which the builder gave the same transport) calls through it.
+    use micro_runtime::Service;
+    let transport = Arc::new(InProcess::new());
+    let registry = tests::support::registry();
+    let greeter = Service::builder("greeter")
+        .registry(Arc::clone(&registry))
+        .transport(Arc::clone(&transport))
+        .environment(micro_runtime::service::Environment::Ignored)
+        .build()
+        .unwrap()
+        .handle(GreeterServer::new(Greeter::default()))
+        .start()
+        .await
+        .unwrap();
+    let front = Service::builder("front")
+        .registry(Arc::clone(&registry))
+        .transport(Arc::clone(&transport))
+        .environment(micro_runtime::service::Environment::Ignored)
+        .build()
+        .unwrap();
+    let client = GreeterClient::new("greeter", front.client());
+    let reply = client
+        .hello(HelloRequest {
+            name: "John".into(),
+        })
+        .await
+        .unwrap();
+    assert_eq!(reply.greeting, "Hello John");
+    assert!(greeter.node().address.starts_with("inproc:"));
+    greeter.stop().await.unwrap();
+}
