@@ -4,6 +4,8 @@
 use std::sync::Arc;
 
 use micro_plugins::InProcess;
+use micro_runtime::registry::Registry;
+use micro_runtime::server::RunningServer;
 use micro_runtime::transport::Transport;
 use tests::handlers::Greeter;
 use tests::proto::greeter::{GreeterClient, GreeterServer, HelloRequest};
@@ -28,17 +30,18 @@ suite!(
     stop_finishes_calls_in_flight,
 );
 
-#[tokio::test]
-async fn nodes_register_in_process_addresses() {
+/// A greeter on a fresh in-process network: the transport, its registry and the server.
+async fn greeter() -> (Arc<dyn Transport>, Arc<dyn Registry>, RunningServer) {
     let transport = in_process();
     let registry = tests::support::registry();
-    let server = suite::start(
-        "greeter",
-        &transport,
-        &registry,
-        GreeterServer::new(Greeter::default()),
-    )
-    .await;
+    let handler = GreeterServer::new(Greeter::default());
+    let server = suite::start("greeter", &transport, &registry, handler).await;
+    (transport, registry, server)
+}
+
+#[tokio::test]
+async fn nodes_register_in_process_addresses() {
+    let (_, _, server) = greeter().await;
     assert!(
         server.node().address.starts_with("inproc:"),
         "{}",
@@ -51,15 +54,7 @@ async fn nodes_register_in_process_addresses() {
 
 #[tokio::test]
 async fn a_call_to_a_stopped_node_is_a_connection_error() {
-    let transport = in_process();
-    let registry = tests::support::registry();
-    let server = suite::start(
-        "greeter",
-        &transport,
-        &registry,
-        GreeterServer::new(Greeter::default()),
-    )
-    .await;
+    let (transport, registry, server) = greeter().await;
     let address = server.node().address.clone();
     server.stop().await.unwrap();
     let client = GreeterClient::new("greeter", suite::client(&transport, &registry));

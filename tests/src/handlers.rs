@@ -6,6 +6,7 @@ use std::time::Duration;
 
 use micro_runtime::stream::{Receiver, Sender};
 use micro_runtime::{Context, Error};
+use tokio::sync::mpsc;
 
 use crate::proto::greeter::{GreeterHandler, HelloRequest, HelloResponse};
 use crate::proto::nested::api::v1::{CatalogHandler, GetItemRequest};
@@ -97,6 +98,58 @@ impl StreamerHandler for Streamer {
         while let Some(message) = stream.recv().await? {
             sender.send(message).await?;
         }
+        Ok(())
+    }
+}
+
+/// Echoes, and reports how its stream ended: `eos` when the caller closed its side, `cancelled`
+/// when the server dropped the handler because the caller hung up. Its other endpoints do
+/// nothing.
+#[derive(Debug, Clone)]
+pub struct Probe {
+    /// Where the end of each echo stream is reported.
+    pub ended: mpsc::UnboundedSender<&'static str>,
+}
+
+/// Reports `cancelled` if dropped before it is defused.
+struct Report(Option<mpsc::UnboundedSender<&'static str>>);
+
+impl Drop for Report {
+    fn drop(&mut self) {
+        if let Some(tx) = self.0.take() {
+            let _ = tx.send("cancelled");
+        }
+    }
+}
+
+impl StreamerHandler for Probe {
+    async fn ping(&self, _: Context, req: PingRequest) -> Result<PingResponse, Error> {
+        Ok(PingResponse {
+            payload: req.payload,
+        })
+    }
+    async fn countdown(
+        &self,
+        _: Context,
+        _: CountdownRequest,
+        _: Sender<Tick>,
+    ) -> Result<(), Error> {
+        Ok(())
+    }
+    async fn sum(&self, _: Context, _: Receiver<Number>) -> Result<Total, Error> {
+        Ok(Total::default())
+    }
+    async fn echo(
+        &self,
+        _: Context,
+        mut stream: Receiver<EchoMessage>,
+        sender: Sender<EchoMessage>,
+    ) -> Result<(), Error> {
+        let mut report = Report(Some(self.ended.clone()));
+        while let Some(message) = stream.recv().await? {
+            sender.send(message).await?;
+        }
+        let _ = report.0.take().map(|tx| tx.send("eos"));
         Ok(())
     }
 }

@@ -11,16 +11,14 @@ use futures_util::TryStreamExt;
 use micro_runtime::client::ClientOptions;
 use micro_runtime::registry::Registry;
 use micro_runtime::server::{Handler, RunningServer, Server};
-use micro_runtime::stream::{Receiver, Sender};
 use micro_runtime::transport::Transport;
-use micro_runtime::{CallOptions, Client, Context, Error};
+use micro_runtime::{CallOptions, Client};
 use tokio::sync::mpsc;
 
-use crate::handlers::{Greeter, Streamer};
+use crate::handlers::{Greeter, Probe, Streamer};
 use crate::proto::greeter::{GreeterClient, GreeterServer, HelloRequest};
 use crate::proto::streaming::{
-    CountdownRequest, EchoMessage, Number, PingRequest, PingResponse, StreamerClient,
-    StreamerHandler, StreamerServer, Tick, Total,
+    CountdownRequest, EchoMessage, Number, StreamerClient, StreamerHandler, StreamerServer,
 };
 use crate::support;
 
@@ -46,21 +44,47 @@ pub fn client(transport: &Arc<dyn Transport>, registry: &Arc<dyn Registry>) -> C
     Client::with_options(Arc::clone(registry), options)
 }
 
+/// A greeter served on `transport`, its handler (to count calls) and a client of it.
+async fn greeter(transport: &Arc<dyn Transport>) -> (RunningServer, Greeter, GreeterClient) {
+    let registry = support::registry();
+    let greeter = Greeter::default();
+    let server = start(
+        "greeter",
+        transport,
+        &registry,
+        GreeterServer::new(greeter.clone()),
+    )
+    .await;
+    let client = GreeterClient::new("greeter", client(transport, &registry));
+    (server, greeter, client)
+}
+
+/// A streamer (`handler`) served on `transport`, and a client of it.
+async fn streamer(
+    transport: &Arc<dyn Transport>,
+    handler: impl StreamerHandler,
+) -> (RunningServer, StreamerClient) {
+    let registry = support::registry();
+    let server = start(
+        "streamer",
+        transport,
+        &registry,
+        StreamerServer::new(handler),
+    )
+    .await;
+    (
+        server,
+        StreamerClient::new("streamer", client(transport, &registry)),
+    )
+}
+
 fn hello(name: &str) -> HelloRequest {
     HelloRequest { name: name.into() }
 }
 
 /// Replies, application errors (with the service's id) and metadata cross the transport.
 pub async fn unary_calls_errors_and_metadata(transport: Arc<dyn Transport>) {
-    let registry = support::registry();
-    let server = start(
-        "greeter",
-        &transport,
-        &registry,
-        GreeterServer::new(Greeter::default()),
-    )
-    .await;
-    let client = GreeterClient::new("greeter", client(&transport, &registry));
+    let (server, _, client) = greeter(&transport).await;
 
     let reply = client.hello(hello("John")).await.unwrap();
     assert_eq!(reply.greeting, "Hello John");
@@ -86,15 +110,7 @@ pub async fn unary_calls_errors_and_metadata(transport: Arc<dyn Transport>) {
 
 /// Server, client and bidirectional streams, and a stream that ends with an error.
 pub async fn every_stream_kind(transport: Arc<dyn Transport>) {
-    let registry = support::registry();
-    let server = start(
-        "streamer",
-        &transport,
-        &registry,
-        StreamerServer::new(Streamer),
-    )
-    .await;
-    let client = StreamerClient::new("streamer", client(&transport, &registry));
+    let (server, client) = streamer(&transport, Streamer).await;
 
     let ticks: Vec<u32> = client
         .countdown(CountdownRequest { from: 5 })
@@ -148,15 +164,7 @@ fn echo(text: &str) -> EchoMessage {
 
 /// A call's timeout ends it with a 408, and the connection is not reused mid-reply.
 pub async fn deadlines(transport: Arc<dyn Transport>) {
-    let registry = support::registry();
-    let server = start(
-        "greeter",
-        &transport,
-        &registry,
-        GreeterServer::new(Greeter::default()),
-    )
-    .await;
-    let client = GreeterClient::new("greeter", client(&transport, &registry));
+    let (server, _, client) = greeter(&transport).await;
     let options = CallOptions::new().timeout(Duration::from_millis(100));
     let err = client.hello_with(hello("slow"), options).await.unwrap_err();
     assert_eq!(err.code, 408, "{err}");
@@ -167,64 +175,10 @@ pub async fn deadlines(transport: Arc<dyn Transport>) {
     server.stop().await.unwrap();
 }
 
-/// Echoes, and reports how its stream ended: `eos` when the caller closed its side,
-/// `cancelled` when the server dropped the handler because the caller hung up.
-struct Probe(mpsc::UnboundedSender<&'static str>);
-
-struct Report(Option<mpsc::UnboundedSender<&'static str>>);
-
-impl Drop for Report {
-    fn drop(&mut self) {
-        if let Some(tx) = self.0.take() {
-            let _ = tx.send("cancelled");
-        }
-    }
-}
-
-impl StreamerHandler for Probe {
-    async fn ping(&self, _: Context, req: PingRequest) -> Result<PingResponse, Error> {
-        Ok(PingResponse {
-            payload: req.payload,
-        })
-    }
-    async fn countdown(
-        &self,
-        _: Context,
-        _: CountdownRequest,
-        _: Sender<Tick>,
-    ) -> Result<(), Error> {
-        Ok(())
-    }
-    async fn sum(&self, _: Context, _: Receiver<Number>) -> Result<Total, Error> {
-        Ok(Total::default())
-    }
-    async fn echo(
-        &self,
-        _: Context,
-        mut stream: Receiver<EchoMessage>,
-        sender: Sender<EchoMessage>,
-    ) -> Result<(), Error> {
-        let mut report = Report(Some(self.0.clone()));
-        while let Some(message) = stream.recv().await? {
-            sender.send(message).await?;
-        }
-        let _ = report.0.take().map(|tx| tx.send("eos"));
-        Ok(())
-    }
-}
-
 /// Dropping a whole stream hangs up: the server stops the handler.
 pub async fn a_hang_up_stops_the_handler(transport: Arc<dyn Transport>) {
-    let registry = support::registry();
     let (tx, mut ended) = mpsc::unbounded_channel();
-    let server = start(
-        "streamer",
-        &transport,
-        &registry,
-        StreamerServer::new(Probe(tx)),
-    )
-    .await;
-    let client = StreamerClient::new("streamer", client(&transport, &registry));
+    let (server, client) = streamer(&transport, Probe { ended: tx }).await;
     let mut stream = client.echo().await.unwrap();
     stream.send(echo("a")).await.unwrap();
     assert_eq!(stream.recv().await.unwrap().unwrap().text, "a");
@@ -238,16 +192,7 @@ pub async fn a_hang_up_stops_the_handler(transport: Arc<dyn Transport>) {
 
 /// Many calls at once, on as many connections as the pool needs, all answered.
 pub async fn concurrent_calls(transport: Arc<dyn Transport>) {
-    let registry = support::registry();
-    let greeter = Greeter::default();
-    let server = start(
-        "greeter",
-        &transport,
-        &registry,
-        GreeterServer::new(greeter.clone()),
-    )
-    .await;
-    let client = GreeterClient::new("greeter", client(&transport, &registry));
+    let (server, greeter, client) = greeter(&transport).await;
     let calls = (0..64).map(|i| {
         let client = client.clone();
         async move { client.hello(hello(&format!("n{i}"))).await }
@@ -262,16 +207,7 @@ pub async fn concurrent_calls(transport: Arc<dyn Transport>) {
 
 /// A call in flight when the server stops is finished, not cut off.
 pub async fn stop_finishes_calls_in_flight(transport: Arc<dyn Transport>) {
-    let registry = support::registry();
-    let greeter = Greeter::default();
-    let server = start(
-        "greeter",
-        &transport,
-        &registry,
-        GreeterServer::new(greeter.clone()),
-    )
-    .await;
-    let client = GreeterClient::new("greeter", client(&transport, &registry));
+    let (server, greeter, client) = greeter(&transport).await;
     let slow = tokio::spawn(async move { client.hello(hello("slow")).await });
     tokio::time::timeout(Duration::from_secs(10), async {
         while greeter.calls.load(Ordering::SeqCst) == 0 {

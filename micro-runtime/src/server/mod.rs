@@ -211,7 +211,7 @@ impl Server {
 
     /// How the server listens (default [`HttpTransport`](crate::transport::HttpTransport),
     /// go-micro's HTTP wire on TCP). Its callers must use the same transport
-    /// ([`ClientOptions::transport`](crate::ClientOptions::transport)).
+    /// ([`ClientOptions::transport`](crate::client::ClientOptions::transport)).
     pub fn transport(self, transport: impl Transport) -> Self {
         self.shared_transport(Arc::new(transport))
     }

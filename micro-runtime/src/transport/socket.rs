@@ -122,15 +122,15 @@ pub trait Listener: Send + 'static {
 /// How a server listens and a client dials: go-micro's `transport.Transport`.
 ///
 /// The default is [`HttpTransport`](super::HttpTransport), go-micro's HTTP wire on TCP. Give
-/// another one to a service with [`ServiceBuilder::transport`](crate::ServiceBuilder::transport),
-/// or to a server and a client with [`Server::transport`](crate::Server::transport) and
-/// [`ClientOptions::transport`](crate::ClientOptions::transport): a client only reaches servers
+/// another one to a service with [`ServiceBuilder::transport`](crate::service::ServiceBuilder::transport),
+/// or to a server and a client with [`Server::transport`](crate::server::Server::transport) and
+/// [`ClientOptions::transport`](crate::client::ClientOptions::transport): a client only reaches servers
 /// that use the same transport.
 pub trait Transport: Any + Send + Sync + std::fmt::Debug {
     /// A short name for logs and the registry: `http` for the default.
     fn name(&self) -> &str;
 
-    /// Binds `address` (the server's [`address`](crate::Server::address) option).
+    /// Binds `address` (the server's [`address`](crate::server::Server::address) option).
     fn listen<'a>(
         &'a self,
         address: &'a str,
