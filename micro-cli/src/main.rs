@@ -1,0 +1,108 @@
+//! `micro`: see and call the services of a micro or go-micro system by name, from a terminal.
+//!
+//! Everything it knows comes from the registry the services use (mDNS, etcd) and from go-micro's
+//! wire, so it works the same against Rust and Go services. Each command is one module; `failure`
+//! maps what went wrong to the exit codes the help lists.
+
+mod call;
+mod config;
+mod describe;
+mod failure;
+mod health;
+mod lookup;
+mod schema;
+mod services;
+
+use clap::{Parser, Subcommand};
+
+use crate::failure::Failure;
+
+const EXAMPLES: &str = "\
+Examples:
+  micro services
+  micro describe greeter
+  micro call greeter Greeter.Hello '{\"name\": \"John\"}'
+  echo '{\"name\": \"John\"}' | micro call greeter Greeter.Hello -
+  micro health greeter
+  MICRO_REGISTRY=etcd MICRO_REGISTRY_ADDRESS=127.0.0.1:2379 micro services
+
+Exit codes:
+  0  success
+  1  the service answered with an error, or another failure
+  2  bad usage or a request refused before sending (bad JSON, a field the schema lacks)
+  3  not found: no such service or endpoint
+  4  timed out
+  5  unreachable: the registry or every node";
+
+/// The micro command line: services, their schemas and calls, found by name in the registry.
+#[derive(Debug, Parser)]
+#[command(name = "micro", version, after_help = EXAMPLES)]
+struct Cli {
+    #[command(flatten)]
+    global: config::Global,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Every service in the registry, with its versions and node counts.
+    #[command(after_help = "Example:\n  micro services\n  micro services -o json")]
+    Services,
+    /// A service's nodes and endpoints, with request and response schemas.
+    #[command(after_help = "Example:\n  micro describe greeter\n  micro describe greeter -o json")]
+    Describe {
+        /// The service name.
+        name: String,
+    },
+    /// `micro get service NAME`: describe, as the Micro toolkit spells it.
+    #[command(after_help = "Example:\n  micro get service greeter")]
+    Get {
+        #[command(subcommand)]
+        what: Get,
+    },
+    /// Calls an endpoint with a JSON request and prints the reply.
+    #[command(after_help = call::EXAMPLES)]
+    Call(call::Args),
+    /// Calls `Debug.Health` on every node of a service.
+    #[command(after_help = "Example:\n  micro health greeter")]
+    Health {
+        /// The service name.
+        name: String,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum Get {
+    /// A service's nodes and endpoints (the same as `micro describe`).
+    Service {
+        /// The service name.
+        name: String,
+    },
+}
+
+fn main() {
+    let cli = Cli::parse();
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("a tokio runtime");
+    let outcome = runtime.block_on(run(cli));
+    if let Err(failure) = outcome {
+        failure.report();
+        std::process::exit(failure.exit_code());
+    }
+}
+
+async fn run(cli: Cli) -> Result<(), Failure> {
+    let global = cli.global;
+    match cli.command {
+        Command::Services => services::run(&global).await,
+        Command::Describe { name }
+        | Command::Get {
+            what: Get::Service { name },
+        } => describe::run(&global, &name).await,
+        Command::Call(args) => call::run(&global, args).await,
+        Command::Health { name } => health::run(&global, &name).await,
+    }
+}

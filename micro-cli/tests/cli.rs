@@ -1,0 +1,380 @@
+//! The real `micro` binary against real services registered in a real etcd: every command's
+//! output, and its errors with their exit codes.
+
+use std::process::Output;
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use std::time::{Duration, Instant};
+
+use micro_runtime::registry::{EtcdRegistry, Node, Registry, ServiceRecord};
+use micro_runtime::server::{RunningServer, Server};
+use tests::etcd::EtcdServer;
+use tests::handlers::{Greeter, Streamer};
+use tests::proto::greeter::GreeterServer;
+use tests::proto::streaming::StreamerServer;
+
+/// etcd with two greeter nodes and a streamer node registered in it.
+struct System {
+    etcd: EtcdServer,
+    registry: Arc<dyn Registry>,
+    greeter: Greeter,
+    servers: Vec<RunningServer>,
+}
+
+impl System {
+    async fn start() -> Self {
+        let etcd = EtcdServer::start().await;
+        let registry: Arc<dyn Registry> =
+            Arc::new(EtcdRegistry::new(etcd.options()).expect("valid options"));
+        let greeter = Greeter::default();
+        let mut servers = Vec::new();
+        for _ in 0..2 {
+            let server = Server::new("greeter")
+                .registry(Arc::clone(&registry))
+                .handle(GreeterServer::new(greeter.clone()))
+                .start()
+                .await
+                .unwrap();
+            servers.push(server);
+        }
+        let streamer = Server::new("streamer")
+            .registry(Arc::clone(&registry))
+            .handle(StreamerServer::new(Streamer))
+            .start()
+            .await
+            .unwrap();
+        servers.push(streamer);
+        Self {
+            etcd,
+            registry,
+            greeter,
+            servers,
+        }
+    }
+
+    /// Runs `micro ARGS` against this system's etcd, with `stdin` as its input.
+    async fn micro_with(&self, args: &[&str], stdin: &str) -> Run {
+        run(&self.etcd.client_address(), args, stdin).await
+    }
+
+    async fn micro(&self, args: &[&str]) -> Run {
+        self.micro_with(args, "").await
+    }
+
+    async fn stop(self) {
+        for server in self.servers {
+            server.stop().await.unwrap();
+        }
+    }
+}
+
+/// What one run of the binary printed, and how it exited.
+struct Run {
+    code: i32,
+    stdout: String,
+    stderr: String,
+}
+
+impl std::fmt::Debug for Run {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "exit {}\n--- stdout\n{}--- stderr\n{}",
+            self.code, self.stdout, self.stderr
+        )
+    }
+}
+
+/// Runs the binary off the async threads, so the servers in this process keep serving.
+async fn run(registry_address: &str, args: &[&str], stdin: &str) -> Run {
+    let address = registry_address.to_string();
+    let args: Vec<String> = args.iter().map(|a| a.to_string()).collect();
+    let stdin = stdin.to_string();
+    tokio::task::spawn_blocking(move || {
+        use std::io::Write;
+        use std::process::{Command, Stdio};
+        let mut child = Command::new(env!("CARGO_BIN_EXE_micro"))
+            .args(&args)
+            .env("MICRO_REGISTRY", "etcd")
+            .env("MICRO_REGISTRY_ADDRESS", address)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("the micro binary runs");
+        child
+            .stdin
+            .take()
+            .unwrap()
+            .write_all(stdin.as_bytes())
+            .unwrap();
+        let Output {
+            status,
+            stdout,
+            stderr,
+        } = child.wait_with_output().unwrap();
+        Run {
+            code: status.code().unwrap_or(-1),
+            stdout: String::from_utf8(stdout).unwrap(),
+            stderr: String::from_utf8(stderr).unwrap(),
+        }
+    })
+    .await
+    .unwrap()
+}
+
+fn error_json(run: &Run) -> serde_json::Value {
+    serde_json::from_str(run.stderr.trim()).unwrap_or_else(|_| panic!("not an error JSON: {run:?}"))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn services_lists_each_with_its_versions_and_nodes() {
+    let system = System::start().await;
+    let run = system.micro(&["services"]).await;
+    assert_eq!(run.code, 0, "{run:?}");
+    assert_eq!(
+        run.stdout,
+        "NAME      VERSIONS  NODES\ngreeter   latest    2\nstreamer  latest    1\n"
+    );
+    let run = system.micro(&["services", "-o", "json"]).await;
+    let records: Vec<ServiceRecord> = serde_json::from_str(&run.stdout).expect("records");
+    let names: Vec<&str> = records.iter().map(|r| r.name.as_str()).collect();
+    assert_eq!(names, ["greeter", "streamer"]);
+    system.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn describe_shows_nodes_and_every_endpoints_schema() {
+    let system = System::start().await;
+    let run = system.micro(&["describe", "greeter"]).await;
+    assert_eq!(run.code, 0, "{run:?}");
+    assert!(
+        run.stdout
+            .starts_with("service  greeter\nversion  latest\n\nID"),
+        "{run:?}"
+    );
+    for server in &system.servers[..2] {
+        let node = server.node();
+        assert!(
+            run.stdout.contains(&node.id) && run.stdout.contains(&node.address),
+            "{run:?}"
+        );
+    }
+    let endpoint = "Endpoint: Greeter.Hello\nRequest: HelloRequest {\n    name string\n}\nResponse: HelloResponse {\n    greeting string\n}\n";
+    assert!(run.stdout.contains(endpoint), "{run:?}");
+    // The Micro toolkit's spelling prints the same.
+    let get = system.micro(&["get", "service", "greeter"]).await;
+    assert_eq!(get.stdout, run.stdout);
+    let streams = system.micro(&["describe", "streamer"]).await;
+    assert!(
+        streams
+            .stdout
+            .contains("Endpoint: Streamer.Countdown\nMetadata: stream=true\n"),
+        "{streams:?}"
+    );
+    let json = system.micro(&["describe", "greeter", "-o", "json"]).await;
+    let records: Vec<ServiceRecord> = serde_json::from_str(&json.stdout).expect("records");
+    assert_eq!(records[0].nodes.len(), 2);
+    system.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn call_prints_the_reply_as_indented_json() {
+    let system = System::start().await;
+    let run = system
+        .micro(&["call", "greeter", "Greeter.Hello", r#"{"name": "John"}"#])
+        .await;
+    assert_eq!(run.code, 0, "{run:?}");
+    assert_eq!(run.stdout, "{\n  \"greeting\": \"Hello John\"\n}\n");
+    let stdin = system
+        .micro_with(
+            &["call", "greeter", "Greeter.Hello", "-"],
+            r#"{"name": "Ann"}"#,
+        )
+        .await;
+    assert_eq!(
+        stdin.stdout, "{\n  \"greeting\": \"Hello Ann\"\n}\n",
+        "{stdin:?}"
+    );
+    let traced = system
+        .micro(&[
+            "call",
+            "greeter",
+            "Greeter.Hello",
+            r#"{"name": "echo-metadata"}"#,
+            "-m",
+            "Trace-Id=t-42",
+        ])
+        .await;
+    assert!(traced.stdout.contains("t-42"), "{traced:?}");
+    let address = system.servers[0].node().address.clone();
+    let direct = system
+        .micro(&[
+            "call",
+            "greeter",
+            "Greeter.Hello",
+            r#"{"name":"Bo"}"#,
+            "--address",
+            &address,
+        ])
+        .await;
+    assert!(direct.stdout.contains("Hello Bo"), "{direct:?}");
+    system.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bad_requests_are_refused_before_sending() {
+    let system = System::start().await;
+    let calls = || system.greeter.calls.load(Ordering::SeqCst);
+    let before = calls();
+    let cases: [(&str, &str); 4] = [
+        (
+            r#"{"name": "John",}"#,
+            "not valid JSON: trailing comma at line 1, column 17",
+        ),
+        (
+            r#"{"nmae": "John"}"#,
+            "HelloRequest has no field \"nmae\"; did you mean name?",
+        ),
+        (
+            r#"{"name": 42}"#,
+            "field name: expected string, got a number 42",
+        ),
+        (
+            "[1, 2]",
+            "the request: expected a JSON object for HelloRequest",
+        ),
+    ];
+    for (body, why) in cases {
+        let run = system
+            .micro(&["call", "greeter", "Greeter.Hello", body])
+            .await;
+        assert_eq!(run.code, 2, "{body}: {run:?}");
+        assert!(run.stderr.contains(why), "{body}: {run:?}");
+    }
+    let stream = system
+        .micro(&["call", "streamer", "Streamer.Countdown", "{}"])
+        .await;
+    assert_eq!(stream.code, 2, "{stream:?}");
+    assert!(stream.stderr.contains("streaming endpoint"), "{stream:?}");
+    assert_eq!(calls(), before, "a refused request reached the handler");
+    system.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn unknown_names_say_so_with_near_matches() {
+    let system = System::start().await;
+    let service = system.micro(&["call", "gretter", "Greeter.Hello"]).await;
+    assert_eq!(service.code, 3, "{service:?}");
+    assert!(
+        service.stderr.contains("did you mean greeter?"),
+        "{service:?}"
+    );
+    let endpoint = system.micro(&["call", "greeter", "Greeter.Helo"]).await;
+    assert_eq!(endpoint.code, 3, "{endpoint:?}");
+    assert!(
+        endpoint.stderr.contains("did you mean Greeter.Hello?"),
+        "{endpoint:?}"
+    );
+    let describe = system.micro(&["describe", "payments"]).await;
+    assert_eq!(describe.code, 3, "{describe:?}");
+    assert!(
+        describe.stderr.contains("it has: greeter, streamer"),
+        "{describe:?}"
+    );
+    system.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn errors_print_go_micro_json_with_distinct_exit_codes() {
+    let system = System::start().await;
+    let app = system
+        .micro(&["call", "greeter", "Greeter.Hello", r#"{"name": ""}"#])
+        .await;
+    assert_eq!(app.code, 1, "{app:?}");
+    let error = error_json(&app);
+    assert_eq!(
+        (error["code"].as_i64(), error["id"].as_str()),
+        (Some(400), Some("greeter"))
+    );
+    let slow = system
+        .micro(&[
+            "call",
+            "greeter",
+            "Greeter.Hello",
+            r#"{"name": "slow"}"#,
+            "--timeout",
+            "100ms",
+        ])
+        .await;
+    assert_eq!(slow.code, 4, "{slow:?}");
+    assert_eq!(error_json(&slow)["code"], 408);
+    // A node that is gone: nothing listens on a port that was just freed.
+    let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let gone = closed.local_addr().unwrap().to_string();
+    drop(closed);
+    let unreachable = system
+        .micro(&["call", "greeter", "Greeter.Hello", "{}", "--address", &gone])
+        .await;
+    assert_eq!(unreachable.code, 5, "{unreachable:?}");
+    system.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_unreachable_registry_is_reported_with_its_address_promptly() {
+    let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let address = closed.local_addr().unwrap().to_string();
+    drop(closed);
+    let started = Instant::now();
+    let run = run(&address, &["services"], "").await;
+    assert_eq!(run.code, 5, "{run:?}");
+    assert!(run.stderr.contains(&address), "{run:?}");
+    assert!(!run.stderr.contains("timed out"), "{run:?}");
+    assert!(
+        started.elapsed() < Duration::from_secs(10),
+        "{:?}",
+        started.elapsed()
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn health_checks_every_node() {
+    let system = System::start().await;
+    let run = system.micro(&["health", "greeter"]).await;
+    assert_eq!(run.code, 0, "{run:?}");
+    assert_eq!(
+        run.stdout.lines().filter(|l| l.ends_with("  ok")).count(),
+        2,
+        "{run:?}"
+    );
+    // A third node whose process is gone: registered, but nothing listens there.
+    let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let gone = closed.local_addr().unwrap().to_string();
+    drop(closed);
+    let mut record = system
+        .registry
+        .get_service("greeter")
+        .await
+        .unwrap()
+        .remove(0);
+    record.nodes = vec![Node {
+        id: "greeter-gone".into(),
+        address: gone.clone(),
+        ..Node::default()
+    }];
+    system.registry.register(&record, None).await.unwrap();
+    let run = system.micro(&["health", "greeter"]).await;
+    assert_eq!(run.code, 1, "{run:?}");
+    let row = run
+        .stdout
+        .lines()
+        .find(|l| l.contains("greeter-gone"))
+        .expect("a row");
+    assert!(row.contains("unhealthy") && row.contains(&gone), "{run:?}");
+    assert!(
+        run.stderr
+            .contains("1 of 3 nodes of greeter are not healthy"),
+        "{run:?}"
+    );
+    system.stop().await;
+}
