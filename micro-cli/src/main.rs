@@ -10,10 +10,15 @@ mod describe;
 mod failure;
 mod health;
 mod lookup;
+mod register;
 mod schema;
 mod services;
+mod watch;
 
-use clap::{Parser, Subcommand};
+use std::time::Duration;
+
+use clap::{CommandFactory, Parser, Subcommand};
+use clap_complete::Shell;
 
 use crate::failure::Failure;
 
@@ -24,6 +29,8 @@ Examples:
   micro call greeter Greeter.Hello '{\"name\": \"John\"}'
   echo '{\"name\": \"John\"}' | micro call greeter Greeter.Hello -
   micro health greeter
+  micro watch
+  micro register payments.json --ttl 60s
   MICRO_REGISTRY=etcd MICRO_REGISTRY_ADDRESS=127.0.0.1:2379 micro services
 
 Exit codes:
@@ -70,6 +77,36 @@ enum Command {
         /// The service name.
         name: String,
     },
+    /// Prints registry events (create, update, delete) as they happen, one line each.
+    #[command(after_help = "Example:\n  micro watch\n  micro watch greeter -o json")]
+    Watch {
+        /// Only this service's events.
+        service: Option<String>,
+    },
+    /// Registers a service record from a file, in go-micro's JSON form.
+    #[command(after_help = "Example:\n  micro register payments.json --ttl 60s")]
+    Register {
+        /// The record: {"name", "version", "endpoints", "nodes": [{"id", "address", "metadata"}]}.
+        file: String,
+        /// How long the registry keeps the nodes without a new registration (`30s`, `5m`);
+        /// without it, until deregistered.
+        #[arg(long, value_parser = call::duration)]
+        ttl: Option<Duration>,
+    },
+    /// Deregisters the nodes of a service record file.
+    #[command(after_help = "Example:\n  micro deregister payments.json")]
+    Deregister {
+        /// The record, as given to `micro register`.
+        file: String,
+    },
+    /// Prints a shell completion script.
+    #[command(
+        after_help = "Example:\n  micro completions bash > ~/.local/share/bash-completion/completions/micro"
+    )]
+    Completions {
+        /// The shell.
+        shell: Shell,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -104,5 +141,12 @@ async fn run(cli: Cli) -> Result<(), Failure> {
         } => describe::run(&global, &name).await,
         Command::Call(args) => call::run(&global, args).await,
         Command::Health { name } => health::run(&global, &name).await,
+        Command::Watch { service } => watch::run(&global, service.as_deref()).await,
+        Command::Register { file, ttl } => register::register(&global, &file, ttl).await,
+        Command::Deregister { file } => register::deregister(&global, &file).await,
+        Command::Completions { shell } => {
+            clap_complete::generate(shell, &mut Cli::command(), "micro", &mut std::io::stdout());
+            Ok(())
+        }
     }
 }

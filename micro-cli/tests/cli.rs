@@ -378,3 +378,126 @@ async fn health_checks_every_node() {
     );
     system.stop().await;
 }
+
+/// go-micro's own etcd record of a greeter node, as the corpus holds it.
+fn go_micro_record() -> String {
+    tests::wire::dir()
+        .join("registry-etcd/greeter-value.json")
+        .to_string_lossy()
+        .into_owned()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_go_micro_record_registers_describes_and_deregisters() {
+    let etcd = EtcdServer::start().await;
+    let address = etcd.client_address();
+    let file = go_micro_record();
+    let run1 = run(&address, &["register", &file, "--ttl", "60s"], "").await;
+    assert_eq!(run1.code, 0, "{run1:?}");
+    assert!(
+        run1.stderr.contains("registered greeter latest (1 nodes)"),
+        "{run1:?}"
+    );
+    // Read back through micro's own registry: go-micro's key and record, byte for byte.
+    let registry = EtcdRegistry::new(etcd.options()).unwrap();
+    let records = registry.get_service("greeter").await.unwrap();
+    let expected: ServiceRecord = serde_json::from_slice(&std::fs::read(&file).unwrap()).unwrap();
+    assert_eq!(records, [expected]);
+    let describe = run(&address, &["describe", "greeter"], "").await;
+    assert!(
+        describe
+            .stdout
+            .contains("greeter-ac8cf5f5-eb7a-456a-aef3-3b48204aef16  127.0.0.1:18120"),
+        "{describe:?}"
+    );
+    assert!(
+        describe
+            .stdout
+            .contains("Request: HelloRequest {\n    name string\n}"),
+        "{describe:?}"
+    );
+    let run2 = run(&address, &["deregister", &file], "").await;
+    assert_eq!(run2.code, 0, "{run2:?}");
+    assert!(registry.get_service("greeter").await.unwrap().is_empty());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_bad_record_file_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let broken = dir.path().join("broken.json");
+    std::fs::write(&broken, r#"{"name": "x", "nodes": [}"#).unwrap();
+    let nodeless = dir.path().join("nodeless.json");
+    std::fs::write(&nodeless, r#"{"name": "x", "version": "1"}"#).unwrap();
+    for (file, why) in [
+        (&broken, "is not a service record"),
+        (&nodeless, "has no nodes"),
+    ] {
+        let run = run("127.0.0.1:1", &["register", file.to_str().unwrap()], "").await;
+        assert_eq!(run.code, 2, "{run:?}");
+        assert!(run.stderr.contains(why), "{run:?}");
+    }
+}
+
+/// The next line of a child's output, within 20 s.
+async fn line<R: tokio::io::AsyncBufRead + Unpin>(lines: &mut tokio::io::Lines<R>) -> String {
+    tokio::time::timeout(Duration::from_secs(20), lines.next_line())
+        .await
+        .expect("a line within 20 s")
+        .unwrap()
+        .expect("the output goes on")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn watch_prints_each_event_as_it_happens() {
+    use tokio::io::{AsyncBufReadExt, BufReader};
+    let etcd = EtcdServer::start().await;
+    let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_micro"))
+        .args(["watch"])
+        .env("MICRO_REGISTRY", "etcd")
+        .env("MICRO_REGISTRY_ADDRESS", etcd.client_address())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap();
+    let mut stderr = BufReader::new(child.stderr.take().unwrap()).lines();
+    let mut stdout = BufReader::new(child.stdout.take().unwrap()).lines();
+    let ready = line(&mut stderr).await;
+    assert!(ready.starts_with("watching the etcd registry"), "{ready}");
+
+    let registry: Arc<dyn Registry> = Arc::new(EtcdRegistry::new(etcd.options()).unwrap());
+    let server = Server::new("greeter")
+        .registry(Arc::clone(&registry))
+        .handle(GreeterServer::new(Greeter::default()))
+        .start()
+        .await
+        .unwrap();
+    let node = server.node().clone();
+    let created = line(&mut stdout).await;
+    assert_eq!(
+        created,
+        format!("create  greeter  latest  {} {}", node.id, node.address)
+    );
+    server.stop().await.unwrap();
+    let deleted = loop {
+        let next = line(&mut stdout).await;
+        if next.starts_with("delete") {
+            break next;
+        }
+    };
+    assert!(deleted.contains(&node.id), "{deleted}");
+    child.kill().await.unwrap();
+}
+
+#[tokio::test]
+async fn completions_for_every_shell() {
+    for shell in ["bash", "zsh", "fish"] {
+        let run = run("127.0.0.1:1", &["completions", shell], "").await;
+        assert_eq!(run.code, 0, "{run:?}");
+        for command in [
+            "services", "describe", "call", "health", "watch", "register",
+        ] {
+            assert!(run.stdout.contains(command), "{shell} lacks {command}");
+        }
+    }
+}
