@@ -93,8 +93,8 @@ pub async fn run(global: &Global, args: Args) -> Result<(), Failure> {
     Ok(())
 }
 
-/// The request text: the argument, stdin for `-`, or `{}`.
-fn read_body(body: Option<&str>) -> Result<String, Failure> {
+/// The request (or message) text: the argument, stdin for `-`, or `{}`.
+pub fn read_body(body: Option<&str>) -> Result<String, Failure> {
     match body {
         None => Ok("{}".to_string()),
         Some("-") => {
@@ -108,8 +108,8 @@ fn read_body(body: Option<&str>) -> Result<String, Failure> {
     }
 }
 
-/// Parses the request, pointing at the position of a syntax error.
-fn parse(text: &str) -> Result<serde_json::Value, Failure> {
+/// Parses the request (or message), pointing at the position of a syntax error.
+pub fn parse(text: &str) -> Result<serde_json::Value, Failure> {
     serde_json::from_str(text).map_err(|err| {
         Failure::Usage(format!(
             "the request is not valid JSON: {} at line {}, column {}",
@@ -172,7 +172,7 @@ fn print_reply(reply: &[u8]) {
     }
 }
 
-fn key_value(text: &str) -> Result<(String, String), String> {
+pub fn key_value(text: &str) -> Result<(String, String), String> {
     match text.split_once('=') {
         Some((key, value)) if !key.trim().is_empty() => {
             Ok((key.trim().to_string(), value.to_string()))

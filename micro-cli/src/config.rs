@@ -5,6 +5,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use clap::{Args, ValueEnum};
+use micro_runtime::broker::{Broker, broker_from_env};
 use micro_runtime::registry::{Registry, ServiceRecord, registry_from_env};
 
 use crate::failure::Failure;
@@ -26,6 +27,17 @@ pub struct Global {
         env = "MICRO_REGISTRY_ADDRESS"
     )]
     registry_address: Option<String>,
+    /// The broker for publish and subscribe: http or nats (default http).
+    #[arg(long, global = true, env = "MICRO_BROKER")]
+    broker: Option<String>,
+    /// The broker's address: the inbox's listen address (http), or nats://host:4222,... (nats).
+    #[arg(
+        long = "broker_address",
+        alias = "broker-address",
+        global = true,
+        env = "MICRO_BROKER_ADDRESS"
+    )]
+    broker_address: Option<String>,
     /// How results are printed.
     #[arg(short, long, global = true, value_enum, default_value_t = Output::Table)]
     pub output: Output,
@@ -49,6 +61,28 @@ impl Global {
             other => std::env::var(other).ok(),
         };
         registry_from_env(lookup).map_err(|err| Failure::Usage(err.to_string()))
+    }
+
+    /// The broker the flags and environment name, on the registry they name (the HTTP broker
+    /// finds subscribers there).
+    pub fn broker(&self) -> Result<Arc<dyn Broker>, Failure> {
+        let lookup = |key: &str| match key {
+            "MICRO_BROKER" => self.broker.clone(),
+            "MICRO_BROKER_ADDRESS" => self.broker_address.clone(),
+            "MICRO_REGISTRY" => self.registry.clone(),
+            "MICRO_REGISTRY_ADDRESS" => self.registry_address.clone(),
+            other => std::env::var(other).ok(),
+        };
+        broker_from_env(lookup, self.registry()?).map_err(|err| Failure::Usage(err.to_string()))
+    }
+
+    /// Which broker, for messages.
+    pub fn broker_name(&self) -> String {
+        let kind = self.broker.as_deref().unwrap_or("http");
+        match &self.broker_address {
+            Some(address) => format!("{kind} broker at {address}"),
+            None => format!("{kind} broker"),
+        }
     }
 
     /// Where the registry is, for messages: its kind and address.

@@ -10,6 +10,7 @@ mod describe;
 mod failure;
 mod health;
 mod lookup;
+mod pubsub;
 mod register;
 mod schema;
 mod services;
@@ -29,6 +30,8 @@ Examples:
   micro call greeter Greeter.Hello '{\"name\": \"John\"}'
   echo '{\"name\": \"John\"}' | micro call greeter Greeter.Hello -
   micro health greeter
+  micro publish orders '{\"id\": 7}'
+  micro subscribe orders
   micro watch
   micro register payments.json --ttl 60s
   MICRO_REGISTRY=etcd MICRO_REGISTRY_ADDRESS=127.0.0.1:2379 micro services
@@ -77,6 +80,14 @@ enum Command {
         /// The service name.
         name: String,
     },
+    /// Publishes a JSON message on a topic, with go-micro's headers.
+    #[command(after_help = "Example:\n  micro publish orders '{\"id\": 7}' -m Trace-Id=abc")]
+    Publish(pubsub::PublishArgs),
+    /// Prints each message on a topic, with its headers, as it arrives.
+    #[command(
+        after_help = "Example:\n  micro subscribe orders\n  micro subscribe orders --queue workers -o json"
+    )]
+    Subscribe(pubsub::SubscribeArgs),
     /// Prints registry events (create, update, delete) as they happen, one line each.
     #[command(after_help = "Example:\n  micro watch\n  micro watch greeter -o json")]
     Watch {
@@ -141,6 +152,8 @@ async fn run(cli: Cli) -> Result<(), Failure> {
         } => describe::run(&global, &name).await,
         Command::Call(args) => call::run(&global, args).await,
         Command::Health { name } => health::run(&global, &name).await,
+        Command::Publish(args) => pubsub::publish(&global, args).await,
+        Command::Subscribe(args) => pubsub::subscribe(&global, args).await,
         Command::Watch { service } => watch::run(&global, service.as_deref()).await,
         Command::Register { file, ttl } => register::register(&global, &file, ttl).await,
         Command::Deregister { file } => register::deregister(&global, &file).await,

@@ -501,3 +501,80 @@ async fn completions_for_every_shell() {
         }
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn published_messages_reach_micro_subscribe_and_typed_subscribers() {
+    use tests::proto::greeter::HelloRequest;
+    use tokio::io::{AsyncBufReadExt, BufReader};
+    let etcd = EtcdServer::start().await;
+    // A Rust service subscribed to the topic decodes the message by its Content-Type.
+    let registry: Arc<dyn Registry> = Arc::new(EtcdRegistry::new(etcd.options()).unwrap());
+    let (seen_tx, mut seen) = tokio::sync::mpsc::unbounded_channel();
+    let service = Server::new("listener")
+        .registry(Arc::clone(&registry))
+        .subscribe(
+            "greetings",
+            move |ctx: micro_runtime::Context, m: HelloRequest| {
+                let seen_tx = seen_tx.clone();
+                async move {
+                    let trace = ctx.metadata().get("Trace-Id").unwrap_or("").to_string();
+                    let _ = seen_tx.send((m.name, trace));
+                    Ok(())
+                }
+            },
+        )
+        .start()
+        .await
+        .unwrap();
+    let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_micro"))
+        .args(["subscribe", "greetings"])
+        .env("MICRO_REGISTRY", "etcd")
+        .env("MICRO_REGISTRY_ADDRESS", etcd.client_address())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap();
+    let mut stderr = BufReader::new(child.stderr.take().unwrap()).lines();
+    let mut stdout = BufReader::new(child.stdout.take().unwrap()).lines();
+    let ready = line(&mut stderr).await;
+    assert!(ready.starts_with("subscribed to greetings"), "{ready}");
+
+    let body = r#"{"name": "John"}"#;
+    let published = run(
+        &etcd.client_address(),
+        &["publish", "greetings", body, "-m", "Trace-Id=t-7"],
+        "",
+    )
+    .await;
+    assert_eq!(published.code, 0, "{published:?}");
+    let got = tokio::time::timeout(Duration::from_secs(20), seen.recv())
+        .await
+        .unwrap();
+    assert_eq!(got, Some(("John".to_string(), "t-7".to_string())));
+    // micro subscribe prints the headers, sorted, then the body.
+    let mut printed = Vec::new();
+    while printed.last().is_none_or(|l: &String| l != "}") {
+        printed.push(line(&mut stdout).await);
+    }
+    let text = printed.join("\n");
+    for expected in [
+        "Content-Type: application/json",
+        "Micro-Topic: greetings",
+        "Trace-Id: t-7",
+        "{\n  \"name\": \"John\"\n}",
+    ] {
+        assert!(text.contains(expected), "{expected} missing from\n{text}");
+    }
+    assert!(text.contains("Micro-Id: "), "{text}");
+    child.kill().await.unwrap();
+    service.stop().await.unwrap();
+
+    let bad = run(
+        &etcd.client_address(),
+        &["publish", "greetings", "{nope"],
+        "",
+    )
+    .await;
+    assert_eq!(bad.code, 2, "{bad:?}");
+}
