@@ -72,7 +72,13 @@ pub async fn run(global: &Global, args: Args) -> Result<(), Failure> {
         None => {
             let registry = global.registry()?;
             let records = global.service(&registry, &args.service).await?;
-            let endpoint = find(global, &records, &args.service, &args.endpoint)?;
+            let endpoint = find_endpoint(global, &records, &args.service, &args.endpoint)?;
+            if endpoint.metadata.get("stream").is_some_and(|v| v == "true") {
+                return Err(Failure::Usage(format!(
+                    "{} is a streaming endpoint; use micro stream",
+                    args.endpoint
+                )));
+            }
             if let (Some(json), Some(schema)) = (&json, &endpoint.request) {
                 crate::schema::check(json, schema).map_err(Failure::Usage)?;
             }
@@ -130,7 +136,7 @@ fn describe(err: &serde_json::Error) -> String {
 }
 
 /// The endpoint in any version of the service, or a not-found failure naming near matches.
-fn find<'a>(
+pub fn find_endpoint<'a>(
     global: &Global,
     records: &'a [micro_runtime::registry::ServiceRecord],
     service: &str,
@@ -146,11 +152,6 @@ fn find<'a>(
             "endpoint", name, known, &place,
         )));
     };
-    if endpoint.metadata.get("stream").is_some_and(|v| v == "true") {
-        return Err(Failure::Usage(format!(
-            "{name} is a streaming endpoint; micro call makes unary calls only"
-        )));
-    }
     Ok(endpoint)
 }
 

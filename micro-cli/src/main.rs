@@ -9,11 +9,13 @@ mod config;
 mod describe;
 mod failure;
 mod health;
+mod json_message;
 mod lookup;
 mod pubsub;
 mod register;
 mod schema;
 mod services;
+mod stream;
 mod watch;
 
 use std::time::Duration;
@@ -29,6 +31,7 @@ Examples:
   micro describe greeter
   micro call greeter Greeter.Hello '{\"name\": \"John\"}'
   echo '{\"name\": \"John\"}' | micro call greeter Greeter.Hello -
+  micro stream streamer Streamer.Countdown '{\"from\": 3}'
   micro health greeter
   micro publish orders '{\"id\": 7}'
   micro subscribe orders
@@ -74,6 +77,9 @@ enum Command {
     /// Calls an endpoint with a JSON request and prints the reply.
     #[command(after_help = call::EXAMPLES)]
     Call(call::Args),
+    /// Streams to and from an endpoint: JSON lines in on stdin, one JSON line out per reply.
+    #[command(after_help = stream::EXAMPLES)]
+    Stream(stream::Args),
     /// Calls `Debug.Health` on every node of a service.
     #[command(after_help = "Example:\n  micro health greeter")]
     Health {
@@ -151,6 +157,7 @@ async fn run(cli: Cli) -> Result<(), Failure> {
             what: Get::Service { name },
         } => describe::run(&global, &name).await,
         Command::Call(args) => call::run(&global, args).await,
+        Command::Stream(args) => stream::run(&global, args).await,
         Command::Health { name } => health::run(&global, &name).await,
         Command::Publish(args) => pubsub::publish(&global, args).await,
         Command::Subscribe(args) => pubsub::subscribe(&global, args).await,

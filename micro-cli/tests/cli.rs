@@ -256,7 +256,12 @@ async fn bad_requests_are_refused_before_sending() {
         .micro(&["call", "streamer", "Streamer.Countdown", "{}"])
         .await;
     assert_eq!(stream.code, 2, "{stream:?}");
-    assert!(stream.stderr.contains("streaming endpoint"), "{stream:?}");
+    assert!(stream.stderr.contains("use micro stream"), "{stream:?}");
+    let unary = system
+        .micro(&["stream", "greeter", "Greeter.Hello", "{}"])
+        .await;
+    assert_eq!(unary.code, 2, "{unary:?}");
+    assert!(unary.stderr.contains("use micro call"), "{unary:?}");
     assert_eq!(calls(), before, "a refused request reached the handler");
     system.stop().await;
 }
@@ -577,4 +582,67 @@ async fn published_messages_reach_micro_subscribe_and_typed_subscribers() {
     )
     .await;
     assert_eq!(bad.code, 2, "{bad:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn stream_carries_every_kind_as_json_lines() {
+    let system = System::start().await;
+    // Server stream: the argument is the request.
+    let countdown = system
+        .micro(&["stream", "streamer", "Streamer.Countdown", r#"{"from": 3}"#])
+        .await;
+    assert_eq!(countdown.code, 0, "{countdown:?}");
+    assert_eq!(
+        countdown.stdout,
+        "{\"value\":3}\n{\"value\":2}\n{\"value\":1}\n"
+    );
+    // Client stream: newline-delimited JSON on stdin, one reply.
+    let sum = system
+        .micro_with(
+            &["stream", "streamer", "Streamer.Sum"],
+            "{\"value\": 1}\n\n{\"value\": 2}\n{\"value\": \"3\"}\n",
+        )
+        .await;
+    assert_eq!(sum.code, 0, "{sum:?}");
+    let total: serde_json::Value = serde_json::from_str(sum.stdout.trim()).unwrap();
+    assert_eq!(
+        (total["sum"].as_str(), total["count"].as_u64()),
+        (Some("6"), Some(3))
+    );
+    // Bidirectional: every line echoed, in order, then a clean end at EOF.
+    let echo = system
+        .micro_with(
+            &["stream", "streamer", "Streamer.Echo"],
+            "{\"text\": \"a\"}\n{\"text\": \"b\"}\n",
+        )
+        .await;
+    assert_eq!(echo.code, 0, "{echo:?}");
+    let texts: Vec<String> = echo
+        .stdout
+        .lines()
+        .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap()["text"].to_string())
+        .collect();
+    assert_eq!(texts, ["\"a\"", "\"b\""]);
+    // A stream that ends in an error: the messages before it, then the error JSON.
+    let unlucky = system
+        .micro(&[
+            "stream",
+            "streamer",
+            "Streamer.Countdown",
+            r#"{"from": 20}"#,
+        ])
+        .await;
+    assert_eq!(unlucky.code, 1, "{unlucky:?}");
+    assert_eq!(unlucky.stdout.lines().count(), 8, "{unlucky:?}");
+    assert_eq!(error_json(&unlucky)["code"], 500);
+    // A bad line is refused with its number.
+    let bad = system
+        .micro_with(
+            &["stream", "streamer", "Streamer.Echo"],
+            "{\"text\": \"a\"}\n{\"txet\": \"b\"}\n",
+        )
+        .await;
+    assert_eq!(bad.code, 2, "{bad:?}");
+    assert!(bad.stderr.contains("line 2: field txet"), "{bad:?}");
+    system.stop().await;
 }
