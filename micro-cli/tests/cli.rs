@@ -443,6 +443,35 @@ async fn a_bad_record_file_is_refused() {
     }
 }
 
+/// Lines of a child's output.
+type Lines<R> = tokio::io::Lines<tokio::io::BufReader<R>>;
+
+/// Starts a `micro` command that runs until killed (watch, subscribe) against `etcd`: the child,
+/// the first line it writes on stderr (which says it is ready), and its stdout.
+async fn long_running(
+    etcd: &EtcdServer,
+    args: &[&str],
+) -> (
+    tokio::process::Child,
+    String,
+    Lines<tokio::process::ChildStdout>,
+) {
+    use tokio::io::{AsyncBufReadExt, BufReader};
+    let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_micro"))
+        .args(args)
+        .env("MICRO_REGISTRY", "etcd")
+        .env("MICRO_REGISTRY_ADDRESS", etcd.client_address())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap();
+    let mut stderr = BufReader::new(child.stderr.take().unwrap()).lines();
+    let stdout = BufReader::new(child.stdout.take().unwrap()).lines();
+    let ready = line(&mut stderr).await;
+    (child, ready, stdout)
+}
+
 /// The next line of a child's output, within 20 s.
 async fn line<R: tokio::io::AsyncBufRead + Unpin>(lines: &mut tokio::io::Lines<R>) -> String {
     tokio::time::timeout(Duration::from_secs(20), lines.next_line())
@@ -454,20 +483,8 @@ async fn line<R: tokio::io::AsyncBufRead + Unpin>(lines: &mut tokio::io::Lines<R
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn watch_prints_each_event_as_it_happens() {
-    use tokio::io::{AsyncBufReadExt, BufReader};
     let etcd = EtcdServer::start().await;
-    let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_micro"))
-        .args(["watch"])
-        .env("MICRO_REGISTRY", "etcd")
-        .env("MICRO_REGISTRY_ADDRESS", etcd.client_address())
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .kill_on_drop(true)
-        .spawn()
-        .unwrap();
-    let mut stderr = BufReader::new(child.stderr.take().unwrap()).lines();
-    let mut stdout = BufReader::new(child.stdout.take().unwrap()).lines();
-    let ready = line(&mut stderr).await;
+    let (mut child, ready, mut stdout) = long_running(&etcd, &["watch"]).await;
     assert!(ready.starts_with("watching the etcd registry"), "{ready}");
 
     let registry: Arc<dyn Registry> = Arc::new(EtcdRegistry::new(etcd.options()).unwrap());
@@ -510,7 +527,6 @@ async fn completions_for_every_shell() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn published_messages_reach_micro_subscribe_and_typed_subscribers() {
     use tests::proto::greeter::HelloRequest;
-    use tokio::io::{AsyncBufReadExt, BufReader};
     let etcd = EtcdServer::start().await;
     // A Rust service subscribed to the topic decodes the message by its Content-Type.
     let registry: Arc<dyn Registry> = Arc::new(EtcdRegistry::new(etcd.options()).unwrap());
@@ -531,18 +547,7 @@ async fn published_messages_reach_micro_subscribe_and_typed_subscribers() {
         .start()
         .await
         .unwrap();
-    let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_micro"))
-        .args(["subscribe", "greetings"])
-        .env("MICRO_REGISTRY", "etcd")
-        .env("MICRO_REGISTRY_ADDRESS", etcd.client_address())
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .kill_on_drop(true)
-        .spawn()
-        .unwrap();
-    let mut stderr = BufReader::new(child.stderr.take().unwrap()).lines();
-    let mut stdout = BufReader::new(child.stdout.take().unwrap()).lines();
-    let ready = line(&mut stderr).await;
+    let (mut child, ready, mut stdout) = long_running(&etcd, &["subscribe", "greetings"]).await;
     assert!(ready.starts_with("subscribed to greetings"), "{ready}");
 
     let body = r#"{"name": "John"}"#;
