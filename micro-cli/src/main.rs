@@ -11,6 +11,7 @@ mod failure;
 mod health;
 mod json_message;
 mod lookup;
+mod new;
 mod pubsub;
 mod register;
 mod schema;
@@ -37,6 +38,7 @@ Examples:
   micro subscribe orders
   micro watch
   micro register payments.json --ttl 60s
+  micro new orders && cd orders && cargo run
   MICRO_REGISTRY=etcd MICRO_REGISTRY_ADDRESS=127.0.0.1:2379 micro services
 
 Exit codes:
@@ -116,6 +118,11 @@ enum Command {
         /// The record, as given to `micro register`.
         file: String,
     },
+    /// Creates a service crate that builds and runs as it is.
+    #[command(
+        after_help = "Example:\n  micro new orders && cd orders && cargo run\n  micro new orders --path services --no-git"
+    )]
+    New(new::Args),
     /// Prints a shell completion script.
     #[command(
         after_help = "Example:\n  micro completions bash > ~/.local/share/bash-completion/completions/micro"
@@ -164,6 +171,7 @@ async fn run(cli: Cli) -> Result<(), Failure> {
         Command::Watch { service } => watch::run(&global, service.as_deref()).await,
         Command::Register { file, ttl } => register::register(&global, &file, ttl).await,
         Command::Deregister { file } => register::deregister(&global, &file).await,
+        Command::New(args) => new::run(args),
         Command::Completions { shell } => {
             clap_complete::generate(shell, &mut Cli::command(), "micro", &mut std::io::stdout());
             Ok(())
