@@ -16,6 +16,8 @@ use crate::failure::Failure;
 pub const EXAMPLES: &str = "\
 Examples:
   micro call greeter Greeter.Hello '{\"name\": \"John\"}'
+  micro call greeter Greeter.Hello --name=John
+  micro call users Users.Create --name=Ann --address.city=Paris --tags=a --tags=b
   micro call greeter Greeter.Hello - < request.json
   micro call greeter Greeter.Hello '{\"name\": \"John\"}' -m Trace-Id=abc --timeout 2s
   micro call greeter Greeter.Hello '{\"name\": \"John\"}' --address 127.0.0.1:8080";
@@ -43,6 +45,10 @@ pub struct Args {
     /// the argument's bytes as they are.
     #[arg(long = "content-type", default_value = "application/json")]
     content_type: String,
+    /// The request's fields as flags (`--name=John`, `--address.city=Paris`, a repeated field
+    /// given again), typed by the endpoint's schema; taken out before the rest is parsed.
+    #[arg(skip)]
+    pub fields: Vec<(String, String)>,
 }
 
 pub async fn run(global: &Global, args: Args) -> Result<(), Failure> {
@@ -55,8 +61,13 @@ pub async fn run(global: &Global, args: Args) -> Result<(), Failure> {
             )));
         }
     };
-    let text = read_body(args.body.as_deref())?;
-    let json = (content_type == ContentType::JSON)
+    if !args.fields.is_empty() && args.body.is_some() {
+        return Err(Failure::Usage(
+            "give the request as JSON or as field flags (--name=John), not both".to_string(),
+        ));
+    }
+    let mut text = read_body(args.body.as_deref())?;
+    let mut json = (content_type == ContentType::JSON)
         .then(|| parse(&text))
         .transpose()?;
 
@@ -67,6 +78,12 @@ pub async fn run(global: &Global, args: Args) -> Result<(), Failure> {
     let registry: Arc<dyn Registry> = match &args.address {
         Some(address) => {
             options = options.address(address);
+            if !args.fields.is_empty() {
+                // No registry, no schema: every value is a string.
+                text = crate::fields::build(&args.fields, None)
+                    .map_err(Failure::Usage)?
+                    .to_string();
+            }
             Arc::new(MemoryRegistry::new())
         }
         None => {
@@ -78,6 +95,12 @@ pub async fn run(global: &Global, args: Args) -> Result<(), Failure> {
                     "{} is a streaming endpoint; use micro stream",
                     args.endpoint
                 )));
+            }
+            if !args.fields.is_empty() {
+                let built = crate::fields::build(&args.fields, endpoint.request.as_ref())
+                    .map_err(Failure::Usage)?;
+                text = built.to_string();
+                json = Some(built);
             }
             if let (Some(json), Some(schema)) = (&json, &endpoint.request) {
                 crate::schema::check(json, schema).map_err(Failure::Usage)?;

@@ -8,6 +8,7 @@ mod call;
 mod config;
 mod describe;
 mod failure;
+mod fields;
 mod health;
 mod json_message;
 mod lookup;
@@ -31,6 +32,7 @@ Examples:
   micro services
   micro describe greeter
   micro call greeter Greeter.Hello '{\"name\": \"John\"}'
+  micro call greeter Greeter.Hello --name=John
   echo '{\"name\": \"John\"}' | micro call greeter Greeter.Hello -
   micro stream streamer Streamer.Countdown '{\"from\": 3}'
   micro health greeter
@@ -143,7 +145,12 @@ enum Get {
 }
 
 fn main() {
-    let cli = Cli::parse();
+    // `micro call`'s field flags (`--name=John`) are not clap's: they come from the schema.
+    let (args, fields) = fields::extract(std::env::args().collect());
+    let mut cli = Cli::parse_from(args);
+    if let Command::Call(call) = &mut cli.command {
+        call.fields = fields;
+    }
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()

@@ -651,3 +651,50 @@ async fn stream_carries_every_kind_as_json_lines() {
     assert!(bad.stderr.contains("line 2: field txet"), "{bad:?}");
     system.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn fields_as_flags_are_typed_by_the_schema() {
+    let system = System::start().await;
+    let flags = system
+        .micro(&[
+            "call",
+            "greeter",
+            "Greeter.Hello",
+            "--name=John",
+            "--timeout",
+            "2s",
+        ])
+        .await;
+    assert_eq!(flags.code, 0, "{flags:?}");
+    assert_eq!(flags.stdout, "{\n  \"greeting\": \"Hello John\"\n}\n");
+    let spaced = system
+        .micro(&[
+            "call",
+            "greeter",
+            "Greeter.Hello",
+            "--name",
+            "echo-metadata",
+            "-m",
+            "Trace-Id=f",
+        ])
+        .await;
+    assert!(spaced.stdout.contains("\"f\""), "{spaced:?}");
+    let typo = system
+        .micro(&["call", "greeter", "Greeter.Hello", "--nmae=John"])
+        .await;
+    assert_eq!(typo.code, 2, "{typo:?}");
+    assert!(typo.stderr.contains("did you mean name?"), "{typo:?}");
+    let both = system
+        .micro(&["call", "greeter", "Greeter.Hello", "{}", "--name=John"])
+        .await;
+    assert_eq!(both.code, 2, "{both:?}");
+    let countdown_kind = system
+        .micro(&["stream", "streamer", "Streamer.Countdown", r#"{"from": 2}"#])
+        .await;
+    assert_eq!(
+        countdown_kind.stdout.lines().count(),
+        2,
+        "{countdown_kind:?}"
+    );
+    system.stop().await;
+}
