@@ -690,3 +690,60 @@ async fn fields_as_flags_are_typed_by_the_schema() {
     assert_eq!(both.code, 2, "{both:?}");
     system.stop().await;
 }
+
+/// Registers go-micro's own greeter record from the corpus, its node moved to `address`.
+async fn register_go_micro_greeter(registry: &EtcdRegistry, address: &str) {
+    let mut record: ServiceRecord =
+        serde_json::from_slice(&std::fs::read(go_micro_record()).unwrap()).unwrap();
+    record.nodes[0].address = address.to_string();
+    registry.register(&record, None).await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn calls_a_go_micro_service_from_its_record_and_its_bytes() {
+    use tests::go_server::{End, GoServer, Step};
+    use tests::wire;
+    let etcd = EtcdServer::start().await;
+    let registry = EtcdRegistry::new(etcd.options()).unwrap();
+    // Stand-ins that answer with the bytes go-micro v6.10.0's server sent: a reply, and an
+    // application error. Each `micro` run is a new connection, so each gets its own.
+    let mut server = GoServer::start(
+        vec![Step::new(1, wire::read("unary-json/s2c.bin"))],
+        End::Hold,
+        true,
+    )
+    .await;
+    register_go_micro_greeter(&registry, &server.address.to_string()).await;
+    let reply = run(
+        &etcd.client_address(),
+        &["call", "greeter", "Greeter.Hello", "--name=John"],
+        "",
+    )
+    .await;
+    assert_eq!(reply.code, 0, "{reply:?}");
+    assert_eq!(reply.stdout, "{\n  \"greeting\": \"Hello John\"\n}\n");
+
+    let failing = GoServer::start(
+        vec![Step::new(1, wire::read("unary-error-json/s2c.bin"))],
+        End::Hold,
+        true,
+    )
+    .await;
+    register_go_micro_greeter(&registry, &failing.address.to_string()).await;
+    let error = run(
+        &etcd.client_address(),
+        &["call", "greeter", "Greeter.Hello", r#"{"name": ""}"#],
+        "",
+    )
+    .await;
+    assert_eq!(error.code, 1, "{error:?}");
+    assert_eq!(error_json(&error)["detail"], "name must not be empty");
+    // What the command sent is what a go-micro server reads: its routing headers and the JSON.
+    let request = server.requests.recv().await.expect("a request");
+    assert_eq!(request.headers.get("Micro-Endpoint"), Some("Greeter.Hello"));
+    assert_eq!(
+        request.headers.get("Content-Type"),
+        Some("application/json")
+    );
+    assert_eq!(&request.body[..], br#"{"name":"John"}"#);
+}
