@@ -92,7 +92,7 @@ fn pascal(name: &str) -> String {
 }
 
 /// The crate's files, relative to its directory.
-fn files(name: &str, micro: Option<&Path>) -> Vec<(&'static str, String)> {
+fn files(name: &str, micro: Option<&Path>) -> Vec<(String, String)> {
     let package = name.replace('-', "_");
     let service = pascal(name);
     let dependency = |krate: &str| match micro {
@@ -194,19 +194,15 @@ micro call {name} {service}.Call '{{"name": "John"}}'      # from another termin
 The API is in `proto/{package}.proto`; the handler in `src/main.rs`.
 "#
     );
-    vec![
-        ("Cargo.toml", manifest),
-        ("build.rs", build),
-        ("src/main.rs", main),
-        (proto_path(&package), proto),
-        ("README.md", readme),
-        (".gitignore", "/target\n".to_string()),
+    [
+        ("Cargo.toml".to_string(), manifest),
+        ("build.rs".to_string(), build),
+        ("src/main.rs".to_string(), main),
+        (format!("proto/{package}.proto"), proto),
+        ("README.md".to_string(), readme),
+        (".gitignore".to_string(), "/target\n".to_string()),
     ]
-}
-
-/// `proto/<package>.proto`, leaked once: a generated crate has one proto.
-fn proto_path(package: &str) -> &'static str {
-    Box::leak(format!("proto/{package}.proto").into_boxed_str())
+    .into()
 }
 
 #[cfg(test)]
@@ -219,7 +215,7 @@ mod tests {
         let written = files("my-service", Some(Path::new("/m")));
         let manifest = &written[0].1;
         assert!(manifest.contains(r#"micro-runtime = { path = "/m/micro-runtime" }"#));
-        assert!(written.iter().any(|(p, _)| *p == "proto/my_service.proto"));
+        assert!(written.iter().any(|(p, _)| p == "proto/my_service.proto"));
         let git = files("x", None);
         assert!(git[0].1.contains(MICRO_GIT));
     }

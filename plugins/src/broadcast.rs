@@ -14,7 +14,7 @@ use std::sync::{Arc, Mutex};
 use micro_runtime::LocalError;
 use micro_runtime::broker::{
     Broker, Delivery, DeliverySender, EventHandler, Message, SubscribeOptions, Subscription,
-    TOPIC_HEADER, Unsubscribe, check_publish, check_topic,
+    Unsubscribe, check_topic, prepare_publish,
 };
 use micro_runtime::registry::BoxFuture;
 use tokio::sync::broadcast;
@@ -86,13 +86,7 @@ impl Broker for BroadcastBroker {
         message: Message,
     ) -> BoxFuture<'a, Result<(), LocalError>> {
         Box::pin(async move {
-            check_publish(topic, &message)?;
-            let mut message = message;
-            if message.get(TOPIC_HEADER).is_none() {
-                message
-                    .header
-                    .insert(TOPIC_HEADER.to_string(), topic.to_string());
-            }
+            let message = prepare_publish(topic, message)?;
             // No receivers is no subscribers: not an error.
             let _ = self.channel(topic).send(message);
             Ok(())

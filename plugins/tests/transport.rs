@@ -15,20 +15,12 @@ fn in_process() -> Arc<dyn Transport> {
     Arc::new(InProcess::new())
 }
 
-macro_rules! suite {
-    ($($name:ident),* $(,)?) => {
-        $(#[tokio::test] async fn $name() { suite::$name(in_process()).await; })*
-    };
+/// Runs one suite test on a fresh in-process network.
+async fn on_in_process<F: Future<Output = ()>>(test: impl FnOnce(Arc<dyn Transport>) -> F) {
+    test(in_process()).await;
 }
 
-suite!(
-    unary_calls_errors_and_metadata,
-    every_stream_kind,
-    deadlines,
-    a_hang_up_stops_the_handler,
-    concurrent_calls,
-    stop_finishes_calls_in_flight,
-);
+tests::transport_suite_tests!(on_in_process);
 
 /// A greeter on a fresh in-process network: the transport, its registry and the server.
 async fn greeter() -> (Arc<dyn Transport>, Arc<dyn Registry>, RunningServer) {

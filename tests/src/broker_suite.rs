@@ -15,6 +15,29 @@ use tokio::sync::{Semaphore, watch};
 /// How long a suite waits for messages before failing.
 pub const WAIT: Duration = Duration::from_secs(15);
 
+/// The broker suite and the typed-subscriber suite as `#[tokio::test]`s, each on what `$make()`
+/// returns: a `Fn() -> Arc<dyn Broker>` giving the broker under test. A test added here runs on
+/// every broker that uses this.
+#[macro_export]
+macro_rules! broker_suite_tests {
+    ($make:path) => {
+        $crate::broker_suite_tests!(@each $make;
+            broadcast_reaches_every_subscriber,
+            queue_group_delivers_each_message_once,
+            unsubscribe_stops_delivery,
+            slow_subscriber_does_not_block_others,
+            oversized_headers_fail_at_publish
+        );
+        #[tokio::test]
+        async fn typed_subscribers() {
+            $crate::subscriber_suite::typed_subscribers(&$make()).await;
+        }
+    };
+    (@each $make:path; $($name:ident),*) => {
+        $(#[tokio::test] async fn $name() { $crate::broker_suite::$name(&$make()).await; })*
+    };
+}
+
 /// A topic no other test uses.
 pub fn unique_topic(name: &str) -> String {
     static NEXT: AtomicU64 = AtomicU64::new(0);

@@ -22,6 +22,26 @@ use crate::proto::streaming::{
 };
 use crate::support;
 
+/// Every test of this suite as a `#[tokio::test]`, run by `$run`: an async fn that takes one
+/// suite test (`FnOnce(Arc<dyn Transport>) -> impl Future<Output = ()>`) and runs it on its
+/// transport. A test added here runs on every transport.
+#[macro_export]
+macro_rules! transport_suite_tests {
+    ($run:path) => {
+        $crate::transport_suite_tests!(@each $run;
+            unary_calls_errors_and_metadata,
+            every_stream_kind,
+            deadlines,
+            a_hang_up_stops_the_handler,
+            concurrent_calls,
+            stop_finishes_calls_in_flight
+        );
+    };
+    (@each $run:path; $($name:ident),*) => {
+        $(#[tokio::test] async fn $name() { $run($crate::transport_suite::$name).await; })*
+    };
+}
+
 /// Starts `handler` as `name` on `transport`.
 pub async fn start(
     name: &str,

@@ -112,6 +112,11 @@ fn http() -> Arc<dyn Transport> {
     Arc::new(HttpTransport::new())
 }
 
+/// Runs one suite test on the HTTP transport, served directly.
+async fn on_http<F: Future<Output = ()>>(test: impl FnOnce(Arc<dyn Transport>) -> F) {
+    test(http()).await;
+}
+
 /// Runs one suite test on the counted transport, and checks that its messages went through it.
 async fn counted<F: Future<Output = ()>>(test: impl FnOnce(Arc<dyn Transport>) -> F) {
     let transport = Arc::new(Counted::default());
@@ -127,25 +132,13 @@ async fn counted<F: Future<Output = ()>>(test: impl FnOnce(Arc<dyn Transport>) -
     );
 }
 
-macro_rules! on_both {
-    ($($name:ident),* $(,)?) => {
-        mod http {
-            $(#[tokio::test] async fn $name() { super::suite::$name(super::http()).await; })*
-        }
-        mod through_the_trait {
-            $(#[tokio::test] async fn $name() { super::counted(super::suite::$name).await; })*
-        }
-    };
+mod http {
+    tests::transport_suite_tests!(super::on_http);
 }
 
-on_both!(
-    unary_calls_errors_and_metadata,
-    every_stream_kind,
-    deadlines,
-    a_hang_up_stops_the_handler,
-    concurrent_calls,
-    stop_finishes_calls_in_flight,
-);
+mod through_the_trait {
+    tests::transport_suite_tests!(super::counted);
+}
 
 #[tokio::test]
 async fn a_shared_http_transport_is_still_served_directly() {

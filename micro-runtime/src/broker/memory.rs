@@ -10,8 +10,8 @@ use std::sync::{Arc, Mutex};
 
 use super::delivery::{Delivery, DeliverySender};
 use super::{
-    Broker, EventHandler, Message, SubscribeOptions, Subscription, TOPIC_HEADER, Unsubscribe,
-    check_publish, check_topic,
+    Broker, EventHandler, Message, SubscribeOptions, Subscription, Unsubscribe, check_topic,
+    prepare_publish,
 };
 use crate::error::LocalError;
 use crate::registry::BoxFuture;
@@ -97,14 +97,7 @@ impl Broker for MemoryBroker {
         message: Message,
     ) -> BoxFuture<'a, Result<(), LocalError>> {
         Box::pin(async move {
-            check_publish(topic, &message)?;
-            let mut message = message;
-            // As the other brokers: subscribers can always read the topic from the headers.
-            if message.get(TOPIC_HEADER).is_none() {
-                message
-                    .header
-                    .insert(TOPIC_HEADER.to_string(), topic.to_string());
-            }
+            let message = prepare_publish(topic, message)?;
             for recipient in self.recipients(topic) {
                 recipient.offer(message.clone());
             }

@@ -468,7 +468,7 @@ pub fn check_topic(topic: &str) -> Result<(), LocalError> {
 /// ([`MAX_HEADERS`], [`MAX_HEADER_BYTES`], counting the `Micro-Topic` header publishing adds).
 /// Every broker refuses the same messages, so code that works on the memory broker works on the
 /// others, and a message no subscriber would take fails here, where the caller can act on it.
-/// Another crate's broker calls this first in its `publish` to refuse the same messages.
+/// [`prepare_publish`] calls it; a broker that sets `Micro-Topic` itself may call it alone.
 pub fn check_publish(topic: &str, message: &Message) -> Result<(), LocalError> {
     check_topic(topic)?;
     let adds_topic = message.get(TOPIC_HEADER).is_none();
@@ -492,4 +492,18 @@ pub fn check_publish(topic: &str, message: &Message) -> Result<(), LocalError> {
         ));
     }
     Ok(())
+}
+
+/// What a broker's `publish` sends: `message` checked by [`check_publish`], with the
+/// `Micro-Topic` header added when the publisher left it out, as go-micro's brokers add it, so
+/// subscribers can always read the topic from the headers. Another crate's broker calls this
+/// first in its `publish`.
+pub fn prepare_publish(topic: &str, mut message: Message) -> Result<Message, LocalError> {
+    check_publish(topic, &message)?;
+    if message.get(TOPIC_HEADER).is_none() {
+        message
+            .header
+            .insert(TOPIC_HEADER.to_string(), topic.to_string());
+    }
+    Ok(message)
 }

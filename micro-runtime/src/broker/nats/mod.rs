@@ -36,7 +36,7 @@ use self::servers::Servers;
 use self::subscription::{Readers, Unsubscriber};
 use super::{
     Broker, DEFAULT_FLUSH_TIMEOUT, Delivery, EventHandler, Message, SubscribeOptions, Subscription,
-    TOPIC_HEADER, broker_error, check_publish, check_topic, encode_envelope,
+    broker_error, check_topic, encode_envelope, prepare_publish,
 };
 use crate::error::{LocalError, LocalErrorKind};
 use crate::registry::BoxFuture;
@@ -230,14 +230,10 @@ impl Broker for NatsBroker {
     fn publish<'a>(
         &'a self,
         topic: &'a str,
-        mut message: Message,
+        message: Message,
     ) -> BoxFuture<'a, Result<(), LocalError>> {
         Box::pin(async move {
-            check_publish(topic, &message)?;
-            // As go-micro's HTTP broker does; subscribers may rely on it.
-            if message.get(TOPIC_HEADER).is_none() {
-                message.header.insert(TOPIC_HEADER.into(), topic.into());
-            }
+            let message = prepare_publish(topic, message)?;
             let payload = Bytes::from(encode_envelope(&message));
             let connection = self.connection().await?;
             let publish = connection.client.publish(topic.to_string(), payload);
