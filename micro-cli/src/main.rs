@@ -146,7 +146,9 @@ enum Get {
 
 fn main() {
     // `micro call`'s field flags (`--name=John`) are not clap's: they come from the schema.
-    let (args, fields) = fields::extract(std::env::args().collect());
+    let mut command = Cli::command();
+    command.build();
+    let (args, fields) = fields::extract(std::env::args().collect(), &command);
     let mut cli = Cli::parse_from(args);
     if let Command::Call(call) = &mut cli.command {
         call.fields = fields;
