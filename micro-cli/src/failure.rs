@@ -16,6 +16,9 @@ pub enum Failure {
     Remote(Error),
     /// Anything else: exit 1.
     Other(String),
+    /// Ctrl-C: exit 130, as a shell reports a command killed by SIGINT; nothing is printed (the
+    /// terminal shows `^C`).
+    Interrupted,
 }
 
 impl Failure {
@@ -26,6 +29,7 @@ impl Failure {
             Failure::NotFound(_) => 3,
             Failure::Unreachable(_) => 5,
             Failure::Other(_) => 1,
+            Failure::Interrupted => 130,
             Failure::Remote(err) => match err.code {
                 404 => 3,
                 408 => 4,
@@ -39,6 +43,7 @@ impl Failure {
     pub fn report(&self) {
         match self {
             Failure::Remote(err) => eprintln!("{}", err.to_json()),
+            Failure::Interrupted => {}
             Failure::Usage(why)
             | Failure::NotFound(why)
             | Failure::Unreachable(why)

@@ -20,6 +20,7 @@ mod services;
 mod stream;
 mod watch;
 
+use std::io::Write;
 use std::time::Duration;
 
 use clap::{CommandFactory, Parser, Subcommand};
@@ -49,7 +50,8 @@ Exit codes:
   2  bad usage or a request refused before sending (bad JSON, a field the schema lacks)
   3  not found: no such service or endpoint
   4  timed out
-  5  unreachable: the registry or every node";
+  5  unreachable: the registry or every node
+  130  interrupted by Ctrl-C (watch and subscribe end with 0: Ctrl-C is how they stop)";
 
 /// The micro command line: services, their schemas and calls, found by name in the registry.
 #[derive(Debug, Parser)]
@@ -157,11 +159,29 @@ fn main() {
         .enable_all()
         .build()
         .expect("a tokio runtime");
-    let outcome = runtime.block_on(run(cli));
-    if let Err(failure) = outcome {
-        failure.report();
-        std::process::exit(failure.exit_code());
-    }
+    // watch and subscribe stop on Ctrl-C by design, after unsubscribing; every other command is
+    // cut short by it.
+    let interruptible = !matches!(cli.command, Command::Watch { .. } | Command::Subscribe(_));
+    let outcome = runtime.block_on(async {
+        if !interruptible {
+            return run(cli).await;
+        }
+        tokio::select! {
+            outcome = run(cli) => outcome,
+            _ = tokio::signal::ctrl_c() => Err(Failure::Interrupted),
+        }
+    });
+    let code = match outcome {
+        Ok(()) => 0,
+        Err(failure) => {
+            failure.report();
+            failure.exit_code()
+        }
+    };
+    let _ = std::io::stdout().flush();
+    // Exit rather than return: dropping the runtime would wait for a read of stdin still pending
+    // in its blocking pool (`micro stream` interrupted while typing), that is until Enter.
+    std::process::exit(code);
 }
 
 async fn run(cli: Cli) -> Result<(), Failure> {

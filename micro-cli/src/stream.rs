@@ -1,7 +1,8 @@
 //! `micro stream NAME ENDPOINT [JSON]`: a streaming call of any kind. The messages to send are
 //! the argument (one message) or newline-delimited JSON on stdin, each checked against the
 //! request schema; every reply is printed as one JSON line; the end of input ends the sending
-//! side (go-micro's `EOS`), and the command ends when the service ends the stream.
+//! side (go-micro's `EOS`), and the command ends when the service ends the stream. Ctrl-C (see
+//! `main`) drops the stream, which hangs up the connection, so the service stops its handler.
 //!
 //! The registry marks an endpoint `stream: "true"` without saying which kind, so every stream is
 //! opened as a bidirectional one. On go-micro's wire the three kinds differ only in how many
@@ -116,7 +117,6 @@ pub async fn run(global: &Global, args: Args) -> Result<(), Failure> {
                 sent = true;
             }
             result = &mut printing => return result,
-            _ = tokio::signal::ctrl_c() => return Ok(()),
         }
     }
 }

@@ -1,15 +1,19 @@
 //! The real `micro` binary against real services registered in a real etcd: every command's
-//! output, and its errors with their exit codes.
+//! output, and its errors with their exit codes. The servers here run in the test's process, so
+//! a test can see what reached a handler (nothing, for a refused request); `processes.rs` runs
+//! the same commands against service processes.
 
-use std::process::Output;
+mod common;
+
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
+use common::{LongRun, Run, WAIT, error_json, etcd_env, line, run};
 use micro_runtime::registry::{EtcdRegistry, Node, Registry, ServiceRecord};
 use micro_runtime::server::{RunningServer, Server};
 use tests::etcd::EtcdServer;
-use tests::handlers::{Greeter, Streamer};
+use tests::handlers::{Greeter, Probe, Streamer};
 use tests::proto::greeter::GreeterServer;
 use tests::proto::streaming::StreamerServer;
 
@@ -66,65 +70,6 @@ impl System {
             server.stop().await.unwrap();
         }
     }
-}
-
-/// What one run of the binary printed, and how it exited.
-struct Run {
-    code: i32,
-    stdout: String,
-    stderr: String,
-}
-
-impl std::fmt::Debug for Run {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(
-            f,
-            "exit {}\n--- stdout\n{}--- stderr\n{}",
-            self.code, self.stdout, self.stderr
-        )
-    }
-}
-
-/// Runs the binary off the async threads, so the servers in this process keep serving.
-async fn run(registry_address: &str, args: &[&str], stdin: &str) -> Run {
-    let address = registry_address.to_string();
-    let args: Vec<String> = args.iter().map(|a| a.to_string()).collect();
-    let stdin = stdin.to_string();
-    tokio::task::spawn_blocking(move || {
-        use std::io::Write;
-        use std::process::{Command, Stdio};
-        let mut child = Command::new(env!("CARGO_BIN_EXE_micro"))
-            .args(&args)
-            .env("MICRO_REGISTRY", "etcd")
-            .env("MICRO_REGISTRY_ADDRESS", address)
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("the micro binary runs");
-        child
-            .stdin
-            .take()
-            .unwrap()
-            .write_all(stdin.as_bytes())
-            .unwrap();
-        let Output {
-            status,
-            stdout,
-            stderr,
-        } = child.wait_with_output().unwrap();
-        Run {
-            code: status.code().unwrap_or(-1),
-            stdout: String::from_utf8(stdout).unwrap(),
-            stderr: String::from_utf8(stderr).unwrap(),
-        }
-    })
-    .await
-    .unwrap()
-}
-
-fn error_json(run: &Run) -> serde_json::Value {
-    serde_json::from_str(run.stderr.trim()).unwrap_or_else(|_| panic!("not an error JSON: {run:?}"))
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -443,74 +388,6 @@ async fn a_bad_record_file_is_refused() {
     }
 }
 
-/// Lines of a child's output.
-type Lines<R> = tokio::io::Lines<tokio::io::BufReader<R>>;
-
-/// Starts a `micro` command that runs until killed (watch, subscribe) against `etcd`: the child,
-/// the first line it writes on stderr (which says it is ready), and its stdout.
-async fn long_running(
-    etcd: &EtcdServer,
-    args: &[&str],
-) -> (
-    tokio::process::Child,
-    String,
-    Lines<tokio::process::ChildStdout>,
-) {
-    use tokio::io::{AsyncBufReadExt, BufReader};
-    let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_micro"))
-        .args(args)
-        .env("MICRO_REGISTRY", "etcd")
-        .env("MICRO_REGISTRY_ADDRESS", etcd.client_address())
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .kill_on_drop(true)
-        .spawn()
-        .unwrap();
-    let mut stderr = BufReader::new(child.stderr.take().unwrap()).lines();
-    let stdout = BufReader::new(child.stdout.take().unwrap()).lines();
-    let ready = line(&mut stderr).await;
-    (child, ready, stdout)
-}
-
-/// The next line of a child's output, within 20 s.
-async fn line<R: tokio::io::AsyncBufRead + Unpin>(lines: &mut tokio::io::Lines<R>) -> String {
-    tokio::time::timeout(Duration::from_secs(20), lines.next_line())
-        .await
-        .expect("a line within 20 s")
-        .unwrap()
-        .expect("the output goes on")
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn watch_prints_each_event_as_it_happens() {
-    let etcd = EtcdServer::start().await;
-    let (mut child, ready, mut stdout) = long_running(&etcd, &["watch"]).await;
-    assert!(ready.starts_with("watching the etcd registry"), "{ready}");
-
-    let registry: Arc<dyn Registry> = Arc::new(EtcdRegistry::new(etcd.options()).unwrap());
-    let server = Server::new("greeter")
-        .registry(Arc::clone(&registry))
-        .handle(GreeterServer::new(Greeter::default()))
-        .start()
-        .await
-        .unwrap();
-    let node = server.node().clone();
-    let created = line(&mut stdout).await;
-    assert_eq!(
-        created,
-        format!("create  greeter  latest  {} {}", node.id, node.address)
-    );
-    server.stop().await.unwrap();
-    let deleted = loop {
-        let next = line(&mut stdout).await;
-        if next.starts_with("delete") {
-            break next;
-        }
-    };
-    assert!(deleted.contains(&node.id), "{deleted}");
-    child.kill().await.unwrap();
-}
-
 #[tokio::test]
 async fn completions_for_every_shell() {
     for shell in ["bash", "zsh", "fish"] {
@@ -522,71 +399,6 @@ async fn completions_for_every_shell() {
             assert!(run.stdout.contains(command), "{shell} lacks {command}");
         }
     }
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn published_messages_reach_micro_subscribe_and_typed_subscribers() {
-    use tests::proto::greeter::HelloRequest;
-    let etcd = EtcdServer::start().await;
-    // A Rust service subscribed to the topic decodes the message by its Content-Type.
-    let registry: Arc<dyn Registry> = Arc::new(EtcdRegistry::new(etcd.options()).unwrap());
-    let (seen_tx, mut seen) = tokio::sync::mpsc::unbounded_channel();
-    let service = Server::new("listener")
-        .registry(Arc::clone(&registry))
-        .subscribe(
-            "greetings",
-            move |ctx: micro_runtime::Context, m: HelloRequest| {
-                let seen_tx = seen_tx.clone();
-                async move {
-                    let trace = ctx.metadata().get("Trace-Id").unwrap_or("").to_string();
-                    let _ = seen_tx.send((m.name, trace));
-                    Ok(())
-                }
-            },
-        )
-        .start()
-        .await
-        .unwrap();
-    let (mut child, ready, mut stdout) = long_running(&etcd, &["subscribe", "greetings"]).await;
-    assert!(ready.starts_with("subscribed to greetings"), "{ready}");
-
-    let body = r#"{"name": "John"}"#;
-    let published = run(
-        &etcd.client_address(),
-        &["publish", "greetings", body, "-m", "Trace-Id=t-7"],
-        "",
-    )
-    .await;
-    assert_eq!(published.code, 0, "{published:?}");
-    let got = tokio::time::timeout(Duration::from_secs(20), seen.recv())
-        .await
-        .unwrap();
-    assert_eq!(got, Some(("John".to_string(), "t-7".to_string())));
-    // micro subscribe prints the headers, sorted, then the body.
-    let mut printed = Vec::new();
-    while printed.last().is_none_or(|l: &String| l != "}") {
-        printed.push(line(&mut stdout).await);
-    }
-    let text = printed.join("\n");
-    for expected in [
-        "Content-Type: application/json",
-        "Micro-Topic: greetings",
-        "Trace-Id: t-7",
-        "{\n  \"name\": \"John\"\n}",
-    ] {
-        assert!(text.contains(expected), "{expected} missing from\n{text}");
-    }
-    assert!(text.contains("Micro-Id: "), "{text}");
-    child.kill().await.unwrap();
-    service.stop().await.unwrap();
-
-    let bad = run(
-        &etcd.client_address(),
-        &["publish", "greetings", "{nope"],
-        "",
-    )
-    .await;
-    assert_eq!(bad.code, 2, "{bad:?}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -746,4 +558,35 @@ async fn calls_a_go_micro_service_from_its_record_and_its_bytes() {
         Some("application/json")
     );
     assert_eq!(&request.body[..], br#"{"name":"John"}"#);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ctrl_c_hangs_up_a_stream_and_its_handler_stops() {
+    use tokio::io::AsyncWriteExt;
+    let etcd = EtcdServer::start().await;
+    let registry: Arc<dyn Registry> = Arc::new(EtcdRegistry::new(etcd.options()).unwrap());
+    let (ended_tx, mut ended) = tokio::sync::mpsc::unbounded_channel();
+    let server = Server::new("streamer")
+        .registry(registry)
+        .handle(StreamerServer::new(Probe { ended: ended_tx }))
+        .start()
+        .await
+        .unwrap();
+    let env = etcd_env(&etcd.client_address());
+    let mut stream = LongRun::start(&env, &["stream", "streamer", "Streamer.Echo"]);
+    let stdin = stream.child.stdin.as_mut().unwrap();
+    stdin.write_all(b"{\"text\": \"hi\"}\n").await.unwrap();
+    let echoed: serde_json::Value = serde_json::from_str(&line(&mut stream.stdout).await).unwrap();
+    assert_eq!(echoed["text"], "hi");
+    // The stream is open, and micro is reading a stdin that stays open: Ctrl-C.
+    stream.signal("INT");
+    assert_eq!(stream.exit_code().await, 130);
+    assert_eq!(
+        stream.stderr.next_line().await.unwrap(),
+        None,
+        "nothing printed"
+    );
+    let how = tokio::time::timeout(WAIT, ended.recv()).await.unwrap();
+    assert_eq!(how, Some("cancelled"), "the hang-up stopped the handler");
+    server.stop().await.unwrap();
 }

@@ -1,86 +1,108 @@
-//! The real `micro` binary finding a real service over mDNS, go-micro's default registry, inside
-//! a private network namespace whose only interface is `lo` (nothing multicasts outside it).
+//! The real `micro` binary finding real service processes over mDNS, go-micro's default registry,
+//! inside a private network namespace whose only interface is `lo` (nothing multicasts outside
+//! it; the processes the test starts inherit the namespace).
 
-use std::process::Command;
-use std::sync::Arc;
+mod common;
+
 use std::time::Duration;
 
-use micro_runtime::registry::{MdnsOptions, MdnsRegistry, Registry};
-use micro_runtime::server::Server;
-use tests::handlers::Greeter;
+use common::{LongRun, Run, ServiceProcess, line, run_with};
 use tests::netns;
-use tests::proto::greeter::GreeterServer;
 
-/// Runs `micro ARGS` with the mDNS registry, off the async threads: (exit code, stdout, stderr).
-async fn micro(args: &[&str]) -> (i32, String, String) {
-    let args: Vec<String> = args.iter().map(|a| a.to_string()).collect();
-    tokio::task::spawn_blocking(move || {
-        let out = Command::new(env!("CARGO_BIN_EXE_micro"))
-            .args(&args)
-            .env("MICRO_REGISTRY", "mdns")
-            .env_remove("MICRO_REGISTRY_ADDRESS")
-            .output()
-            .expect("the micro binary runs");
-        (
-            out.status.code().unwrap_or(-1),
-            String::from_utf8_lossy(&out.stdout).into_owned(),
-            String::from_utf8_lossy(&out.stderr).into_owned(),
-        )
-    })
-    .await
-    .unwrap()
+fn mdns_env() -> Vec<(String, String)> {
+    vec![("MICRO_REGISTRY".into(), "mdns".into())]
+}
+
+async fn micro(args: &[&str]) -> Run {
+    run_with(&mdns_env(), args, "").await
 }
 
 #[test]
-fn services_describe_call_and_health_over_mdns() {
-    netns::isolated("services_describe_call_and_health_over_mdns", || {
+fn every_lookup_command_over_mdns() {
+    netns::isolated("every_lookup_command_over_mdns", || {
         tokio::runtime::Builder::new_multi_thread()
             .worker_threads(2)
             .enable_all()
             .build()
             .expect("runtime")
-            .block_on(async {
-                let registry: Arc<dyn Registry> =
-                    Arc::new(MdnsRegistry::new(MdnsOptions::default()));
-                let server = Server::new("greeter")
-                    .registry(registry)
-                    .handle(GreeterServer::new(Greeter::default()))
-                    .start()
-                    .await
-                    .unwrap();
-                // The first answers may take a query round: ask until the node is seen.
-                let listed = tokio::time::timeout(Duration::from_secs(30), async {
-                    loop {
-                        let run = micro(&["services"]).await;
-                        if run.1.contains("greeter") {
-                            break run;
-                        }
-                    }
-                })
-                .await
-                .expect("micro services finds the greeter over mDNS");
-                assert_eq!(
-                    listed.1, "NAME     VERSIONS  NODES\ngreeter  latest    1\n",
-                    "{listed:?}"
-                );
-                let described = micro(&["describe", "greeter"]).await;
-                assert!(
-                    described.1.contains(&server.node().address),
-                    "{described:?}"
-                );
-                assert!(
-                    described
-                        .1
-                        .contains("Request: HelloRequest {\n    name string\n}"),
-                    "{described:?}"
-                );
-                let called =
-                    micro(&["call", "greeter", "Greeter.Hello", r#"{"name": "mDNS"}"#]).await;
-                assert_eq!(called.0, 0, "{called:?}");
-                assert_eq!(called.1, "{\n  \"greeting\": \"Hello mDNS\"\n}\n");
-                let health = micro(&["health", "greeter"]).await;
-                assert_eq!(health.0, 0, "{health:?}");
-                server.stop().await.unwrap();
-            });
+            .block_on(every_lookup_command());
     });
+}
+
+async fn every_lookup_command() {
+    let env = mdns_env();
+    let (mut watch, ready) = LongRun::ready(&env, &["watch", "greeter"]).await;
+    assert!(ready.starts_with("watching the mdns registry"), "{ready}");
+    let greeter = ServiceProcess::start(&env, &["greeter"]).await;
+    let streamer = ServiceProcess::start(&env, &["streamer"]).await;
+    let created = line(&mut watch.stdout).await;
+    assert_eq!(
+        created,
+        format!(
+            "create  greeter  latest  {} {}",
+            greeter.node_id, greeter.address
+        )
+    );
+
+    // The first answers may take a query round: ask until both are seen.
+    let listed = tokio::time::timeout(Duration::from_secs(30), async {
+        loop {
+            let run = micro(&["services"]).await;
+            if run.stdout.contains("greeter") && run.stdout.contains("streamer") {
+                break run;
+            }
+        }
+    })
+    .await
+    .expect("micro services finds both over mDNS");
+    assert_eq!(
+        listed.stdout, "NAME      VERSIONS  NODES\ngreeter   latest    1\nstreamer  latest    1\n",
+        "{listed:?}"
+    );
+    let described = micro(&["describe", "greeter"]).await;
+    let row = described
+        .stdout
+        .lines()
+        .find(|l| l.starts_with(&greeter.node_id))
+        .unwrap_or_else(|| panic!("a row for the node: {described:?}"));
+    assert!(
+        row.contains(&greeter.address) && row.contains("registry=mdns"),
+        "{row}"
+    );
+    assert!(
+        described
+            .stdout
+            .contains("Request: HelloRequest {\n    name string\n}"),
+        "{described:?}"
+    );
+    let called = micro(&["call", "greeter", "Greeter.Hello", "--name=mDNS"]).await;
+    assert_eq!(called.code, 0, "{called:?}");
+    assert_eq!(called.stdout, "{\n  \"greeting\": \"Hello mDNS\"\n}\n");
+    let countdown = micro(&["stream", "streamer", "Streamer.Countdown", r#"{"from": 2}"#]).await;
+    assert_eq!(
+        countdown.stdout, "{\"value\":2}\n{\"value\":1}\n",
+        "{countdown:?}"
+    );
+    let health = micro(&["health", "greeter"]).await;
+    assert_eq!(health.code, 0, "{health:?}");
+    let missing = micro(&["describe", "greter"]).await;
+    assert_eq!(missing.code, 3, "{missing:?}");
+    assert!(
+        missing.stderr.contains("did you mean greeter?"),
+        "{missing:?}"
+    );
+
+    // A stopped process says goodbye: watch sees it go.
+    let id = greeter.node_id.clone();
+    greeter.stop().await;
+    let deleted = loop {
+        let next = line(&mut watch.stdout).await;
+        if next.starts_with("delete") {
+            break next;
+        }
+    };
+    assert!(deleted.contains(&id), "{deleted}");
+    watch.signal("INT");
+    assert_eq!(watch.exit_code().await, 0);
+    streamer.stop().await;
 }
