@@ -2,13 +2,15 @@
 //!
 //! ```text
 //! cargo run -p micro-cli --example services -- greeter            # Greeter.Hello
+//! cargo run -p micro-cli --example services -- greeter v1.greeter # the same, named v1.greeter
 //! cargo run -p micro-cli --example services -- streamer           # the three stream kinds
 //! cargo run -p micro-cli --example services -- listener greetings # prints what is published
 //! micro services
 //! micro call greeter Greeter.Hello --name=John
 //! ```
 //! - `greeter`: `Greeter.Hello` greets; an empty name is a 400, the name `slow` answers after
-//!   400 ms, and `echo-metadata` answers with the `Trace-Id` it was sent.
+//!   400 ms, `echo-metadata` answers with the `Trace-Id` it was sent, and `which-node` with the
+//!   service's name.
 //! - `streamer`: `Streamer.Countdown` (server stream), `Streamer.Sum` (client stream),
 //!   `Streamer.Echo` (bidirectional) and `Streamer.Ping` (unary).
 //! - `listener TOPIC`: a service subscribed to `TOPIC` that decodes each message as a
@@ -26,17 +28,25 @@ use tests::handlers::{Greeter, Streamer};
 use tests::proto::greeter::{GreeterServer, HelloRequest};
 use tests::proto::streaming::StreamerServer;
 
-const USAGE: &str = "usage: services greeter | streamer | listener TOPIC";
+const USAGE: &str = "usage: services greeter [NAME] | streamer | listener TOPIC";
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let kind = args.first().map(String::as_str).unwrap_or("");
     let service = match kind {
-        "greeter" => Service::builder("greeter")
-            .address("127.0.0.1:0")
-            .build()?
-            .handle(GreeterServer::new(Greeter::default())),
+        "greeter" => {
+            // Another name serves the same greeter: `services greeter v1.greeter`.
+            let name = args.get(1).map_or("greeter", String::as_str);
+            let greeter = Greeter {
+                node: name.to_string(),
+                ..Greeter::default()
+            };
+            Service::builder(name)
+                .address("127.0.0.1:0")
+                .build()?
+                .handle(GreeterServer::new(greeter))
+        }
         "streamer" => Service::builder("streamer")
             .address("127.0.0.1:0")
             .build()?

@@ -205,24 +205,10 @@ pub fn key_value(text: &str) -> Result<(String, String), String> {
     }
 }
 
-/// `500ms`, `2s`, `1m`, or a number of seconds.
+/// `500ms`, `2s`, `1m`, or a number of seconds (go-micro's forms).
 pub fn duration(text: &str) -> Result<Duration, String> {
-    let text = text.trim();
-    let (number, unit) = match text.find(|c: char| !c.is_ascii_digit() && c != '.') {
-        Some(at) => text.split_at(at),
-        None => (text, "s"),
-    };
-    let number: f64 = number
-        .parse()
-        .map_err(|_| format!("{text:?} is not a duration such as 500ms, 2s or 1m"))?;
-    let seconds = match unit {
-        "ms" => number / 1000.0,
-        "s" => number,
-        "m" => number * 60.0,
-        "h" => number * 3600.0,
-        _ => return Err(format!("{text:?}: the unit must be ms, s, m or h")),
-    };
-    Duration::try_from_secs_f64(seconds).map_err(|_| format!("{text:?} is out of range"))
+    micro_runtime::service::parse_duration(text)
+        .ok_or_else(|| format!("{text:?} is not a duration such as 500ms, 2s or 1m"))
 }
 
 #[cfg(test)]

@@ -4,6 +4,7 @@
 //! wire, so it works the same against Rust and Go services. Each command is one module; `failure`
 //! maps what went wrong to the exit codes the help lists.
 
+mod api;
 mod call;
 mod config;
 mod describe;
@@ -41,6 +42,7 @@ Examples:
   micro subscribe orders
   micro watch
   micro register payments.json --ttl 60s
+  micro api                      # then: curl -d '{\"name\": \"John\"}' 127.0.0.1:8080/greeter/hello
   micro new orders && cd orders && cargo run
   MICRO_REGISTRY=etcd MICRO_REGISTRY_ADDRESS=127.0.0.1:2379 micro services
 
@@ -51,7 +53,7 @@ Exit codes:
   3  not found: no such service or endpoint
   4  timed out
   5  unreachable: the registry or every node
-  130  interrupted by Ctrl-C (watch and subscribe end with 0: Ctrl-C is how they stop)";
+  130  interrupted by Ctrl-C (watch, subscribe and api end with 0: Ctrl-C is how they stop)";
 
 /// The micro command line: services, their schemas and calls, found by name in the registry.
 #[derive(Debug, Parser)]
@@ -122,6 +124,9 @@ enum Command {
         /// The record, as given to `micro register`.
         file: String,
     },
+    /// Serves the HTTP gateway: any HTTP client calls services by name.
+    #[command(after_help = api::EXAMPLES)]
+    Api(api::Args),
     /// Creates a service crate that builds and runs as it is.
     #[command(
         after_help = "Example:\n  micro new orders && cd orders && cargo run\n  micro new orders --path services --no-git"
@@ -159,9 +164,12 @@ fn main() {
         .enable_all()
         .build()
         .expect("a tokio runtime");
-    // watch and subscribe stop on Ctrl-C by design, after unsubscribing; every other command is
-    // cut short by it.
-    let interruptible = !matches!(cli.command, Command::Watch { .. } | Command::Subscribe(_));
+    // watch, subscribe and api stop on Ctrl-C by design, cleanly; every other command is cut
+    // short by it.
+    let interruptible = !matches!(
+        cli.command,
+        Command::Watch { .. } | Command::Subscribe(_) | Command::Api(_)
+    );
     let outcome = runtime.block_on(async {
         if !interruptible {
             return run(cli).await;
@@ -200,6 +208,7 @@ async fn run(cli: Cli) -> Result<(), Failure> {
         Command::Watch { service } => watch::run(&global, service.as_deref()).await,
         Command::Register { file, ttl } => register::register(&global, &file, ttl).await,
         Command::Deregister { file } => register::deregister(&global, &file).await,
+        Command::Api(args) => api::run(&global, args).await,
         Command::New(args) => new::run(args),
         Command::Completions { shell } => {
             clap_complete::generate(shell, &mut Cli::command(), "micro", &mut std::io::stdout());

@@ -10,7 +10,11 @@
 //!   the local network, with go-micro's records.
 //! - `etcd` (feature `etcd`): etcd v3, for clusters.
 //! - [`config`]: [`registry_from_env`], the registry `MICRO_REGISTRY` names.
+//! - [`CachedRegistry`]: lookups of another registry answered from a copy kept fresh by a watch
+//!   (go-micro's `registry/cache`), which clients use on their own.
 
+mod cache;
+mod cached;
 pub mod config;
 #[cfg(feature = "etcd")]
 pub mod etcd;
@@ -31,6 +35,8 @@ use tokio::sync::mpsc;
 
 use crate::LocalError;
 
+pub(crate) use cache::Cache;
+pub use cached::{CachedRegistry, DEFAULT_CACHE_TTL};
 pub use config::{registry_from_env, shared_memory_registry};
 #[cfg(feature = "etcd")]
 pub use etcd::{EtcdOptions, EtcdRegistry};

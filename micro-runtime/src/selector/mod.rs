@@ -5,7 +5,7 @@
 //! retry naturally takes another node (volo's picker shape). go-micro's selector has no such
 //! memory: a retry there can hit the same dead node again.
 //!
-//! Lookups go through a cache kept fresh by a registry watch (`cache.rs`), and a node that just
+//! Lookups go through a cache kept fresh by a registry watch (`registry/cache.rs`), and a node that just
 //! refused a connection or timed out is offered last for a cool-down (`cooldown.rs`).
 //!
 //! - [`strategy`]: the [`Strategy`] trait, [`Random`] and [`RoundRobin`]; other crates add theirs.
@@ -31,7 +31,6 @@
 //! # });
 //! ```
 
-mod cache;
 mod cooldown;
 pub mod filter;
 pub mod strategy;
@@ -45,14 +44,11 @@ pub use strategy::{Candidates, Outcome, Random, RoundRobin, Strategy};
 
 use crate::Error;
 use crate::error::CLIENT_ID;
-use crate::registry::{Node, Registry, ServiceRecord};
+use crate::registry::{Cache, Node, Registry, ServiceRecord};
 
-pub(crate) use self::cache::Cache;
 pub(crate) use self::cooldown::Cooldown;
 
-/// How long a cached lookup serves before it is fetched again behind the next call; watch events
-/// keep it current in between (go-micro's cache TTL).
-pub const DEFAULT_CACHE_TTL: Duration = Duration::from_secs(60);
+pub use crate::registry::DEFAULT_CACHE_TTL;
 /// How long a node that refused a connection or timed out is offered last.
 pub const DEFAULT_COOLDOWN: Duration = Duration::from_secs(5);
 

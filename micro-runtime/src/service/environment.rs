@@ -49,22 +49,29 @@ pub(super) fn seconds(key: &str, value: &str) -> Result<Duration, LocalError> {
         .map_err(|_| config(format!("{key}={value:?} is not a number of seconds")))
 }
 
-/// A Go-style duration (`30s`, `500ms`, `1m`) or plain seconds.
-pub(crate) fn duration(key: &str, value: &str) -> Result<Duration, LocalError> {
-    let v = value.trim();
-    let parsed = if let Some(ms) = v.strip_suffix("ms") {
-        ms.parse::<u64>().ok().map(Duration::from_millis)
-    } else if let Some(s) = v.strip_suffix('s') {
-        s.parse::<f64>()
-            .ok()
-            .filter(|s| *s >= 0.0)
-            .map(Duration::from_secs_f64)
-    } else if let Some(m) = v.strip_suffix('m') {
-        m.parse::<u64>().ok().map(|m| Duration::from_secs(m * 60))
-    } else {
-        v.parse::<u64>().ok().map(Duration::from_secs)
+/// A Go-style duration (`30s`, `500ms`, `1m`, `1.5h`) or plain seconds (`5`), as go-micro's
+/// flags and variables take them; `None` for anything else. The `micro` command line and the
+/// gateway read durations with it too, so they all take the same forms.
+pub fn parse_duration(text: &str) -> Option<Duration> {
+    let text = text.trim();
+    let at = text
+        .find(|c: char| !c.is_ascii_digit() && c != '.')
+        .unwrap_or(text.len());
+    let (number, unit) = text.split_at(at);
+    let number: f64 = number.parse().ok()?;
+    let seconds = match unit {
+        "" | "s" => number,
+        "ms" => number / 1000.0,
+        "m" => number * 60.0,
+        "h" => number * 3600.0,
+        _ => return None,
     };
-    parsed.ok_or_else(|| {
+    Duration::try_from_secs_f64(seconds).ok()
+}
+
+/// [`parse_duration`] of a variable's value, with an error naming the variable.
+pub(crate) fn duration(key: &str, value: &str) -> Result<Duration, LocalError> {
+    parse_duration(value).ok_or_else(|| {
         config(format!(
             "{key}={value:?} is not a duration (try 30s or 500ms)"
         ))

@@ -53,8 +53,8 @@ use crate::registry::{Registry, registry_from_env};
 use crate::server::{Handler, Request, Response, RunningServer, Server, SubscriberRequest};
 
 pub use builder::ServiceBuilder;
-pub use environment::Environment;
 pub(crate) use environment::duration;
+pub use environment::{Environment, parse_duration};
 
 /// The registry a [`Service`] uses when its code names none: the one `MICRO_REGISTRY` names, and
 /// mDNS when it is unset, as go-micro's, so services on one network find each other with no

@@ -16,8 +16,8 @@ use super::outbox::{Outbox, Pushed, Queued};
 use super::{BROADCAST_VERSION, Options, SERVICE_NAME};
 use crate::broker::{Message, TOPIC_HEADER, broker_error, check_publish, encode_envelope};
 use crate::error::LocalError;
+use crate::registry::{Cache, DEFAULT_CACHE_TTL};
 use crate::registry::{Node, Registry, ServiceRecord};
-use crate::selector::{Cache, DEFAULT_CACHE_TTL};
 
 /// Where publishers read the subscriber records.
 pub(super) enum Lookup {

@@ -1,4 +1,5 @@
-//! [`Cache`]: the selector's copy of registry lookups, kept fresh by a watch.
+//! [`Cache`]: a copy of registry lookups kept fresh by a watch, behind the selector and
+//! [`CachedRegistry`](super::CachedRegistry).
 //!
 //! A network registry answers a lookup in a round trip (etcd) or a whole query timeout (mDNS, 100
 //! ms), far too slow to ask on every call. So the first lookup of a service also starts a watch,

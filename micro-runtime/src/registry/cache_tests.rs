@@ -1,4 +1,4 @@
-//! Tests of the selector's cache, over the memory registry behind a wrapper that counts lookups,
+//! Tests of the registry cache, over the memory registry behind a wrapper that counts lookups,
 //! can be made to fail, and asks to be cached (the memory registry itself does not).
 
 use std::sync::Arc;
@@ -244,4 +244,27 @@ async fn a_delete_during_the_first_fetch_is_not_undone_by_its_answer() {
     remote.deregister(&service(&["a"])).await.unwrap();
     first.await.unwrap();
     until(&cache, |ids| ids == ["b"]).await;
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_cached_registry_answers_from_its_copy_and_clients_do_not_cache_it_again() {
+    use crate::registry::CachedRegistry;
+    let remote = Arc::new(Remote::default());
+    remote.register(&service(&["a"]), None).await.unwrap();
+    let cached = CachedRegistry::new(remote.clone());
+    assert!(!cached.needs_cache(), "it answers from memory");
+    for _ in 0..5 {
+        assert_eq!(ids(&cached.get_service("greeter").await.unwrap()), ["a"]);
+    }
+    assert_eq!(remote.lookups.load(Ordering::SeqCst), 1);
+    // A registration through it reaches the registry, and the watch brings it into the copy.
+    cached.register(&service(&["b"]), None).await.unwrap();
+    tokio::time::timeout(Duration::from_secs(1), async {
+        while ids(&cached.get_service_shared("greeter").await.unwrap()) != ["a", "b"] {
+            tokio::time::sleep(Duration::from_millis(1)).await;
+        }
+    })
+    .await
+    .expect("the watch caught up");
+    assert_eq!(remote.lookups.load(Ordering::SeqCst), 1);
 }

@@ -1,0 +1,408 @@
+//! `micro api`, the real binary, in front of real service processes found in a real etcd, called
+//! with real curl: go-micro's path rules, `/rpc`, the error mapping, CORS and metadata.
+
+mod common;
+
+use common::{LongRun, ServiceProcess, WAIT, etcd_env};
+use tests::etcd::EtcdServer;
+
+type Env = Vec<(String, String)>;
+
+/// A running `micro api` and its base URL.
+struct Api {
+    run: LongRun,
+    url: String,
+}
+
+impl Api {
+    async fn start(env: &Env, flags: &[&str]) -> Self {
+        let mut args = vec!["api", "--address", "127.0.0.1:0"];
+        args.extend(flags);
+        let (run, ready) = LongRun::ready(env, &args).await;
+        let url = ready
+            .split_whitespace()
+            .find(|w| w.starts_with("http://"))
+            .unwrap_or_else(|| panic!("no URL in {ready:?}"))
+            .to_string();
+        Self { run, url }
+    }
+
+    /// Stops it as Ctrl-C does; it exits with 0.
+    async fn stop(mut self) {
+        self.run.signal("INT");
+        assert_eq!(self.run.exit_code().await, 0, "micro api stops cleanly");
+    }
+}
+
+/// What curl got: the status, the headers (names lowercased) and the body.
+#[derive(Debug)]
+struct Reply {
+    status: u16,
+    headers: Vec<(String, String)>,
+    body: String,
+}
+
+impl Reply {
+    fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(n, _)| n == name)
+            .map(|(_, v)| v.as_str())
+    }
+
+    fn json(&self) -> serde_json::Value {
+        serde_json::from_str(&self.body).unwrap_or_else(|_| panic!("not JSON: {self:?}"))
+    }
+}
+
+/// Runs `curl -s -i ARGS URL`.
+async fn curl(url: &str, args: &[&str]) -> Reply {
+    let output = tokio::time::timeout(
+        WAIT,
+        tokio::process::Command::new("curl")
+            .args(["-s", "-S", "-i"])
+            .args(args)
+            .arg(url)
+            .output(),
+    )
+    .await
+    .expect("curl finishes")
+    .expect("curl runs");
+    assert!(output.status.success(), "curl {args:?} {url}: {output:?}");
+    let text = String::from_utf8_lossy(&output.stdout).into_owned();
+    let (head, body) = text.split_once("\r\n\r\n").expect("headers, then a body");
+    let mut lines = head.lines();
+    let status = lines
+        .next()
+        .and_then(|l| l.split_whitespace().nth(1))
+        .and_then(|s| s.parse().ok())
+        .expect("a status line");
+    let headers = lines
+        .filter_map(|l| l.split_once(':'))
+        .map(|(n, v)| (n.trim().to_ascii_lowercase(), v.trim().to_string()))
+        .collect();
+    Reply {
+        status,
+        headers,
+        body: body.to_string(),
+    }
+}
+
+/// POSTs `json` as JSON to `url`.
+async fn post(url: &str, json: &str) -> Reply {
+    curl(url, &["-H", "Content-Type: application/json", "-d", json]).await
+}
+
+/// The greeting of a 200 reply.
+fn greeting(reply: &Reply) -> String {
+    assert_eq!(reply.status, 200, "{reply:?}");
+    reply.json()["greeting"]
+        .as_str()
+        .expect("a greeting")
+        .to_string()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn paths_resolve_as_go_micro_gateways_do() {
+    let etcd = EtcdServer::start().await;
+    let env = etcd_env(&etcd.client_address());
+    let mut services = Vec::new();
+    for name in ["greeter", "v1.greeter", "go.micro.srv.greeter"] {
+        services.push(ServiceProcess::start(&env, &["greeter", name]).await);
+    }
+    let api = Api::start(&env, &[]).await;
+    let url = |path: &str| format!("{}{path}", api.url);
+
+    let hello = post(&url("/greeter/hello"), r#"{"name": "John"}"#).await;
+    assert_eq!(greeting(&hello), "Hello John");
+    assert_eq!(hello.header("content-type"), Some("application/json"));
+    // Each rule, told apart by which service answers.
+    let which = r#"{"name": "which-node"}"#;
+    for (path, service) in [
+        ("/greeter/hello", "greeter"),
+        ("/greeter/Greeter.Hello", "greeter"),
+        ("/greeter/Greeter/Hello", "greeter"),
+        ("/v1/greeter/hello", "v1.greeter"),
+        (
+            "/go/micro/srv/greeter/greeter/hello",
+            "go.micro.srv.greeter",
+        ),
+    ] {
+        assert_eq!(greeting(&post(&url(path), which).await), service, "{path}");
+    }
+    let by_header = curl(
+        &url("/go.micro.srv.greeter"),
+        &["-H", "Micro-Endpoint: Greeter.Hello", "-d", which],
+    )
+    .await;
+    assert_eq!(greeting(&by_header), "go.micro.srv.greeter");
+    // The request from a query string, a form, or JSON sent the way `curl -d` labels it.
+    let query = curl(&url("/greeter/hello?name=Query"), &[]).await;
+    assert_eq!(greeting(&query), "Hello Query");
+    let form = curl(&url("/greeter/hello"), &["-d", "name=Form"]).await;
+    assert_eq!(greeting(&form), "Hello Form");
+    let plain = curl(&url("/greeter/hello"), &["-d", r#"{"name": "Plain"}"#]).await;
+    assert_eq!(greeting(&plain), "Hello Plain");
+    // Protobuf goes through as it is: HelloRequest{name: "John"} in, HelloResponse out.
+    let proto = tokio::process::Command::new("curl")
+        .args([
+            "-s",
+            "-H",
+            "Content-Type: application/protobuf",
+            "--data-binary",
+            "@-",
+        ])
+        .arg(url("/greeter/hello"))
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let proto = {
+        use tokio::io::AsyncWriteExt;
+        let mut proto = proto;
+        let mut stdin = proto.stdin.take().unwrap();
+        stdin.write_all(b"\x0a\x04John").await.unwrap();
+        drop(stdin);
+        proto.wait_with_output().await.unwrap()
+    };
+    assert_eq!(proto.stdout, b"\x0a\x0aHello John");
+
+    let index = curl(&url("/"), &[]).await;
+    let listed = index.json();
+    let names: Vec<&str> = listed
+        .as_array()
+        .expect("a list")
+        .iter()
+        .filter_map(|s| s["name"].as_str())
+        .collect();
+    assert_eq!(
+        names,
+        ["go.micro.srv.greeter", "greeter", "v1.greeter"],
+        "{index:?}"
+    );
+    let health = curl(&url("/health"), &[]).await;
+    assert_eq!(
+        (health.status, health.json()),
+        (200, serde_json::json!({"status": "ok"}))
+    );
+    api.stop().await;
+
+    // A namespace prefixes every resolved name; an allowed header becomes metadata.
+    let api = Api::start(
+        &env,
+        &["--namespace", "go.micro.srv", "--header", "Trace-Id"],
+    )
+    .await;
+    let named = post(&format!("{}/greeter/hello", api.url), which).await;
+    assert_eq!(greeting(&named), "go.micro.srv.greeter");
+    let traced = curl(
+        &format!("{}/greeter/hello", api.url),
+        &["-H", "Trace-Id: t-1", "-d", r#"{"name": "echo-metadata"}"#],
+    )
+    .await;
+    assert_eq!(greeting(&traced), "t-1");
+    api.stop().await;
+    // Without --header, that header stays at the gateway.
+    let api = Api::start(&env, &[]).await;
+    let untraced = curl(
+        &format!("{}/greeter/hello", api.url),
+        &["-H", "Trace-Id: t-1", "-d", r#"{"name": "echo-metadata"}"#],
+    )
+    .await;
+    assert_eq!(greeting(&untraced), "none");
+    api.stop().await;
+    for service in services {
+        service.stop().await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn errors_map_to_http_statuses() {
+    let etcd = EtcdServer::start().await;
+    let env = etcd_env(&etcd.client_address());
+    let greeter = ServiceProcess::start(&env, &["greeter"]).await;
+    let streamer = ServiceProcess::start(&env, &["streamer"]).await;
+    let lonely = ServiceProcess::start(&env, &["greeter", "lonely"]).await;
+    let api = Api::start(&env, &["--max-body", "1024"]).await;
+    let url = |path: &str| format!("{}{path}", api.url);
+    let error = |reply: &Reply, status: u16, id: &str| {
+        assert_eq!(reply.status, status, "{reply:?}");
+        assert_eq!(reply.header("content-type"), Some("application/json"));
+        let json = reply.json();
+        assert_eq!(
+            (json["code"].as_u64(), json["id"].as_str()),
+            (Some(status.into()), Some(id)),
+            "{reply:?}"
+        );
+        json["detail"].as_str().unwrap().to_string()
+    };
+
+    // The service's own error: its code and its id.
+    let empty = post(&url("/greeter/hello"), r#"{"name": ""}"#).await;
+    assert_eq!(error(&empty, 400, "greeter"), "name must not be empty");
+    // What the gateway could not resolve, with what it tried.
+    let nobody = post(&url("/nosuch/hello"), "{}").await;
+    let detail = error(&nobody, 404, "go.micro.api");
+    assert!(
+        detail.contains("resolved to service nosuch, endpoint Nosuch.Hello"),
+        "{detail}"
+    );
+    let misspelt = post(&url("/greeter/helo"), "{}").await;
+    let detail = error(&misspelt, 404, "go.micro.api");
+    assert!(detail.contains("its endpoints: Greeter.Hello"), "{detail}");
+    // Bad requests, refused before anything is sent.
+    let malformed = post(&url("/greeter/hello"), r#"{"name": }"#).await;
+    assert!(error(&malformed, 400, "go.micro.api").contains("line 1, column 10"));
+    let text = curl(
+        &url("/greeter/hello"),
+        &["-H", "Content-Type: text/plain", "-d", "hi"],
+    )
+    .await;
+    error(&text, 415, "go.micro.api");
+    let big = format!(r#"{{"name": "{}"}}"#, "x".repeat(2000));
+    error(
+        &post(&url("/greeter/hello"), &big).await,
+        413,
+        "go.micro.api",
+    );
+    let stream = post(&url("/streamer/countdown"), r#"{"from": 2}"#).await;
+    error(&stream, 501, "go.micro.api");
+    // Too slow for the caller's Timeout: 504.
+    let slow = curl(
+        &url("/greeter/hello"),
+        &["-H", "Timeout: 100ms", "-d", r#"{"name": "slow"}"#],
+    )
+    .await;
+    error(&slow, 504, "go.micro.api");
+    // A crashed process's node is still registered, and nothing answers there: 503.
+    lonely.kill().await;
+    let down = post(&url("/lonely/Greeter.Hello"), r#"{"name": "John"}"#).await;
+    assert!(error(&down, 503, "go.micro.api").contains("lonely is unreachable"));
+
+    // /rpc: the envelope, with the request as an object or a string, in JSON or as a form.
+    let rpc = url("/rpc");
+    let ok = post(
+        &rpc,
+        r#"{"service": "greeter", "endpoint": "Greeter.Hello", "request": {"name": "John"}}"#,
+    )
+    .await;
+    assert_eq!(greeting(&ok), "Hello John");
+    let as_string = post(
+        &rpc,
+        r#"{"service": "greeter", "method": "Greeter.Hello", "request": "{\"name\": \"S\"}"}"#,
+    )
+    .await;
+    assert_eq!(greeting(&as_string), "Hello S");
+    let form = curl(&rpc, &["-d", "service=greeter&endpoint=Greeter.Hello"]).await;
+    error(&form, 400, "greeter");
+    let at_node = post(&rpc, &format!(r#"{{"service": "greeter", "endpoint": "Greeter.Hello", "address": "{}", "request": {{"name": "N"}}}}"#, greeter.address)).await;
+    assert_eq!(greeting(&at_node), "Hello N");
+    let elsewhere = post(
+        &rpc,
+        r#"{"service": "greeter", "endpoint": "Greeter.Hello", "address": "127.0.0.1:1"}"#,
+    )
+    .await;
+    assert!(error(&elsewhere, 403, "go.micro.rpc").contains("not a registered node"));
+    let missing = post(&rpc, r#"{"endpoint": "Greeter.Hello"}"#).await;
+    assert!(error(&missing, 400, "go.micro.rpc").contains("\"service\" is missing"));
+    let unknown = post(&rpc, r#"{"service": "nosuch", "endpoint": "X.Y"}"#).await;
+    error(&unknown, 404, "go.micro.api");
+
+    api.stop().await;
+    greeter.stop().await;
+    streamer.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cors_answers_only_allowed_origins() {
+    let etcd = EtcdServer::start().await;
+    let env = etcd_env(&etcd.client_address());
+    let greeter = ServiceProcess::start(&env, &["greeter"]).await;
+    let api = Api::start(&env, &["--cors", "http://app.example,http://other.example"]).await;
+    let url = format!("{}/greeter/hello", api.url);
+    let preflight = curl(
+        &url,
+        &[
+            "-X",
+            "OPTIONS",
+            "-H",
+            "Origin: http://app.example",
+            "-H",
+            "Access-Control-Request-Method: POST",
+            "-H",
+            "Access-Control-Request-Headers: content-type, micro-endpoint",
+        ],
+    )
+    .await;
+    assert_eq!(preflight.status, 200, "{preflight:?}");
+    assert_eq!(
+        preflight.header("access-control-allow-origin"),
+        Some("http://app.example")
+    );
+    let methods = preflight
+        .header("access-control-allow-methods")
+        .unwrap_or("");
+    assert!(methods.contains("POST"), "{preflight:?}");
+    let allowed = preflight
+        .header("access-control-allow-headers")
+        .unwrap_or("");
+    assert!(allowed.contains("micro-endpoint"), "{preflight:?}");
+    let call = |origin: &'static str| {
+        let url = url.clone();
+        async move {
+            let origin = format!("Origin: {origin}");
+            curl(
+                &url,
+                &[
+                    "-H",
+                    &origin,
+                    "-H",
+                    "Content-Type: application/json",
+                    "-d",
+                    r#"{"name": "C"}"#,
+                ],
+            )
+            .await
+        }
+    };
+    let from_app = call("http://app.example").await;
+    assert_eq!(greeting(&from_app), "Hello C");
+    assert_eq!(
+        from_app.header("access-control-allow-origin"),
+        Some("http://app.example")
+    );
+    let from_elsewhere = call("http://evil.example").await;
+    assert_eq!(
+        from_elsewhere.header("access-control-allow-origin"),
+        None,
+        "{from_elsewhere:?}"
+    );
+    api.stop().await;
+
+    // Off by default: no CORS headers at all.
+    let api = Api::start(&env, &[]).await;
+    let plain = curl(
+        &format!("{}/greeter/hello", api.url),
+        &["-H", "Origin: http://app.example", "-d", r#"{"name": "C"}"#],
+    )
+    .await;
+    assert_eq!(greeting(&plain), "Hello C");
+    assert!(
+        !plain
+            .headers
+            .iter()
+            .any(|(n, _)| n.starts_with("access-control")),
+        "{plain:?}"
+    );
+    api.stop().await;
+    // A value that is not an origin is refused before the gateway starts.
+    let bad = common::run_with(
+        &env,
+        &["api", "--address", "127.0.0.1:0", "--cors", "app.example/x"],
+        "",
+    )
+    .await;
+    assert_eq!(bad.code, 2, "{bad:?}");
+    assert!(bad.stderr.contains("is not an origin"), "{bad:?}");
+    greeter.stop().await;
+}

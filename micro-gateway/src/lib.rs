@@ -1,0 +1,124 @@
+//! micro's HTTP gateway: any HTTP client calls micro and go-micro services by name.
+//!
+//! ```no_run
+//! use std::sync::Arc;
+//! use micro_gateway::{Gateway, GatewayOptions};
+//! use micro_runtime::registry::{EtcdOptions, EtcdRegistry, Registry};
+//!
+//! # async fn run() -> anyhow::Result<()> {
+//! let registry: Arc<dyn Registry> = Arc::new(EtcdRegistry::new(EtcdOptions::default())?);
+//! let gateway = Gateway::new(registry, GatewayOptions::default());
+//! let listener = tokio::net::TcpListener::bind("127.0.0.1:8080").await?;
+//! gateway.serve(listener, micro_runtime::service::shutdown_signal()).await?;
+//! # Ok(()) }
+//! ```
+//! Then `curl -d '{"name": "John"}' http://127.0.0.1:8080/greeter/hello` calls `Greeter.Hello`
+//! on the `greeter` service. What it serves:
+//! - `POST|GET /{path}`: the service and endpoint the path names ([`resolve`] has the rules);
+//!   the JSON body, form or query string is the request;
+//! - `POST /rpc`: `{"service", "endpoint", "request", "address"}`, go-micro's classic envelope;
+//! - `GET /`: the services and their endpoints; `GET /health`: the gateway's own health.
+//!
+//! A service's error is answered with its code as the HTTP status and go-micro's error JSON as
+//! the body ([`errors`]). The `micro api` command serves this; [`Gateway::router`] gives the
+//! routes to serve another way or to wrap in more layers, such as authentication.
+
+pub mod errors;
+mod forward;
+pub mod options;
+mod request;
+pub mod resolve;
+mod rpc;
+mod serve;
+
+use std::future::Future;
+use std::sync::Arc;
+
+use axum::Router;
+use axum::routing::{get, post};
+use micro_runtime::Client;
+use micro_runtime::registry::{CachedRegistry, Registry};
+use tokio::net::TcpListener;
+
+pub use errors::ApiError;
+pub use options::GatewayOptions;
+
+/// The gateway: routes HTTP requests to services found in a registry.
+#[derive(Clone, Debug)]
+pub struct Gateway {
+    shared: Arc<Shared>,
+}
+
+/// What every request handler needs.
+#[derive(Debug)]
+pub(crate) struct Shared {
+    /// Lookups answered from a copy kept fresh by a registry watch.
+    pub(crate) registry: Arc<dyn Registry>,
+    pub(crate) client: Client,
+    pub(crate) options: GatewayOptions,
+}
+
+impl Gateway {
+    /// A gateway over the services in `registry`.
+    pub fn new(registry: Arc<dyn Registry>, options: GatewayOptions) -> Self {
+        // One cache for the gateway's lookups and the client's: a cached registry answers from
+        // memory, so the client does not cache again.
+        let registry: Arc<dyn Registry> = Arc::new(CachedRegistry::new(registry));
+        let client = Client::new(Arc::clone(&registry));
+        Self {
+            shared: Arc::new(Shared {
+                registry,
+                client,
+                options,
+            }),
+        }
+    }
+
+    /// The options it was made with.
+    pub fn options(&self) -> &GatewayOptions {
+        &self.shared.options
+    }
+
+    /// Its routes, with CORS as configured: to serve with [`serve_router`], or to wrap in more
+    /// tower layers (authentication, rate limits) first.
+    pub fn router(&self) -> Router {
+        let router = Router::new()
+            .route("/health", get(health))
+            .route("/rpc", post(rpc::handle))
+            .route("/", get(forward::index))
+            .fallback(forward::handle)
+            .with_state(Arc::clone(&self.shared));
+        serve::cors(
+            router,
+            &self.shared.options.cors,
+            &self.shared.options.metadata_headers,
+        )
+    }
+
+    /// Serves [`Self::router`] on `listener` until `shutdown` completes, then finishes the
+    /// requests in flight.
+    pub async fn serve(
+        self,
+        listener: TcpListener,
+        shutdown: impl Future<Output = ()> + Send + 'static,
+    ) -> std::io::Result<()> {
+        let router = self.router();
+        serve_router(router, listener, &self.shared.options, shutdown).await
+    }
+}
+
+/// Serves `router` (a [`Gateway::router`], perhaps wrapped in more layers) on `listener` with the
+/// connection limits of `options`, until `shutdown` completes.
+pub async fn serve_router(
+    router: Router,
+    listener: TcpListener,
+    options: &GatewayOptions,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    serve::serve(router, listener, options, shutdown).await
+}
+
+/// `GET /health`: the gateway itself is up.
+async fn health() -> axum::Json<serde_json::Value> {
+    axum::Json(serde_json::json!({"status": "ok"}))
+}

@@ -1,0 +1,239 @@
+//! From an HTTP request to a call's parts: the body in a codec micro speaks, the metadata of the
+//! allowed headers, and the call's timeout. Bad input is refused here, before anything is sent.
+
+use axum::body::{Body, Bytes};
+use axum::http::{HeaderMap, header};
+use micro_runtime::CallOptions;
+use micro_runtime::codec::ContentType;
+use micro_runtime::service::parse_duration;
+use serde_json::{Map, Value};
+
+use crate::errors::ApiError;
+use crate::options::GatewayOptions;
+
+/// How the request body is encoded.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Encoding {
+    /// JSON, or no body at all.
+    Json,
+    /// An HTML form: its fields become a JSON object of strings.
+    Form,
+    /// Forwarded as it is, in this codec.
+    Raw(ContentType),
+}
+
+/// The body's encoding from its `Content-Type`; 415 for one micro cannot forward.
+pub(crate) fn encoding(headers: &HeaderMap) -> Result<Encoding, ApiError> {
+    let Some(value) = headers.get(header::CONTENT_TYPE) else {
+        return Ok(Encoding::Json);
+    };
+    let text = value.to_str().unwrap_or("");
+    let essence = text
+        .split(';')
+        .next()
+        .unwrap_or("")
+        .trim()
+        .to_ascii_lowercase();
+    match essence.as_str() {
+        "" | "application/json" => Ok(Encoding::Json),
+        "application/x-www-form-urlencoded" => Ok(Encoding::Form),
+        "application/protobuf" | "application/proto" | "application/x-protobuf" => {
+            Ok(Encoding::Raw(ContentType::PROTOBUF))
+        }
+        "application/octet-stream" => Ok(Encoding::Raw(ContentType::OCTET_STREAM)),
+        _ => Err(ApiError::new(
+            415,
+            format!(
+                "Content-Type {text:?} is not supported: send application/json, \
+                 application/x-www-form-urlencoded, application/protobuf or application/octet-stream"
+            ),
+        )),
+    }
+}
+
+/// Reads the whole body within the size limit (else 413) and the body timeout (else 408).
+pub(crate) async fn read_body(body: Body, options: &GatewayOptions) -> Result<Bytes, ApiError> {
+    let reading = axum::body::to_bytes(body, options.max_body);
+    match tokio::time::timeout(options.body_timeout, reading).await {
+        Err(_) => Err(ApiError::new(
+            408,
+            format!(
+                "the request body did not arrive within {:?}",
+                options.body_timeout
+            ),
+        )),
+        Ok(Ok(bytes)) => Ok(bytes),
+        Ok(Err(err)) => {
+            let too_large = std::error::Error::source(&err)
+                .is_some_and(|s| s.is::<http_body_util::LengthLimitError>());
+            Err(if too_large {
+                ApiError::new(
+                    413,
+                    format!("the request body is larger than {} bytes", options.max_body),
+                )
+            } else {
+                ApiError::new(400, format!("reading the request body: {err}"))
+            })
+        }
+    }
+}
+
+/// A JSON request: an object, `{}` when empty; 400 naming the position of a syntax error.
+pub(crate) fn json_object(bytes: &[u8]) -> Result<Map<String, Value>, ApiError> {
+    if bytes.iter().all(u8::is_ascii_whitespace) {
+        return Ok(Map::new());
+    }
+    match serde_json::from_slice::<Value>(bytes) {
+        Ok(Value::Object(map)) => Ok(map),
+        Ok(other) => Err(ApiError::new(
+            400,
+            format!("the request must be a JSON object, not {}", kind(&other)),
+        )),
+        Err(err) => Err(ApiError::new(
+            400,
+            format!(
+                "malformed JSON at line {}, column {}: {err}",
+                err.line(),
+                err.column()
+            ),
+        )),
+    }
+}
+
+fn kind(value: &Value) -> &'static str {
+    match value {
+        Value::Null => "null",
+        Value::Bool(_) => "a boolean",
+        Value::Number(_) => "a number",
+        Value::String(_) => "a string",
+        Value::Array(_) => "an array",
+        Value::Object(_) => "an object",
+    }
+}
+
+/// URL-encoded fields (a query string or a form) as a JSON object: dotted names nest
+/// (`address.city=Paris`), a repeated name makes an array, every value is a string (the proto3
+/// JSON mapping reads numbers from strings too).
+pub(crate) fn form_fields(encoded: &[u8]) -> Result<Map<String, Value>, ApiError> {
+    let mut fields = Map::new();
+    for (name, value) in form_urlencoded::parse(encoded) {
+        let mut path = name.split('.').peekable();
+        let mut at = &mut fields;
+        while let Some(part) = path.next() {
+            if path.peek().is_none() {
+                let value = Value::String(value.to_string());
+                match at.get_mut(part) {
+                    Some(Value::Array(items)) => items.push(value),
+                    Some(Value::Object(_)) => return Err(conflict(&name)),
+                    Some(single) => *single = Value::Array(vec![single.take(), value]),
+                    None => {
+                        at.insert(part.to_string(), value);
+                    }
+                }
+                break;
+            }
+            let next = at
+                .entry(part.to_string())
+                .or_insert_with(|| Value::Object(Map::new()));
+            at = match next {
+                Value::Object(map) => map,
+                _ => return Err(conflict(&name)),
+            };
+        }
+    }
+    Ok(fields)
+}
+
+fn conflict(name: &str) -> ApiError {
+    ApiError::new(
+        400,
+        format!("field {name} is given both as a value and as an object"),
+    )
+}
+
+/// Whether a body sent as a form is a JSON object: `curl -d '{"name": "John"}'` labels JSON as
+/// a form, and no form field name starts with `{`.
+pub(crate) fn looks_like_json(body: &[u8]) -> bool {
+    body.iter().find(|b| !b.is_ascii_whitespace()) == Some(&b'{')
+}
+
+/// Adds `over`'s fields to `base`, replacing fields of the same name.
+pub(crate) fn merge(base: &mut Map<String, Value>, over: Map<String, Value>) {
+    for (name, value) in over {
+        base.insert(name, value);
+    }
+}
+
+/// The call's options: metadata from the allowed headers, and the timeout, the gateway's or a
+/// shorter one from a `Timeout` header (seconds, or a Go duration such as `500ms`).
+pub(crate) fn call_options(
+    headers: &HeaderMap,
+    options: &GatewayOptions,
+) -> Result<CallOptions, ApiError> {
+    let mut call = CallOptions::new();
+    for name in &options.metadata_headers {
+        if let Some(value) = headers.get(name.as_str()).and_then(|v| v.to_str().ok()) {
+            call = call.metadata(name.as_str(), value);
+        }
+    }
+    let mut timeout = options.timeout;
+    if let Some(value) = headers.get("Timeout") {
+        let asked = value
+            .to_str()
+            .ok()
+            .and_then(parse_duration)
+            .filter(|d| !d.is_zero())
+            .ok_or_else(|| ApiError::new(400, format!("Timeout {value:?} is not a duration: give seconds (5) or a unit (500ms, 2s)")))?;
+        timeout = timeout.min(asked);
+    }
+    Ok(call.timeout(timeout))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn form_fields_nest_and_repeat() {
+        let fields = form_fields(b"name=John&address.city=Paris&tags=a&tags=b&tags=c").unwrap();
+        assert_eq!(
+            Value::Object(fields),
+            json!({"name": "John", "address": {"city": "Paris"}, "tags": ["a", "b", "c"]})
+        );
+        assert!(form_fields(b"a=1&a.b=2").is_err());
+        assert!(form_fields(b"a.b=2&a=1").is_err());
+    }
+
+    #[test]
+    fn json_errors_name_the_position() {
+        let err = json_object(b"{\n  \"name\": }").unwrap_err();
+        assert_eq!(err.0.code, 400);
+        assert!(
+            err.0.detail.contains("line 2, column 11"),
+            "{}",
+            err.0.detail
+        );
+        assert!(
+            json_object(b"[1]")
+                .unwrap_err()
+                .0
+                .detail
+                .contains("an array")
+        );
+        assert!(json_object(b"  ").unwrap().is_empty());
+    }
+
+    #[test]
+    fn content_types() {
+        let mut headers = HeaderMap::new();
+        assert_eq!(encoding(&headers).unwrap(), Encoding::Json);
+        headers.insert(
+            header::CONTENT_TYPE,
+            "application/json; charset=utf-8".parse().unwrap(),
+        );
+        assert_eq!(encoding(&headers).unwrap(), Encoding::Json);
+        headers.insert(header::CONTENT_TYPE, "text/plain".parse().unwrap());
+        assert_eq!(encoding(&headers).unwrap_err().0.code, 415);
+    }
+}
