@@ -1,0 +1,198 @@
+//! The gateway against clients that misbehave, on real sockets: headers or bodies that never
+//! finish, bodies past the limit, more connections than it serves at once. Each is cut off with
+//! a clear answer, and the others are served meanwhile.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use micro_gateway::{Gateway, GatewayOptions};
+use micro_runtime::registry::{MemoryRegistry, Registry};
+use micro_runtime::server::{RunningServer, Server};
+use tests::handlers::Greeter;
+use tests::proto::greeter::GreeterServer;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+use tokio::sync::oneshot;
+
+const WAIT: Duration = Duration::from_secs(10);
+
+/// A greeter and a gateway in front of it, on loopback.
+struct Setup {
+    address: String,
+    stop: Option<oneshot::Sender<()>>,
+    served: tokio::task::JoinHandle<std::io::Result<()>>,
+    server: RunningServer,
+}
+
+impl Setup {
+    async fn start(options: GatewayOptions) -> Self {
+        let registry: Arc<dyn Registry> = Arc::new(MemoryRegistry::new());
+        let server = Server::new("greeter")
+            .registry(Arc::clone(&registry))
+            .handle(GreeterServer::new(Greeter::default()))
+            .start()
+            .await
+            .unwrap();
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let address = listener.local_addr().unwrap().to_string();
+        let (stop, stopped) = oneshot::channel();
+        let gateway = Gateway::new(registry, options);
+        let served = tokio::spawn(gateway.serve(listener, async move {
+            let _ = stopped.await;
+        }));
+        Self {
+            address,
+            stop: Some(stop),
+            served,
+            server,
+        }
+    }
+
+    /// Sends `request` on a new connection and reads the answer until the server closes it.
+    async fn exchange(&self, request: &[u8]) -> String {
+        let mut stream = TcpStream::connect(&self.address).await.unwrap();
+        stream.write_all(request).await.unwrap();
+        read_to_close(&mut stream).await
+    }
+
+    async fn stop(mut self) {
+        let _ = self.stop.take().unwrap().send(());
+        self.served.await.unwrap().unwrap();
+        self.server.stop().await.unwrap();
+    }
+}
+
+/// Everything the server sends until it closes the connection, within [`WAIT`].
+async fn read_to_close(stream: &mut TcpStream) -> String {
+    let mut answer = Vec::new();
+    tokio::time::timeout(WAIT, stream.read_to_end(&mut answer))
+        .await
+        .expect("the gateway closes the connection")
+        .unwrap();
+    String::from_utf8_lossy(&answer).into_owned()
+}
+
+fn hello(name: &str) -> Vec<u8> {
+    let body = format!(r#"{{"name": "{name}"}}"#);
+    format!(
+        "POST /greeter/hello HTTP/1.1\r\nHost: gw\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    )
+    .into_bytes()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_request_is_answered_and_the_connection_closed_on_request() {
+    let setup = Setup::start(GatewayOptions::default()).await;
+    let answer = setup.exchange(&hello("John")).await;
+    assert!(answer.starts_with("HTTP/1.1 200 OK"), "{answer}");
+    assert!(answer.ends_with("{\"greeting\":\"Hello John\"}\n"), "{answer}");
+    setup.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn headers_that_never_end_are_cut_off() {
+    let options = GatewayOptions::default().header_timeout(Duration::from_millis(200));
+    let setup = Setup::start(options).await;
+    let mut slow = TcpStream::connect(&setup.address).await.unwrap();
+    slow.write_all(b"POST /greeter/hello HTTP/1.1\r\nHost: gw\r\n")
+        .await
+        .unwrap();
+    // hyper answers 408 or just closes; either way the connection ends.
+    let answer = read_to_close(&mut slow).await;
+    assert!(
+        answer.is_empty() || answer.starts_with("HTTP/1.1 408"),
+        "{answer}"
+    );
+    let served = setup.exchange(&hello("after")).await;
+    assert!(served.starts_with("HTTP/1.1 200"), "{served}");
+    setup.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_stalled_body_gets_408() {
+    let options = GatewayOptions::default().body_timeout(Duration::from_millis(200));
+    let setup = Setup::start(options).await;
+    let mut stalled = TcpStream::connect(&setup.address).await.unwrap();
+    stalled
+        .write_all(b"POST /greeter/hello HTTP/1.1\r\nHost: gw\r\nContent-Type: application/json\r\nContent-Length: 100\r\nConnection: close\r\n\r\n{\"name\"")
+        .await
+        .unwrap();
+    let answer = read_to_close(&mut stalled).await;
+    assert!(answer.starts_with("HTTP/1.1 408"), "{answer}");
+    assert!(
+        answer.contains(r#""id":"go.micro.api","code":408"#),
+        "{answer}"
+    );
+    setup.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_chunked_body_past_the_limit_gets_413() {
+    let options = GatewayOptions::default().max_body(1024);
+    let setup = Setup::start(options).await;
+    let mut request = b"POST /greeter/hello HTTP/1.1\r\nHost: gw\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n".to_vec();
+    for _ in 0..8 {
+        request.extend_from_slice(b"100\r\n");
+        request.extend_from_slice(&[b' '; 256]);
+        request.extend_from_slice(b"\r\n");
+    }
+    request.extend_from_slice(b"0\r\n\r\n");
+    let answer = setup.exchange(&request).await;
+    assert!(answer.starts_with("HTTP/1.1 413"), "{answer}");
+    assert!(answer.contains("larger than 1024 bytes"), "{answer}");
+    setup.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn connections_past_the_cap_wait_for_a_free_one() {
+    let options = GatewayOptions::default()
+        .max_connections(2)
+        .header_timeout(Duration::from_secs(30));
+    let setup = Setup::start(options).await;
+    // Two idle connections hold both places.
+    let first = TcpStream::connect(&setup.address).await.unwrap();
+    let _second = TcpStream::connect(&setup.address).await.unwrap();
+    let mut third = TcpStream::connect(&setup.address).await.unwrap();
+    third.write_all(&hello("third")).await.unwrap();
+    let mut answer = Vec::new();
+    let early =
+        tokio::time::timeout(Duration::from_millis(300), third.read_to_end(&mut answer)).await;
+    assert!(early.is_err(), "served past the cap: {answer:?}");
+    // One place frees: the waiting connection is served.
+    drop(first);
+    let answer = read_to_close(&mut third).await;
+    assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
+    setup.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_flood_of_connections_that_send_garbage_leaves_calls_working() {
+    let setup = Setup::start(GatewayOptions::default()).await;
+    let floods: Vec<_> = (0..100)
+        .map(|i| {
+            let address = setup.address.clone();
+            tokio::spawn(async move {
+                let mut stream = TcpStream::connect(&address).await.unwrap();
+                let garbage = format!("NOT HTTP {i}\r\n\r\n");
+                let _ = stream.write_all(garbage.as_bytes()).await;
+                let mut answer = Vec::new();
+                let _ = tokio::time::timeout(WAIT, stream.read_to_end(&mut answer)).await;
+                String::from_utf8_lossy(&answer).into_owned()
+            })
+        })
+        .collect();
+    for flood in floods {
+        let answer = flood.await.unwrap();
+        assert!(
+            answer.is_empty() || answer.starts_with("HTTP/1.1 400"),
+            "{answer}"
+        );
+    }
+    let served = setup.exchange(&hello("still")).await;
+    assert!(
+        served.ends_with("{\"greeting\":\"Hello still\"}\n"),
+        "{served}"
+    );
+    setup.stop().await;
+}
