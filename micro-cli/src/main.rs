@@ -11,7 +11,6 @@ mod describe;
 mod failure;
 mod fields;
 mod health;
-mod json_message;
 mod lookup;
 mod new;
 mod pubsub;

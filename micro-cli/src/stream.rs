@@ -11,16 +11,12 @@
 
 use std::time::Duration;
 
-use micro_runtime::client::ServiceClient;
-use micro_runtime::codec::ContentType;
-use micro_runtime::descriptor::{EndpointDescriptor, EndpointKind, ValueDescriptor};
-
+use micro_runtime::codec::{ContentType, JsonValue as Json};
 use micro_runtime::{CallOptions, Client};
 use tokio::io::{AsyncBufReadExt, BufReader};
 
 use crate::config::Global;
 use crate::failure::Failure;
-use crate::json_message::Json;
 
 pub const EXAMPLES: &str = "\
 Examples:
@@ -63,9 +59,8 @@ pub async fn run(global: &Global, args: Args) -> Result<(), Failure> {
     if let Some(timeout) = args.timeout {
         options = options.timeout(timeout);
     }
-    let client = ServiceClient::new(args.service.clone(), Client::new(registry));
-    let stream = client
-        .bidi_stream::<Json, Json>(descriptor(&args.endpoint), options)
+    let stream = Client::new(registry)
+        .open_stream::<Json, Json>(&args.service, &args.endpoint, &options)
         .await?;
     let (sender, mut receiver) = stream.split();
 
@@ -127,20 +122,4 @@ fn at_line(failure: Failure, at: &str) -> Failure {
         Failure::Usage(why) => Failure::Usage(format!("{at}{why}")),
         other => other,
     }
-}
-
-/// A descriptor for the endpoint, which the stream API takes by `'static` reference: made once
-/// per process, so leaking it costs one allocation.
-fn descriptor(name: &str) -> &'static EndpointDescriptor {
-    const ANY: ValueDescriptor = ValueDescriptor {
-        name: "",
-        type_name: "",
-        values: &[],
-    };
-    Box::leak(Box::new(EndpointDescriptor {
-        name: Box::leak(name.to_string().into_boxed_str()),
-        kind: EndpointKind::BidiStream,
-        request: ANY,
-        response: ANY,
-    }))
 }

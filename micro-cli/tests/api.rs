@@ -221,7 +221,6 @@ async fn errors_map_to_http_statuses() {
     let etcd = EtcdServer::start().await;
     let env = etcd_env(&etcd.client_address());
     let greeter = ServiceProcess::start(&env, &["greeter"]).await;
-    let streamer = ServiceProcess::start(&env, &["streamer"]).await;
     let lonely = ServiceProcess::start(&env, &["greeter", "lonely"]).await;
     let api = Api::start(&env, &["--max-body", "1024"]).await;
     let url = |path: &str| format!("{}{path}", api.url);
@@ -265,8 +264,6 @@ async fn errors_map_to_http_statuses() {
         413,
         "go.micro.api",
     );
-    let stream = post(&url("/streamer/countdown"), r#"{"from": 2}"#).await;
-    error(&stream, 501, "go.micro.api");
     // Too slow for the caller's Timeout: 504.
     let slow = curl(
         &url("/greeter/hello"),
@@ -310,7 +307,6 @@ async fn errors_map_to_http_statuses() {
 
     api.stop().await;
     greeter.stop().await;
-    streamer.stop().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -405,4 +401,166 @@ async fn cors_answers_only_allowed_origins() {
     assert_eq!(bad.code, 2, "{bad:?}");
     assert!(bad.stderr.contains("is not an origin"), "{bad:?}");
     greeter.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn streams_as_json_lines_and_server_sent_events() {
+    let etcd = EtcdServer::start().await;
+    let env = etcd_env(&etcd.client_address());
+    let streamer = ServiceProcess::start(&env, &["streamer"]).await;
+    let api = Api::start(&env, &[]).await;
+    let url = |path: &str| format!("{}{path}", api.url);
+
+    // A server stream as JSON lines: the body is the request.
+    let countdown = post(&url("/streamer/countdown"), r#"{"from": 3}"#).await;
+    assert_eq!(countdown.status, 200, "{countdown:?}");
+    assert_eq!(
+        countdown.header("content-type"),
+        Some("application/x-ndjson")
+    );
+    assert_eq!(
+        countdown.body,
+        "{\"value\":3}\n{\"value\":2}\n{\"value\":1}\n"
+    );
+    // A client stream: the body's messages, one reply.
+    let sum = post(&url("/streamer/sum"), "{\"value\": 4}\n{\"value\": 5}\n").await;
+    let total: serde_json::Value = serde_json::from_str(sum.body.trim()).unwrap();
+    assert_eq!(
+        (total["sum"].as_str(), total["count"].as_u64()),
+        (Some("9"), Some(2))
+    );
+    // A stream that fails: the messages before, then the error as the last line.
+    let unlucky = post(&url("/streamer/countdown"), r#"{"from": 20}"#).await;
+    let last: serde_json::Value =
+        serde_json::from_str(unlucky.body.lines().last().unwrap()).unwrap();
+    assert_eq!(unlucky.body.lines().count(), 9, "{unlucky:?}");
+    assert_eq!(last["error"]["code"], 500, "{unlucky:?}");
+    // A bad message is refused before the stream opens.
+    let bad = post(&url("/streamer/sum"), "{\"value\": 1}\n[2]\n").await;
+    assert_eq!(bad.status, 400, "{bad:?}");
+    assert!(
+        bad.body.contains("message 2: must be a JSON object"),
+        "{bad:?}"
+    );
+
+    // Server-Sent Events, the request from the query string.
+    let events = curl(
+        &url("/streamer/countdown?from=2"),
+        &["-N", "-H", "Accept: text/event-stream"],
+    )
+    .await;
+    assert_eq!(
+        events.header("content-type"),
+        Some("text/event-stream"),
+        "{events:?}"
+    );
+    assert_eq!(
+        events.body,
+        "data: {\"value\":2}\n\ndata: {\"value\":1}\n\nevent: end\ndata: {}\n\n"
+    );
+    let failing = curl(
+        &url("/streamer/countdown?from=20"),
+        &["-N", "-H", "Accept: text/event-stream"],
+    )
+    .await;
+    assert!(failing.body.ends_with("}\n\n"), "{failing:?}");
+    let error = failing.body.rsplit("event: error\ndata: ").next().unwrap();
+    let error: serde_json::Value = serde_json::from_str(error.trim()).unwrap();
+    assert_eq!(error["code"], 500, "{failing:?}");
+    api.stop().await;
+    streamer.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn streams_over_websockets() {
+    use futures_util::SinkExt;
+    use tokio_tungstenite::tungstenite::Message;
+    let etcd = EtcdServer::start().await;
+    let env = etcd_env(&etcd.client_address());
+    let streamer = ServiceProcess::start(&env, &["streamer"]).await;
+    let api = Api::start(&env, &[]).await;
+    let ws = |path: &str| format!("{}{path}", api.url.replace("http://", "ws://"));
+    let connect = |url: String| async move {
+        tokio_tungstenite::connect_async(url)
+            .await
+            .expect("the WebSocket opens")
+            .0
+    };
+
+    // Bidirectional: each message echoed as it is sent.
+    let mut echo = connect(ws("/streamer/echo")).await;
+    for text in ["one", "two"] {
+        let message = format!(r#"{{"text": "{text}"}}"#);
+        echo.send(Message::text(message)).await.unwrap();
+        let reply = next(&mut echo).await.unwrap().unwrap();
+        let reply: serde_json::Value = serde_json::from_str(reply.to_text().unwrap()).unwrap();
+        assert_eq!(reply["text"], text);
+    }
+    // An empty frame ends the client's side; the service ends the stream: close 1000.
+    echo.send(Message::text("")).await.unwrap();
+    match next(&mut echo).await {
+        Some(Ok(Message::Close(Some(frame)))) => assert_eq!(u16::from(frame.code), 1000),
+        other => panic!("expected a close: {other:?}"),
+    }
+
+    // A server stream: the query string is the request.
+    let mut countdown = connect(ws("/streamer/countdown?from=2")).await;
+    let mut values = Vec::new();
+    loop {
+        match next(&mut countdown).await {
+            Some(Ok(Message::Text(text))) => values.push(text.to_string()),
+            Some(Ok(Message::Close(Some(frame)))) => {
+                assert_eq!(u16::from(frame.code), 1000);
+                break;
+            }
+            other => panic!("unexpected {other:?}"),
+        }
+    }
+    assert_eq!(values, [r#"{"value":2}"#, r#"{"value":1}"#]);
+
+    // A client stream: messages, the empty frame, then the one reply.
+    let mut sum = connect(ws("/streamer/sum")).await;
+    for value in [2, 3] {
+        sum.send(Message::text(format!(r#"{{"value": {value}}}"#)))
+            .await
+            .unwrap();
+    }
+    sum.send(Message::text("")).await.unwrap();
+    let reply = next(&mut sum).await.unwrap().unwrap();
+    let reply: serde_json::Value = serde_json::from_str(reply.to_text().unwrap()).unwrap();
+    assert_eq!(reply["sum"], "5");
+
+    // The service's error closes with 4000 + its code.
+    let mut unlucky = connect(ws("/streamer/countdown?from=20")).await;
+    let code = loop {
+        match next(&mut unlucky).await {
+            Some(Ok(Message::Text(_))) => continue,
+            Some(Ok(Message::Close(Some(frame)))) => break u16::from(frame.code),
+            other => panic!("unexpected {other:?}"),
+        }
+    };
+    assert_eq!(code, 4500);
+    // A frame that is not a JSON object closes with 1007.
+    let mut bad = connect(ws("/streamer/echo")).await;
+    bad.send(Message::text("[1, 2]")).await.unwrap();
+    match next(&mut bad).await {
+        Some(Ok(Message::Close(Some(frame)))) => {
+            assert_eq!(u16::from(frame.code), 1007);
+            assert!(frame.reason.contains("JSON object"), "{frame:?}");
+        }
+        other => panic!("expected a close: {other:?}"),
+    }
+    api.stop().await;
+    streamer.stop().await;
+}
+
+/// The next WebSocket message, within [`WAIT`].
+async fn next<S>(socket: &mut S) -> Option<S::Item>
+where
+    S: futures_util::Stream + Unpin,
+{
+    use futures_util::StreamExt;
+    tokio::time::timeout(WAIT, socket.next())
+        .await
+        .expect("a message in time")
 }

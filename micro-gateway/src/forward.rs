@@ -44,13 +44,7 @@ async fn call(shared: &Shared, request: Request) -> Result<Response, ApiError> {
     let records = lookup(shared, &route, path).await?;
     let endpoint = find_endpoint(&records, &route, path)?;
     if endpoint.metadata.get("stream").is_some_and(|v| v == "true") {
-        return Err(ApiError::new(
-            501,
-            format!(
-                "{} is a streaming endpoint; the gateway calls unary endpoints only",
-                route.endpoint
-            ),
-        ));
+        return crate::stream::serve(shared, &route, parts, body).await;
     }
 
     let encoding = request::encoding(&parts.headers)?;

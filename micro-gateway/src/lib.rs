@@ -16,6 +16,8 @@
 //! on the `greeter` service. What it serves:
 //! - `POST|GET /{path}`: the service and endpoint the path names ([`resolve`] has the rules);
 //!   the JSON body, form or query string is the request;
+//! - streaming endpoints over a WebSocket, as Server-Sent Events or as newline-delimited JSON
+//!   (`stream.rs` has the details);
 //! - `POST /rpc`: `{"service", "endpoint", "request", "address"}`, go-micro's classic envelope;
 //! - `GET /`: the services and their endpoints; `GET /health`: the gateway's own health.
 //!
@@ -30,6 +32,7 @@ mod request;
 pub mod resolve;
 mod rpc;
 mod serve;
+mod stream;
 
 use std::future::Future;
 use std::sync::Arc;

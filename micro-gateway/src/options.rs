@@ -39,6 +39,9 @@ pub struct GatewayOptions {
     /// service. Off by default: it would let anyone who reaches the gateway make it connect
     /// anywhere.
     pub rpc_any_address: bool,
+    /// How long a WebSocket client may take to accept each message of a stream; one that stops
+    /// reading is then disconnected, rather than have messages queue for it.
+    pub stream_send_timeout: Duration,
     /// Connections served at once; more wait in the listen queue.
     pub max_connections: usize,
     /// How long a client may take to send a request's headers.
@@ -58,6 +61,7 @@ impl Default for GatewayOptions {
                 .map(|h| h.to_string())
                 .collect(),
             rpc_any_address: false,
+            stream_send_timeout: Duration::from_secs(10),
             max_connections: 1024,
             header_timeout: Duration::from_secs(5),
         }
@@ -93,6 +97,8 @@ setters! {
     metadata_headers: Vec<String>,
     /// Sets [`GatewayOptions::rpc_any_address`].
     rpc_any_address: bool,
+    /// Sets [`GatewayOptions::stream_send_timeout`].
+    stream_send_timeout: Duration,
     /// Sets [`GatewayOptions::max_connections`].
     max_connections: usize,
     /// Sets [`GatewayOptions::header_timeout`].

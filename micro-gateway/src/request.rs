@@ -111,6 +111,41 @@ fn kind(value: &Value) -> &'static str {
     }
 }
 
+/// The JSON objects of a body, one after another (newline-delimited, or simply in a row): the
+/// messages of a stream.
+pub(crate) fn json_objects(bytes: &[u8]) -> Result<Vec<Map<String, Value>>, ApiError> {
+    let mut objects = Vec::new();
+    for (index, value) in serde_json::Deserializer::from_slice(bytes)
+        .into_iter::<Value>()
+        .enumerate()
+    {
+        match value {
+            Ok(Value::Object(map)) => objects.push(map),
+            Ok(other) => {
+                return Err(ApiError::new(
+                    400,
+                    format!(
+                        "message {}: must be a JSON object, not {}",
+                        index + 1,
+                        kind(&other)
+                    ),
+                ));
+            }
+            Err(err) => {
+                return Err(ApiError::new(
+                    400,
+                    format!(
+                        "malformed JSON at line {}, column {}: {err}",
+                        err.line(),
+                        err.column()
+                    ),
+                ));
+            }
+        }
+    }
+    Ok(objects)
+}
+
 /// URL-encoded fields (a query string or a form) as a JSON object: dotted names nest
 /// (`address.city=Paris`), a repeated name makes an array, every value is a string (the proto3
 /// JSON mapping reads numbers from strings too).
@@ -170,23 +205,54 @@ pub(crate) fn call_options(
     headers: &HeaderMap,
     options: &GatewayOptions,
 ) -> Result<CallOptions, ApiError> {
+    let timeout = match asked_timeout(headers)? {
+        Some(asked) => asked.min(options.timeout),
+        None => options.timeout,
+    };
+    Ok(with_metadata(headers, options).timeout(timeout))
+}
+
+/// A stream's options: metadata, and a deadline only if a `Timeout` header asks for one (a
+/// stream may rightly last for hours).
+pub(crate) fn stream_options(
+    headers: &HeaderMap,
+    options: &GatewayOptions,
+) -> Result<CallOptions, ApiError> {
+    let call = with_metadata(headers, options);
+    Ok(match asked_timeout(headers)? {
+        Some(asked) => call.timeout(asked),
+        None => call,
+    })
+}
+
+fn with_metadata(headers: &HeaderMap, options: &GatewayOptions) -> CallOptions {
     let mut call = CallOptions::new();
     for name in &options.metadata_headers {
         if let Some(value) = headers.get(name.as_str()).and_then(|v| v.to_str().ok()) {
             call = call.metadata(name.as_str(), value);
         }
     }
-    let mut timeout = options.timeout;
-    if let Some(value) = headers.get("Timeout") {
-        let asked = value
-            .to_str()
-            .ok()
-            .and_then(parse_duration)
-            .filter(|d| !d.is_zero())
-            .ok_or_else(|| ApiError::new(400, format!("Timeout {value:?} is not a duration: give seconds (5) or a unit (500ms, 2s)")))?;
-        timeout = timeout.min(asked);
-    }
-    Ok(call.timeout(timeout))
+    call
+}
+
+fn asked_timeout(headers: &HeaderMap) -> Result<Option<std::time::Duration>, ApiError> {
+    let Some(value) = headers.get("Timeout") else {
+        return Ok(None);
+    };
+    value
+        .to_str()
+        .ok()
+        .and_then(parse_duration)
+        .filter(|d| !d.is_zero())
+        .map(Some)
+        .ok_or_else(|| {
+            ApiError::new(
+                400,
+                format!(
+                    "Timeout {value:?} is not a duration: give seconds (5) or a unit (500ms, 2s)"
+                ),
+            )
+        })
 }
 
 #[cfg(test)]

@@ -8,8 +8,9 @@ use std::time::Duration;
 use micro_gateway::{Gateway, GatewayOptions};
 use micro_runtime::registry::{MemoryRegistry, Registry};
 use micro_runtime::server::{RunningServer, Server};
-use tests::handlers::Greeter;
+use tests::handlers::{Greeter, Streamer};
 use tests::proto::greeter::GreeterServer;
+use tests::proto::streaming::StreamerServer;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio::sync::oneshot;
@@ -30,6 +31,7 @@ impl Setup {
         let server = Server::new("greeter")
             .registry(Arc::clone(&registry))
             .handle(GreeterServer::new(Greeter::default()))
+            .handle(StreamerServer::new(Streamer))
             .start()
             .await
             .unwrap();
@@ -86,7 +88,10 @@ async fn a_request_is_answered_and_the_connection_closed_on_request() {
     let setup = Setup::start(GatewayOptions::default()).await;
     let answer = setup.exchange(&hello("John")).await;
     assert!(answer.starts_with("HTTP/1.1 200 OK"), "{answer}");
-    assert!(answer.ends_with("{\"greeting\":\"Hello John\"}\n"), "{answer}");
+    assert!(
+        answer.ends_with("{\"greeting\":\"Hello John\"}\n"),
+        "{answer}"
+    );
     setup.stop().await;
 }
 
@@ -194,5 +199,31 @@ async fn a_flood_of_connections_that_send_garbage_leaves_calls_working() {
         served.ends_with("{\"greeting\":\"Hello still\"}\n"),
         "{served}"
     );
+    setup.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_websocket_client_that_stops_reading_is_disconnected() {
+    use futures_util::SinkExt;
+    use tokio_tungstenite::tungstenite::Message;
+    let options = GatewayOptions::default().stream_send_timeout(Duration::from_millis(200));
+    let setup = Setup::start(options).await;
+    // The greeter server serves the streamer too, so /greeter/Streamer.Echo echoes.
+    let url = format!("ws://{}/greeter/Streamer.Echo", setup.address);
+    let (mut socket, _) = tokio_tungstenite::connect_async(url).await.unwrap();
+    // Send echoes and never read one: the gateway's writes back stall, and it lets go.
+    let message = format!(r#"{{"text": "{}"}}"#, "x".repeat(16 << 10));
+    let flooding = async {
+        loop {
+            if socket.send(Message::text(message.clone())).await.is_err() {
+                return;
+            }
+        }
+    };
+    tokio::time::timeout(Duration::from_secs(30), flooding)
+        .await
+        .expect("the gateway disconnects a client that does not read");
+    let served = setup.exchange(&hello("after")).await;
+    assert!(served.starts_with("HTTP/1.1 200"), "{served}");
     setup.stop().await;
 }

@@ -35,7 +35,7 @@ pub use stream::{
     BidiStream, ClientStreaming, forward_bidi_stream, forward_client_stream, forward_server_stream,
 };
 
-use crate::codec::ContentType;
+use crate::codec::{ContentType, Message};
 use crate::error::Error;
 use crate::middleware::layers::Layers;
 use crate::middleware::{BoxService, LayerFor};
@@ -160,6 +160,21 @@ impl Client {
         options: &CallOptions,
     ) -> Result<Bytes, Error> {
         call::unary(self, service, endpoint, content_type, body, options).await
+    }
+
+    /// Opens a stream to `service`'s `endpoint`, both named at run time: for code that knows
+    /// endpoints only from the registry (the gateway, the `micro` command line), usually with
+    /// [`JsonValue`](crate::codec::JsonValue) messages and [`ContentType::JSON`]. go-micro's wire
+    /// does not tell stream kinds apart, so a server or client stream is opened this way too: it
+    /// sends, or answers, one message.
+    pub async fn open_stream<Req: Message, Rsp: Message>(
+        &self,
+        service: &str,
+        endpoint: &str,
+        options: &CallOptions,
+    ) -> Result<BidiStream<Req, Rsp>, Error> {
+        let opened = call::open(self, service, endpoint, options).await?;
+        Ok(BidiStream::new(opened.both()))
     }
 }
 

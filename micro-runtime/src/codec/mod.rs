@@ -45,6 +45,7 @@
 
 mod codecs;
 mod json;
+mod json_value;
 mod message;
 mod proto;
 
@@ -56,6 +57,7 @@ pub use codecs::Codecs;
 /// Re-exported for codecs in other crates: [`Encode::as_serialize`] and [`Decode::deserialize_from`]
 /// speak it.
 pub use erased_serde;
+pub use json_value::JsonValue;
 pub use message::{Decode, Encode};
 
 use crate::error::Error;

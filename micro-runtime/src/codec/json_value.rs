@@ -1,29 +1,30 @@
-//! [`Json`]: a message of any shape, for streams whose types the command line only knows from
-//! the registry. It travels as JSON only (the stream's content type), through micro's JSON codec.
+//! [`JsonValue`]: a message of any shape, for code that knows a stream's types only from the
+//! registry (the gateway, the `micro` command line). It travels as JSON only (the stream's
+//! content type), through micro's JSON codec.
 //!
 //! The client's stream API is generic over generated messages (prost for protobuf, serde for
 //! JSON). This type's serde impls pass any JSON value through. Its prost impl exists only to meet
-//! the bound, and writes and reads nothing: `micro stream` never sends protobuf.
+//! the bound, and writes and reads nothing: send it with [`ContentType::JSON`](super::ContentType::JSON).
 
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
-/// Any JSON value, as a stream message.
+/// Any JSON value, as a message (JSON content type only).
 #[derive(Clone, Debug, Default, PartialEq)]
-pub struct Json(pub serde_json::Value);
+pub struct JsonValue(pub serde_json::Value);
 
-impl Serialize for Json {
+impl Serialize for JsonValue {
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
         self.0.serialize(serializer)
     }
 }
 
-impl<'de> Deserialize<'de> for Json {
+impl<'de> Deserialize<'de> for JsonValue {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        serde_json::Value::deserialize(deserializer).map(Json)
+        serde_json::Value::deserialize(deserializer).map(JsonValue)
     }
 }
 
-impl prost::Message for Json {
+impl prost::Message for JsonValue {
     fn encode_raw(&self, _buf: &mut impl bytes::BufMut) {}
 
     fn merge_field(

@@ -1,0 +1,278 @@
+//! Streaming endpoints, any kind, three ways:
+//! - **WebSocket** (a `GET` with `Upgrade: websocket`): each text frame from the client is one
+//!   JSON message to the service, each message from the service one text frame back. A query
+//!   string is the first message. An empty text frame ends the client's side (go-micro's `EOS`),
+//!   so a client stream then gets its reply; closing the socket hangs up. The service's end is a
+//!   close with 1000; its error a close with 4000 + the error's code (4500, 4408, ...) and the
+//!   detail as the reason.
+//! - **Server-Sent Events** (`Accept: text/event-stream`): the query string or the body is the
+//!   request; each message is an event, then an `end` event (data `{}`), or an `error` event whose data is
+//!   go-micro's error JSON.
+//! - **Newline-delimited JSON** otherwise (`curl -N`): the body's JSON values (or the query
+//!   string) are the messages sent; each message back is a line, and an error a last line
+//!   `{"error": {...}}`.
+//!
+//! Streams have no deadline unless the request's `Timeout` header gives one. A WebSocket client
+//! that stops reading is disconnected after [`GatewayOptions::stream_send_timeout`], so nothing
+//! is buffered for it without bound; SSE and NDJSON replies are written as the client reads.
+
+use std::convert::Infallible;
+
+use axum::body::{Body, Bytes};
+use axum::extract::FromRequestParts;
+use axum::extract::ws::{CloseFrame, Message, WebSocket, WebSocketUpgrade};
+use axum::http::request::Parts;
+use axum::http::{HeaderValue, header};
+use axum::response::sse::{Event, KeepAlive, Sse};
+use axum::response::{IntoResponse, Response};
+use futures_util::{SinkExt, StreamExt};
+use micro_runtime::client::BidiStream;
+use micro_runtime::codec::{ContentType, JsonValue};
+use micro_runtime::{CallOptions, Error};
+use serde_json::{Map, Value};
+
+use crate::Shared;
+use crate::errors::ApiError;
+use crate::options::GatewayOptions;
+use crate::request;
+use crate::resolve::Route;
+
+type Stream = BidiStream<JsonValue, JsonValue>;
+
+/// Serves a request for a streaming endpoint in the way it asks for.
+pub(crate) async fn serve(
+    shared: &Shared,
+    route: &Route,
+    mut parts: Parts,
+    body: Body,
+) -> Result<Response, ApiError> {
+    let options =
+        request::stream_options(&parts.headers, &shared.options)?.content_type(ContentType::JSON);
+    let query = request::form_fields(parts.uri.query().unwrap_or("").as_bytes())?;
+    let first = (!query.is_empty()).then_some(query);
+    if is_upgrade(&parts) {
+        let upgrade = WebSocketUpgrade::from_request_parts(&mut parts, &())
+            .await
+            .map_err(|rejection| ApiError::new(400, rejection.body_text()))?;
+        let stream = open(shared, route, &options).await?;
+        let limits = shared.options.clone();
+        let upgrade = upgrade
+            .max_message_size(limits.max_body)
+            .max_frame_size(limits.max_body);
+        return Ok(upgrade.on_upgrade(move |socket| websocket(socket, stream, first, limits)));
+    }
+    let bytes = request::read_body(body, &shared.options).await?;
+    let mut messages = request::json_objects(&bytes)?;
+    if messages.is_empty() {
+        messages.push(first.unwrap_or_default());
+    }
+    let stream = open(shared, route, &options).await?;
+    let (sender, receiver) = stream.split();
+    // The messages go out while replies come back, as the service reads and answers.
+    tokio::spawn(async move {
+        for message in messages {
+            if sender
+                .send(JsonValue(Value::Object(message)))
+                .await
+                .is_err()
+            {
+                return;
+            }
+        }
+        let _ = sender.close().await;
+    });
+    if accepts_events(&parts) {
+        Ok(events(receiver))
+    } else {
+        Ok(lines(receiver))
+    }
+}
+
+async fn open(shared: &Shared, route: &Route, options: &CallOptions) -> Result<Stream, ApiError> {
+    shared
+        .client
+        .open_stream(&route.service, &route.endpoint, options)
+        .await
+        .map_err(|err| ApiError::from_call(err, &route.service, &route.endpoint))
+}
+
+fn is_upgrade(parts: &Parts) -> bool {
+    parts
+        .headers
+        .get(header::UPGRADE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.eq_ignore_ascii_case("websocket"))
+}
+
+fn accepts_events(parts: &Parts) -> bool {
+    parts
+        .headers
+        .get_all(header::ACCEPT)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .any(|v| v.contains("text/event-stream"))
+}
+
+/// Each message as an SSE event, then `end` or `error`.
+fn events(receiver: micro_runtime::stream::Receiver<JsonValue>) -> Response {
+    let events = futures_util::stream::unfold(Some(receiver), |receiver| async move {
+        let mut receiver = receiver?;
+        let event = match receiver.recv().await {
+            Ok(Some(JsonValue(message))) => {
+                return Some((
+                    Ok(Event::default().data(message.to_string())),
+                    Some(receiver),
+                ));
+            }
+            // With data: EventSource drops an event that has none.
+            Ok(None) => Event::default().event("end").data("{}"),
+            Err(err) => Event::default().event("error").data(err.to_json()),
+        };
+        Some((Ok::<_, Infallible>(event), None))
+    });
+    Sse::new(events)
+        .keep_alive(KeepAlive::default())
+        .into_response()
+}
+
+/// Each message as a line of JSON, then `{"error": ...}` if the stream failed.
+fn lines(receiver: micro_runtime::stream::Receiver<JsonValue>) -> Response {
+    let lines = futures_util::stream::unfold(Some(receiver), |receiver| async move {
+        let mut receiver = receiver?;
+        let (line, next) = match receiver.recv().await {
+            Ok(Some(JsonValue(message))) => (message.to_string(), Some(receiver)),
+            Ok(None) => return None,
+            Err(err) => (error_line(&err), None),
+        };
+        Some((Ok::<_, Infallible>(Bytes::from(line + "\n")), next))
+    });
+    let mut response = Response::new(Body::from_stream(lines));
+    response.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/x-ndjson"),
+    );
+    response
+}
+
+fn error_line(err: &Error) -> String {
+    let error = serde_json::to_value(err).unwrap_or(Value::Null);
+    serde_json::json!({ "error": error }).to_string()
+}
+
+/// Bridges a WebSocket and a stream until either ends.
+async fn websocket(
+    socket: WebSocket,
+    stream: Stream,
+    first: Option<Map<String, Value>>,
+    options: GatewayOptions,
+) {
+    let (sender, mut receiver) = stream.split();
+    let (mut socket_tx, mut socket_rx) = socket.split();
+    if let Some(first) = first
+        && sender.send(JsonValue(Value::Object(first))).await.is_err()
+    {
+        return;
+    }
+    // The halves borrow the socket's writer; the block ends them before the close is sent.
+    let close = {
+        let inbound = async {
+            while let Some(Ok(frame)) = socket_rx.next().await {
+                match frame {
+                    Message::Text(text) if text.is_empty() => {
+                        let _ = sender.close().await;
+                        return Inbound::Ended;
+                    }
+                    Message::Text(text) => match request::json_object(text.as_bytes()) {
+                        Ok(message) => {
+                            if sender
+                                .send(JsonValue(Value::Object(message)))
+                                .await
+                                .is_err()
+                            {
+                                return Inbound::Ended;
+                            }
+                        }
+                        Err(err) => return Inbound::Refused(1007, err.0.detail),
+                    },
+                    Message::Binary(_) => {
+                        return Inbound::Refused(1003, "send JSON messages as text frames".into());
+                    }
+                    Message::Close(_) => return Inbound::HungUp,
+                    Message::Ping(_) | Message::Pong(_) => {}
+                }
+            }
+            Inbound::HungUp
+        };
+        let outbound = async {
+            loop {
+                let close = match receiver.recv().await {
+                    Ok(Some(JsonValue(message))) => {
+                        let frame = Message::Text(message.to_string().into());
+                        match tokio::time::timeout(
+                            options.stream_send_timeout,
+                            socket_tx.send(frame),
+                        )
+                        .await
+                        {
+                            Ok(Ok(())) => continue,
+                            // Gone, or not reading: drop it rather than queue for it.
+                            Ok(Err(_)) | Err(_) => return None,
+                        }
+                    }
+                    Ok(None) => close_frame(1000, ""),
+                    Err(err) => close_frame(close_code(&err), &err.detail),
+                };
+                return Some(close);
+            }
+        };
+        tokio::pin!(inbound, outbound);
+        let mut reading = true;
+        loop {
+            tokio::select! {
+                ended = &mut inbound, if reading => match ended {
+                    Inbound::Ended => reading = false,
+                    Inbound::HungUp => return,
+                    Inbound::Refused(code, why) => break Some(close_frame(code, &why)),
+                },
+                close = &mut outbound => break close,
+            }
+        }
+    };
+    if let Some(close) = close {
+        let _ = tokio::time::timeout(
+            options.stream_send_timeout,
+            socket_tx.send(Message::Close(Some(close))),
+        )
+        .await;
+    }
+}
+
+/// How the client's side of a WebSocket ended.
+enum Inbound {
+    /// An empty frame: no more messages, but replies are still wanted.
+    Ended,
+    /// The socket closed or failed.
+    HungUp,
+    /// A frame that is not a JSON object: the close code and reason.
+    Refused(u16, String),
+}
+
+/// 4000 + a go-micro error's code, the WebSocket range for applications.
+fn close_code(err: &Error) -> u16 {
+    u16::try_from(err.code)
+        .ok()
+        .filter(|code| (100..1000).contains(code))
+        .map_or(4500, |code| 4000 + code)
+}
+
+/// A close frame; the reason cut to the protocol's 123 bytes, on a character boundary.
+fn close_frame(code: u16, reason: &str) -> CloseFrame {
+    let mut end = reason.len().min(123);
+    while !reason.is_char_boundary(end) {
+        end -= 1;
+    }
+    CloseFrame {
+        code,
+        reason: reason[..end].into(),
+    }
+}
