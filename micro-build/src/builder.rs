@@ -125,7 +125,7 @@ impl Builder {
         includes: &[PathBuf],
         rerun: bool,
     ) -> Result<Vec<GeneratedFile>, Error> {
-        let fds = protoc::descriptor_set(protos, includes)?;
+        let (fds, http) = protoc::descriptor_set(protos, includes)?;
         if rerun && std::env::var_os("OUT_DIR").is_some() {
             let imported = fds
                 .file
@@ -145,9 +145,16 @@ impl Builder {
             .file
             .iter()
             .filter(|f| !protoc::is_extern(f.package(), &extern_paths))
+            // The google.api.http option's own files declare no types a service uses.
+            .filter(|f| {
+                !matches!(
+                    f.name(),
+                    "google/api/annotations.proto" | "google/api/http.proto"
+                )
+            })
             .map(|f| f.name().to_owned())
             .collect();
-        generate(&fds, &to_generate, &self.options)
+        generate(&fds, &to_generate, &self.options, &http)
     }
 }
 

@@ -14,6 +14,7 @@ use prost_types::{FileDescriptorProto, FileDescriptorSet};
 
 use crate::descriptor::TypeIndex;
 use crate::error::Error;
+use crate::http_rules::HttpRules;
 use crate::model::{Origin, Service};
 use crate::options::{GeneratedFile, Options, PROST_PATH, WELL_KNOWN_TYPES};
 use crate::service::Parts;
@@ -35,6 +36,7 @@ impl prost_build::ServiceGenerator for Collector {
 /// Generates code for every package containing one of `files_to_generate` (names as in the
 /// descriptor set, e.g. `nested/api/catalog.proto`).
 ///
+/// `http` has the rpcs' `google.api.http` routes, which prost-types cannot decode from `fds`.
 /// `fds` must hold those files and all their imports, with source info for doc comments
 /// (what `protoc --include_imports --include_source_info` writes). Output files are sorted
 /// by name.
@@ -42,6 +44,7 @@ pub fn generate(
     fds: &FileDescriptorSet,
     files_to_generate: &[String],
     options: &Options,
+    http: &HttpRules,
 ) -> Result<Vec<GeneratedFile>, Error> {
     check::descriptors(fds, files_to_generate)?;
     let packages: BTreeSet<&str> = fds
@@ -86,7 +89,7 @@ pub fn generate(
         let mut names = check::PackageNames::new(fds, package);
         for service in services.iter().filter(|s| s.package == package) {
             let origin = Origin::find(fds, package, &service.proto_name);
-            let model = Service::new(service.clone(), &index, &origin)?;
+            let model = Service::new(service.clone(), &index, &origin, http)?;
             names.claim(&model, &origin)?;
             service_code.extend(crate::service::service(&model, parts));
         }

@@ -45,6 +45,7 @@
 //! - `paths`, `docs`: rewrites of the generated syntax tree; `include`: the module tree.
 
 mod builder;
+mod bundled;
 mod check;
 mod client;
 mod described;
@@ -52,6 +53,7 @@ mod descriptor;
 mod docs;
 mod error;
 mod generator;
+mod http_rules;
 mod include;
 mod model;
 mod naming;
@@ -63,8 +65,10 @@ mod protoc;
 mod service;
 
 pub use builder::Builder;
+pub use bundled::write_bundled_protos;
 pub use error::Error;
 pub use generator::{HEADER, generate};
+pub use http_rules::{Binding, HttpRules};
 pub use naming::go_camel_case;
 pub use options::{DEFAULT_INCLUDE_FILE, GeneratedFile, Options, PROST_PATH, WELL_KNOWN_TYPES};
 

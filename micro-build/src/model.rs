@@ -11,6 +11,7 @@ use prost_types::FileDescriptorSet;
 
 use crate::descriptor::{TypeIndex, Value};
 use crate::error::Error;
+use crate::http_rules::{Binding, HttpRules, path_variables};
 use crate::naming::{go_camel_case, screaming_snake_case};
 
 /// The four shapes of an rpc, named as the runtime's `EndpointKind`.
@@ -47,6 +48,8 @@ pub struct Method {
     pub request: Value,
     /// Response value tree.
     pub response: Value,
+    /// The HTTP routes its `google.api.http` option declares.
+    pub http: Vec<Binding>,
 }
 
 /// One service, ready for the templates.
@@ -111,6 +114,7 @@ impl Service {
         service: prost_build::Service,
         index: &TypeIndex,
         origin: &Origin,
+        http: &HttpRules,
     ) -> Result<Self, Error> {
         let name = go_camel_case(&service.proto_name);
         let mut endpoints: HashMap<String, String> = HashMap::new();
@@ -148,6 +152,17 @@ impl Service {
                 (true, false) => Kind::ClientStream,
                 (true, true) => Kind::BidiStream,
             };
+            let request = index.message_value(&method.input_proto_type);
+            let bindings = http
+                .get(&service.package, &service.proto_name, &method.proto_name)
+                .to_vec();
+            check_bindings(&bindings, &request).map_err(|why| {
+                Error::new(format!(
+                    "{}: the google.api.http option of rpc `{}`: {why}",
+                    origin.at(i),
+                    method.proto_name
+                ))
+            })?;
             methods.push(Method {
                 rust_name: parse(&method.name)?,
                 with_name: parse(&format!("{stem}_with"))?,
@@ -156,8 +171,9 @@ impl Service {
                 input: parse(&method.input_type)?,
                 output: parse(&method.output_type)?,
                 docs: docs(&method.comments),
-                request: index.message_value(&method.input_proto_type),
+                request,
                 response: index.message_value(&method.output_proto_type),
+                http: bindings,
             });
         }
         Ok(Self {
@@ -184,6 +200,31 @@ impl Service {
     pub fn static_name(&self) -> String {
         format!("{}_SERVICE", screaming_snake_case(&self.rust_name))
     }
+}
+
+/// Refuses routes whose variables or body name a field the request lacks, as grpc-gateway does.
+fn check_bindings(bindings: &[Binding], request: &Value) -> Result<(), String> {
+    let has = |path: &str| {
+        let first = path.split('.').next().unwrap_or(path);
+        request.values.iter().any(|f| f.name == first)
+    };
+    for binding in bindings {
+        for variable in path_variables(&binding.path)? {
+            if !has(&variable) {
+                return Err(format!(
+                    "{} has the variable {{{variable}}}, but {} has no field {variable:?}",
+                    binding.path, request.type_name
+                ));
+            }
+        }
+        if !matches!(binding.body.as_str(), "" | "*") && !has(&binding.body) {
+            return Err(format!(
+                "body: {:?} is not a field of {}",
+                binding.body, request.type_name
+            ));
+        }
+    }
+    Ok(())
 }
 
 /// Leading and trailing proto comments, one doc line each (detached comments are not docs).

@@ -7,6 +7,7 @@ use prost_types::compiler::{CodeGeneratorRequest, CodeGeneratorResponse};
 
 use crate::error::Error;
 use crate::generator::generate;
+use crate::http_rules::HttpRules;
 use crate::params;
 
 /// Decodes an encoded request (protoc's stdin) and returns the encoded response (for stdout).
@@ -15,7 +16,10 @@ use crate::params;
 /// field, as the plugin protocol asks; the plugin still exits 0.
 pub fn execute(request: &[u8]) -> Vec<u8> {
     let response = match CodeGeneratorRequest::decode(request) {
-        Ok(request) => respond(request),
+        Ok(decoded) => match HttpRules::from_plugin_request(request) {
+            Ok(http) => respond_with(decoded, &http),
+            Err(error) => response(Some(error)),
+        },
         Err(e) => response(Some(Error::new(format!(
             "protoc-gen-micro: cannot decode the CodeGeneratorRequest: {e}"
         )))),
@@ -23,9 +27,15 @@ pub fn execute(request: &[u8]) -> Vec<u8> {
     response.encode_to_vec()
 }
 
-/// Generates the response for a decoded request.
+/// Generates the response for a decoded request. The request's `google.api.http` rules are
+/// lost in decoding (prost drops extensions), so its endpoints declare no HTTP routes; protoc's
+/// bytes given to [`execute`] keep them.
 pub fn respond(request: CodeGeneratorRequest) -> CodeGeneratorResponse {
-    match files(request) {
+    respond_with(request, &HttpRules::default())
+}
+
+fn respond_with(request: CodeGeneratorRequest, http: &HttpRules) -> CodeGeneratorResponse {
+    match files(request, http) {
         Ok(file) => CodeGeneratorResponse {
             file,
             ..response(None)
@@ -34,12 +44,12 @@ pub fn respond(request: CodeGeneratorRequest) -> CodeGeneratorResponse {
     }
 }
 
-fn files(request: CodeGeneratorRequest) -> Result<Vec<File>, Error> {
+fn files(request: CodeGeneratorRequest, http: &HttpRules) -> Result<Vec<File>, Error> {
     let (options, include) = params::parse(request.parameter())?;
     let fds = FileDescriptorSet {
         file: request.proto_file,
     };
-    let generated = generate(&fds, &request.file_to_generate, &options)?;
+    let generated = generate(&fds, &request.file_to_generate, &options, http)?;
     let mut files = Vec::with_capacity(generated.len() * 2);
     for file in generated {
         // Pairs with protoc-gen-prost in the same protoc run: its `<package>.rs` ends with

@@ -7,6 +7,7 @@ use prost::Message;
 use prost_types::FileDescriptorSet;
 
 use crate::error::Error;
+use crate::http_rules::HttpRules;
 
 /// `$PROTOC` if set, else the protoc shipped by protoc-bin-vendored, so users install nothing.
 pub fn protoc_path() -> Result<PathBuf, Error> {
@@ -20,14 +21,15 @@ pub fn protoc_path() -> Result<PathBuf, Error> {
     })
 }
 
-/// Runs protoc on `protos`, returning every file with its imports and source info.
+/// Runs protoc on `protos`, returning every file with its imports and source info, and the
+/// `google.api.http` rules the descriptors carry.
 ///
 /// protoc's own diagnostics (syntax errors, missing imports, unknown types, duplicate
 /// names) are passed through verbatim: they already read `file:line:column: message`.
 pub fn descriptor_set(
     protos: &[PathBuf],
     includes: &[PathBuf],
-) -> Result<FileDescriptorSet, Error> {
+) -> Result<(FileDescriptorSet, HttpRules), Error> {
     let protoc = protoc_path()?;
     let dir = tempfile::tempdir()?;
     let out = dir.path().join("descriptors.bin");
@@ -44,6 +46,10 @@ pub fn descriptor_set(
     if let Ok(well_known) = protoc_bin_vendored::include_path() {
         command.arg("-I").arg(well_known);
     }
+    // micro-build's google/api protos, last, so a googleapis checkout given in `includes` wins.
+    let bundled = dir.path().join("include");
+    crate::bundled::write_bundled_protos(&bundled)?;
+    command.arg("-I").arg(bundled);
     command.args(protos);
     let output = command.output().map_err(|e| {
         Error::new(format!(
@@ -56,11 +62,12 @@ pub fn descriptor_set(
         return Err(Error::new(format!("protoc failed:\n{}", stderr.trim_end())));
     }
     let bytes = std::fs::read(&out)?;
-    FileDescriptorSet::decode(bytes.as_slice()).map_err(|e| {
+    let set = FileDescriptorSet::decode(bytes.as_slice()).map_err(|e| {
         Error::new(format!(
             "micro-build: protoc wrote an invalid descriptor set: {e}"
         ))
-    })
+    })?;
+    Ok((set, HttpRules::from_descriptor_set(&bytes)?))
 }
 
 /// Where an imported file named `name` (as protoc names it) lives on disk, if in `includes`.

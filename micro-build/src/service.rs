@@ -6,6 +6,7 @@
 use proc_macro2::{Ident, Literal, TokenStream};
 use quote::{format_ident, quote};
 
+use crate::http_rules::Binding;
 use crate::model::{Kind, Method, Service};
 
 /// Which halves of a service to generate; the trait and descriptor are always there.
@@ -114,12 +115,16 @@ fn descriptor(service: &Service) -> TokenStream {
         let endpoint = &m.endpoint;
         let kind = kind_ident(m.kind);
         let (request, response) = (&m.request, &m.response);
+        let metadata = http_metadata(m)
+            .into_iter()
+            .map(|(k, v)| quote! { (#k, #v) });
         quote! {
             ::micro_runtime::codegen::EndpointDescriptor {
                 name: #endpoint,
                 kind: ::micro_runtime::codegen::EndpointKind::#kind,
                 request: #request,
                 response: #response,
+                metadata: &[#(#metadata),*],
             }
         }
     });
@@ -132,6 +137,28 @@ fn descriptor(service: &Service) -> TokenStream {
                 endpoints: &[#(#endpoints),*],
             };
     }
+}
+
+/// An rpc's HTTP routes as go-micro's API endpoint metadata (`api.Encode`: `endpoint`,
+/// `handler`, then `method` and `path` comma-joined), so go-micro's classic gateway routes by them
+/// as micro's does; `body` (comma-joined too) is micro's addition. The lists line up: route `i`
+/// is `method[i] path[i]` with body `body[i]`.
+fn http_metadata(method: &Method) -> Vec<(&'static str, String)> {
+    if method.http.is_empty() {
+        return Vec::new();
+    }
+    let join =
+        |part: fn(&Binding) -> &str| method.http.iter().map(part).collect::<Vec<_>>().join(",");
+    let mut metadata = vec![
+        ("endpoint", method.endpoint.clone()),
+        ("handler", "rpc".to_owned()),
+        ("method", join(|b| &b.method)),
+        ("path", join(|b| &b.path)),
+    ];
+    if method.http.iter().any(|b| !b.body.is_empty()) {
+        metadata.push(("body", join(|b| &b.body)));
+    }
+    metadata
 }
 
 fn kind_ident(kind: Kind) -> Ident {

@@ -110,3 +110,49 @@ fn a_missing_proto_file_is_named() {
         .unwrap_or_else(|e| e.to_string());
     assert!(message.contains("nope.proto"), "{message}");
 }
+
+#[test]
+fn http_routes_must_name_fields_of_the_request() {
+    let route = |option: &str| {
+        format!(
+            r#"syntax = "proto3";
+package inline;
+import "google/api/annotations.proto";
+service Users {{
+  rpc Get(GetRequest) returns (GetRequest) {{
+    option (google.api.http) = {{ {option} }};
+  }}
+}}
+message GetRequest {{ string id = 1; }}
+"#
+        )
+    };
+    for (option, why) in [
+        (
+            r#"get: "/v1/users/{user_id}""#,
+            "has the variable {user_id}, but GetRequest has no field \"user_id\"",
+        ),
+        (
+            r#"post: "/v1/users" body: "user""#,
+            "body: \"user\" is not a field of GetRequest",
+        ),
+        (r#"get: "v1/users""#, "must start with /"),
+        (r#"get: "/v1/users/{id""#, "has a { without its }"),
+    ] {
+        let message = error_for_source(&route(option));
+        assert!(
+            message.contains("inline.proto:5:3") && message.contains(why),
+            "{option}: {message}"
+        );
+    }
+    // A route that names its fields is accepted.
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("inline.proto"),
+        route(r#"get: "/v1/users/{id}""#),
+    )
+    .unwrap();
+    micro_build::configure()
+        .generate(&[dir.path().join("inline.proto")], &[dir.path()])
+        .expect("a valid route");
+}

@@ -5,8 +5,8 @@
 //! They are taken out of the arguments before clap parses the rest (as go-micro's dynamic CLI
 //! reads its own), so the command's options keep working anywhere on the line.
 
-use micro_runtime::registry::Value;
-use serde_json::{Map, Value as Json};
+use micro_runtime::registry::{Value, fields_to_json};
+use serde_json::Value as Json;
 
 /// Splits `micro call`'s field flags (`path=value` pairs) out of the command line: after `call`,
 /// every `--x` that is not one of `cli`'s options (the global ones or `call`'s) is a field.
@@ -94,90 +94,18 @@ fn subcommand_at(args: &[String], cli: &clap::Command) -> Option<usize> {
 
 /// The request the field flags describe, typed by `schema` when there is one (strings without).
 pub fn build(fields: &[(String, String)], schema: Option<&Value>) -> Result<Json, String> {
-    let mut root = Map::new();
-    for (path, text) in fields {
-        let mut object = &mut root;
-        let mut shape = schema;
-        let parts: Vec<&str> = path.split('.').collect();
-        for (i, part) in parts.iter().enumerate() {
-            let field = shape.and_then(|s| s.values.iter().find(|f| f.name == *part));
-            if i + 1 < parts.len() {
-                let entry = object
-                    .entry(part.to_string())
-                    .or_insert_with(|| Json::Object(Map::new()));
-                let Json::Object(inner) = entry else {
-                    return Err(format!(
-                        "--{path}: {part} is set both as a value and as a message"
-                    ));
-                };
-                object = inner;
-                shape = field;
-                continue;
-            }
-            let type_name = field.map_or("string", |f| f.type_name.as_str());
-            match type_name.strip_prefix("[]") {
-                Some(element) => {
-                    let value = typed(text, element, path)?;
-                    match object
-                        .entry(part.to_string())
-                        .or_insert_with(|| Json::Array(vec![]))
-                    {
-                        Json::Array(items) => items.push(value),
-                        _ => return Err(format!("--{path} is given twice")),
-                    }
-                }
-                None => {
-                    if object
-                        .insert(part.to_string(), typed(text, type_name, path)?)
-                        .is_some()
-                    {
-                        return Err(format!(
-                            "--{path} is given twice, but {part} is not a repeated field"
-                        ));
-                    }
-                }
-            }
-        }
-    }
-    Ok(Json::Object(root))
-}
-
-/// One value as its schema type wants it.
-fn typed(text: &str, type_name: &str, path: &str) -> Result<Json, String> {
-    let number = |ok: bool| {
-        ok.then(|| serde_json::from_str::<Json>(text).ok())
-            .flatten()
-            .ok_or_else(|| format!("--{path}={text}: expected {type_name}"))
-    };
-    match type_name {
-        "bool" => match text {
-            "true" => Ok(Json::Bool(true)),
-            "false" => Ok(Json::Bool(false)),
-            _ => Err(format!("--{path}={text}: expected true or false")),
-        },
-        "int32" | "sint32" | "sfixed32" | "uint32" | "fixed32" | "int64" | "sint64"
-        | "sfixed64" | "uint64" | "fixed64" => number(text.trim().parse::<i128>().is_ok()),
-        "float" | "double" => number(text.trim().parse::<f64>().is_ok()),
-        _ => Ok(Json::String(text.to_string())),
-    }
+    let pairs = fields.iter().map(|(k, v)| (k.as_str(), v.as_str()));
+    fields_to_json(pairs, schema)
+        .map(Json::Object)
+        .map_err(|err| format!("--{err}"))
 }
 
 #[cfg(test)]
 mod tests {
-    use serde_json::json;
-
     use super::*;
 
     fn args(line: &str) -> Vec<String> {
         line.split(' ').map(str::to_string).collect()
-    }
-
-    fn field(name: &str, type_name: &str, values: Vec<Value>) -> Value {
-        Value {
-            name: name.into(),
-            type_name: type_name.into(),
-            values,
-        }
     }
 
     fn cli() -> clap::Command {
@@ -217,49 +145,5 @@ mod tests {
         // `call` as a global option's value is not the subcommand.
         let (_, fields) = extract(args("micro --registry call describe --name=x"), &cli());
         assert!(fields.is_empty());
-    }
-
-    #[test]
-    fn values_are_typed_by_the_schema() {
-        let schema = field(
-            "Req",
-            "Req",
-            vec![
-                field("name", "string", vec![]),
-                field("count", "int32", vec![]),
-                field("vip", "bool", vec![]),
-                field("tags", "[]string", vec![]),
-                field("address", "Address", vec![field("city", "string", vec![])]),
-            ],
-        );
-        let fields: Vec<(String, String)> = [
-            ("name", "John"),
-            ("count", "3"),
-            ("vip", "true"),
-            ("tags", "a"),
-            ("tags", "b"),
-            ("address.city", "Paris"),
-        ]
-        .map(|(k, v)| (k.to_string(), v.to_string()))
-        .into();
-        assert_eq!(
-            build(&fields, Some(&schema)).unwrap(),
-            json!({"name": "John", "count": 3, "vip": true, "tags": ["a", "b"],
-                   "address": {"city": "Paris"}})
-        );
-        let bad = [("count".to_string(), "three".to_string())];
-        assert_eq!(
-            build(&bad, Some(&schema)).unwrap_err(),
-            "--count=three: expected int32"
-        );
-        let twice = [
-            ("name".to_string(), "a".to_string()),
-            ("name".to_string(), "b".to_string()),
-        ];
-        assert!(
-            build(&twice, Some(&schema))
-                .unwrap_err()
-                .contains("not a repeated field")
-        );
     }
 }

@@ -44,7 +44,7 @@ async fn call(shared: &Shared, request: Request) -> Result<Response, ApiError> {
     let records = lookup(shared, &route, path).await?;
     let endpoint = find_endpoint(&records, &route, path)?;
     if endpoint.metadata.get("stream").is_some_and(|v| v == "true") {
-        return crate::stream::serve(shared, &route, parts, body).await;
+        return crate::stream::serve(shared, &route, endpoint, parts, body).await;
     }
 
     let encoding = request::encoding(&parts.headers)?;
@@ -55,9 +55,12 @@ async fn call(shared: &Shared, request: Request) -> Result<Response, ApiError> {
         Encoding::Raw(content_type) => (content_type, body),
         Encoding::Json | Encoding::Form => {
             // go-micro's order: the query's fields, then the body's over them.
-            let mut fields = request::form_fields(query)?;
+            let schema = endpoint.request.as_ref();
+            let mut fields = request::form_fields(query, schema)?;
             let from_body = match encoding {
-                Encoding::Form if !request::looks_like_json(&body) => request::form_fields(&body)?,
+                Encoding::Form if !request::looks_like_json(&body) => {
+                    request::form_fields(&body, schema)?
+                }
                 _ => request::json_object(&body)?,
             };
             request::merge(&mut fields, from_body);

@@ -5,6 +5,7 @@ use axum::body::{Body, Bytes};
 use axum::http::{HeaderMap, header};
 use micro_runtime::CallOptions;
 use micro_runtime::codec::ContentType;
+use micro_runtime::registry::{Value as RegistryValue, fields_to_json};
 use micro_runtime::service::parse_duration;
 use serde_json::{Map, Value};
 
@@ -146,44 +147,16 @@ pub(crate) fn json_objects(bytes: &[u8]) -> Result<Vec<Map<String, Value>>, ApiE
     Ok(objects)
 }
 
-/// URL-encoded fields (a query string or a form) as a JSON object: dotted names nest
-/// (`address.city=Paris`), a repeated name makes an array, every value is a string (the proto3
-/// JSON mapping reads numbers from strings too).
-pub(crate) fn form_fields(encoded: &[u8]) -> Result<Map<String, Value>, ApiError> {
-    let mut fields = Map::new();
-    for (name, value) in form_urlencoded::parse(encoded) {
-        let mut path = name.split('.').peekable();
-        let mut at = &mut fields;
-        while let Some(part) = path.next() {
-            if path.peek().is_none() {
-                let value = Value::String(value.to_string());
-                match at.get_mut(part) {
-                    Some(Value::Array(items)) => items.push(value),
-                    Some(Value::Object(_)) => return Err(conflict(&name)),
-                    Some(single) => *single = Value::Array(vec![single.take(), value]),
-                    None => {
-                        at.insert(part.to_string(), value);
-                    }
-                }
-                break;
-            }
-            let next = at
-                .entry(part.to_string())
-                .or_insert_with(|| Value::Object(Map::new()));
-            at = match next {
-                Value::Object(map) => map,
-                _ => return Err(conflict(&name)),
-            };
-        }
-    }
-    Ok(fields)
-}
-
-fn conflict(name: &str) -> ApiError {
-    ApiError::new(
-        400,
-        format!("field {name} is given both as a value and as an object"),
-    )
+/// URL-encoded fields (a query string or a form) as a JSON object, typed by the endpoint's
+/// request `schema` ([`fields_to_json`]): dotted names nest (`address.city=Paris`), a repeated
+/// field's values make an array, `count=3` is a number when `count` is an `int32`.
+pub(crate) fn form_fields(
+    encoded: &[u8],
+    schema: Option<&RegistryValue>,
+) -> Result<Map<String, Value>, ApiError> {
+    let pairs: Vec<(String, String)> = form_urlencoded::parse(encoded).into_owned().collect();
+    fields_to_json(pairs.iter().map(|(k, v)| (k.as_str(), v.as_str())), schema)
+        .map_err(|err| ApiError::new(400, format!("field {err}")))
 }
 
 /// Whether a body sent as a form is a JSON object: `curl -d '{"name": "John"}'` labels JSON as
@@ -258,18 +231,6 @@ fn asked_timeout(headers: &HeaderMap) -> Result<Option<std::time::Duration>, Api
 #[cfg(test)]
 mod tests {
     use super::*;
-    use serde_json::json;
-
-    #[test]
-    fn form_fields_nest_and_repeat() {
-        let fields = form_fields(b"name=John&address.city=Paris&tags=a&tags=b&tags=c").unwrap();
-        assert_eq!(
-            Value::Object(fields),
-            json!({"name": "John", "address": {"city": "Paris"}, "tags": ["a", "b", "c"]})
-        );
-        assert!(form_fields(b"a=1&a.b=2").is_err());
-        assert!(form_fields(b"a.b=2&a=1").is_err());
-    }
 
     #[test]
     fn json_errors_name_the_position() {

@@ -45,7 +45,7 @@ async fn call(shared: &Shared, request: Request) -> Result<Response, ApiError> {
     let body = request::read_body(body, &shared.options).await?;
     let envelope = match encoding {
         Encoding::Json => request::json_object(&body)?,
-        Encoding::Form if !request::looks_like_json(&body) => request::form_fields(&body)?,
+        Encoding::Form if !request::looks_like_json(&body) => request::form_fields(&body, None)?,
         Encoding::Form => request::json_object(&body)?,
         Encoding::Raw(_) => {
             return Err(ApiError::new(

@@ -28,6 +28,7 @@ use axum::response::{IntoResponse, Response};
 use futures_util::{SinkExt, StreamExt};
 use micro_runtime::client::BidiStream;
 use micro_runtime::codec::{ContentType, JsonValue};
+use micro_runtime::registry::Endpoint;
 use micro_runtime::{CallOptions, Error};
 use serde_json::{Map, Value};
 
@@ -43,12 +44,16 @@ type Stream = BidiStream<JsonValue, JsonValue>;
 pub(crate) async fn serve(
     shared: &Shared,
     route: &Route,
+    endpoint: &Endpoint,
     mut parts: Parts,
     body: Body,
 ) -> Result<Response, ApiError> {
     let options =
         request::stream_options(&parts.headers, &shared.options)?.content_type(ContentType::JSON);
-    let query = request::form_fields(parts.uri.query().unwrap_or("").as_bytes())?;
+    let query = request::form_fields(
+        parts.uri.query().unwrap_or("").as_bytes(),
+        endpoint.request.as_ref(),
+    )?;
     let first = (!query.is_empty()).then_some(query);
     if is_upgrade(&parts) {
         let upgrade = WebSocketUpgrade::from_request_parts(&mut parts, &())

@@ -27,6 +27,9 @@ pub struct EndpointDescriptor {
     pub request: ValueDescriptor,
     /// The response message's shape.
     pub response: ValueDescriptor,
+    /// Endpoint metadata for the registry besides `stream`: the HTTP routes a `google.api.http`
+    /// option declares, as go-micro's API endpoint keys (`handler`, `method`, `path`, `body`).
+    pub metadata: &'static [(&'static str, &'static str)],
 }
 
 /// The four kinds of rpc.
@@ -101,7 +104,11 @@ impl ValueDescriptor {
 impl EndpointDescriptor {
     /// The registry form: streaming endpoints carry `stream: "true"` as go-micro's do.
     pub fn to_registry(&self) -> Endpoint {
-        let mut metadata = HashMap::new();
+        let mut metadata: HashMap<String, String> = self
+            .metadata
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
         if self.kind.is_stream() {
             metadata.insert("stream".to_string(), "true".to_string());
         }

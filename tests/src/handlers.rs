@@ -10,6 +10,7 @@ use tokio::sync::mpsc;
 
 use crate::proto::greeter::{GreeterHandler, HelloRequest, HelloResponse};
 use crate::proto::nested::api::v1::{CatalogHandler, GetItemRequest};
+use crate::proto::nested::common::v1::item::Detail;
 use crate::proto::nested::common::v1::{Item, Kind};
 use crate::proto::streaming::{
     CountdownRequest, EchoMessage, Number, PingRequest, PingResponse, StreamerHandler, Tick, Total,
@@ -178,7 +179,13 @@ impl CatalogHandler for Catalog {
         if req.id == "missing" {
             return Err(Error::not_found("no such item"));
         }
-        Ok(item(&req.id))
+        let mut item = item(&req.id);
+        if req.detailed {
+            item.detail = Some(Detail {
+                note: format!("detail of {}", req.id),
+            });
+        }
+        Ok(item)
     }
 
     async fn list_items(

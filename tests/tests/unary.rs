@@ -162,7 +162,10 @@ async fn nested_packages_imports_and_well_known_types_work() {
     for ct in [ContentType::PROTOBUF, ContentType::JSON] {
         let item = client
             .get_item_with(
-                GetItemRequest { id: "7".into() },
+                GetItemRequest {
+                    id: "7".into(),
+                    ..GetItemRequest::default()
+                },
                 CallOptions::new().content_type(ct),
             )
             .await
@@ -223,6 +226,21 @@ async fn endpoints_are_registered_with_their_types() {
         .find(|v| v.name == "created_at")
         .unwrap();
     assert_eq!(created.type_name, "Timestamp");
+    // Its google.api.http routes, as go-micro's API endpoint metadata.
+    let routes: Vec<(&str, &str)> = ["endpoint", "handler", "method", "path", "body"]
+        .into_iter()
+        .map(|key| (key, get.metadata[key].as_str()))
+        .collect();
+    assert_eq!(
+        routes,
+        [
+            ("endpoint", "Catalog.GetItem"),
+            ("handler", "rpc"),
+            ("method", "GET,POST"),
+            ("path", "/v1/items/{id},/v1/items:get"),
+            ("body", ",*"),
+        ]
+    );
     let list = service
         .endpoints
         .iter()

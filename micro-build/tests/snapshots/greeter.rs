@@ -279,6 +279,7 @@ pub static GREETER_SERVICE: ::micro_runtime::codegen::ServiceDescriptor = ::micr
                     },
                 ],
             },
+            metadata: &[],
         },
     ],
 };

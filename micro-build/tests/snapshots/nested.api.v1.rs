@@ -6,6 +6,9 @@ pub struct GetItemRequest {
     /// The `id` field.
     #[prost(string, tag = "1")]
     pub id: ::micro_runtime::codegen::prost::alloc::string::String,
+    /// With the item's detail.
+    #[prost(bool, tag = "2")]
+    pub detailed: bool,
 }
 impl ::micro_runtime::codegen::serde::Serialize for GetItemRequest {
     #[allow(deprecated)]
@@ -18,10 +21,16 @@ impl ::micro_runtime::codegen::serde::Serialize for GetItemRequest {
         if !self.id.is_empty() {
             len += 1;
         }
+        if self.detailed {
+            len += 1;
+        }
         let mut struct_ser = serializer
             .serialize_struct("nested.api.v1.GetItemRequest", len)?;
         if !self.id.is_empty() {
             struct_ser.serialize_field("id", &self.id)?;
+        }
+        if self.detailed {
+            struct_ser.serialize_field("detailed", &self.detailed)?;
         }
         struct_ser.end()
     }
@@ -32,10 +41,11 @@ impl<'de> ::micro_runtime::codegen::serde::Deserialize<'de> for GetItemRequest {
     where
         D: ::micro_runtime::codegen::serde::Deserializer<'de>,
     {
-        const FIELDS: &[&str] = &["id"];
+        const FIELDS: &[&str] = &["id", "detailed"];
         #[allow(clippy::enum_variant_names)]
         enum GeneratedField {
             Id,
+            Detailed,
         }
         impl<'de> ::micro_runtime::codegen::serde::Deserialize<'de> for GeneratedField {
             fn deserialize<D>(
@@ -64,6 +74,7 @@ impl<'de> ::micro_runtime::codegen::serde::Deserialize<'de> for GetItemRequest {
                     {
                         match value {
                             "id" => Ok(GeneratedField::Id),
+                            "detailed" => Ok(GeneratedField::Detailed),
                             _ => {
                                 Err(
                                     ::micro_runtime::codegen::serde::de::Error::unknown_field(
@@ -96,6 +107,7 @@ impl<'de> ::micro_runtime::codegen::serde::Deserialize<'de> for GetItemRequest {
                 V: ::micro_runtime::codegen::serde::de::MapAccess<'de>,
             {
                 let mut id__ = None;
+                let mut detailed__ = None;
                 while let Some(k) = map_.next_key()? {
                     match k {
                         GeneratedField::Id => {
@@ -108,10 +120,21 @@ impl<'de> ::micro_runtime::codegen::serde::Deserialize<'de> for GetItemRequest {
                             }
                             id__ = Some(map_.next_value()?);
                         }
+                        GeneratedField::Detailed => {
+                            if detailed__.is_some() {
+                                return Err(
+                                    ::micro_runtime::codegen::serde::de::Error::duplicate_field(
+                                        "detailed",
+                                    ),
+                                );
+                            }
+                            detailed__ = Some(map_.next_value()?);
+                        }
                     }
                 }
                 Ok(GetItemRequest {
                     id: id__.unwrap_or_default(),
+                    detailed: detailed__.unwrap_or_default(),
                 })
             }
         }
@@ -121,6 +144,7 @@ impl<'de> ::micro_runtime::codegen::serde::Deserialize<'de> for GetItemRequest {
 }
 /// Catalog lives in one package and uses messages of another, plus well-known types.
 /// Its rpc names are snake_case on purpose: go-micro's generator breaks on them.
+/// Its HTTP routes (google.api.http) are what micro's gateway serves.
 ///
 /// Implement this trait to serve `Catalog`; each method handles one endpoint.
 pub trait CatalogHandler: ::core::marker::Send + ::core::marker::Sync + 'static {
@@ -171,6 +195,11 @@ pub static CATALOG_SERVICE: ::micro_runtime::codegen::ServiceDescriptor = ::micr
                     ::micro_runtime::codegen::ValueDescriptor {
                         name: "id",
                         type_name: "string",
+                        values: &[],
+                    },
+                    ::micro_runtime::codegen::ValueDescriptor {
+                        name: "detailed",
+                        type_name: "bool",
                         values: &[],
                     },
                 ],
@@ -238,6 +267,13 @@ pub static CATALOG_SERVICE: ::micro_runtime::codegen::ServiceDescriptor = ::micr
                     },
                 ],
             },
+            metadata: &[
+                ("endpoint", "Catalog.GetItem"),
+                ("handler", "rpc"),
+                ("method", "GET,POST"),
+                ("path", "/v1/items/{id},/v1/items:get"),
+                ("body", ",*"),
+            ],
         },
         ::micro_runtime::codegen::EndpointDescriptor {
             name: "Catalog.ListItems",
@@ -310,6 +346,12 @@ pub static CATALOG_SERVICE: ::micro_runtime::codegen::ServiceDescriptor = ::micr
                     },
                 ],
             },
+            metadata: &[
+                ("endpoint", "Catalog.ListItems"),
+                ("handler", "rpc"),
+                ("method", "GET"),
+                ("path", "/v1/items"),
+            ],
         },
         ::micro_runtime::codegen::EndpointDescriptor {
             name: "Catalog.Clear",
@@ -324,6 +366,12 @@ pub static CATALOG_SERVICE: ::micro_runtime::codegen::ServiceDescriptor = ::micr
                 type_name: "Empty",
                 values: &[],
             },
+            metadata: &[
+                ("endpoint", "Catalog.Clear"),
+                ("handler", "rpc"),
+                ("method", "DELETE"),
+                ("path", "/v1/items"),
+            ],
         },
     ],
 };
@@ -536,6 +584,11 @@ impl ::micro_runtime::codegen::Described for GetItemRequest {
             ::micro_runtime::codegen::ValueDescriptor {
                 name: "id",
                 type_name: "string",
+                values: &[],
+            },
+            ::micro_runtime::codegen::ValueDescriptor {
+                name: "detailed",
+                type_name: "bool",
                 values: &[],
             },
         ],

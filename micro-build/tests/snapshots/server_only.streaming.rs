@@ -991,6 +991,7 @@ pub static STREAMER_SERVICE: ::micro_runtime::codegen::ServiceDescriptor = ::mic
                     },
                 ],
             },
+            metadata: &[],
         },
         ::micro_runtime::codegen::EndpointDescriptor {
             name: "Streamer.Countdown",
@@ -1017,6 +1018,7 @@ pub static STREAMER_SERVICE: ::micro_runtime::codegen::ServiceDescriptor = ::mic
                     },
                 ],
             },
+            metadata: &[],
         },
         ::micro_runtime::codegen::EndpointDescriptor {
             name: "Streamer.Sum",
@@ -1048,6 +1050,7 @@ pub static STREAMER_SERVICE: ::micro_runtime::codegen::ServiceDescriptor = ::mic
                     },
                 ],
             },
+            metadata: &[],
         },
         ::micro_runtime::codegen::EndpointDescriptor {
             name: "Streamer.Echo",
@@ -1084,6 +1087,7 @@ pub static STREAMER_SERVICE: ::micro_runtime::codegen::ServiceDescriptor = ::mic
                     },
                 ],
             },
+            metadata: &[],
         },
     ],
 };

@@ -10,6 +10,7 @@
 //!   the local network, with go-micro's records.
 //! - `etcd` (feature `etcd`): etcd v3, for clusters.
 //! - [`config`]: [`registry_from_env`], the registry `MICRO_REGISTRY` names.
+//! - [`fields_to_json`]: a request from `name=value` pairs, typed by an endpoint's schema.
 //! - [`CachedRegistry`]: lookups of another registry answered from a copy kept fresh by a watch
 //!   (go-micro's `registry/cache`), which clients use on their own.
 
@@ -18,6 +19,7 @@ mod cached;
 pub mod config;
 #[cfg(feature = "etcd")]
 pub mod etcd;
+mod fields;
 #[cfg(feature = "mdns")]
 pub mod mdns;
 pub mod memory;
@@ -40,6 +42,7 @@ pub use cached::{CachedRegistry, DEFAULT_CACHE_TTL};
 pub use config::{registry_from_env, shared_memory_registry};
 #[cfg(feature = "etcd")]
 pub use etcd::{EtcdOptions, EtcdRegistry};
+pub use fields::{FieldError, fields_to_json};
 #[cfg(feature = "mdns")]
 pub use mdns::{MdnsOptions, MdnsRegistry};
 pub use memory::MemoryRegistry;

@@ -42,6 +42,7 @@ static HEALTH: EndpointDescriptor = EndpointDescriptor {
             values: &[],
         }],
     },
+    metadata: &[],
 };
 
 /// Adds `Debug.Health` to a router.

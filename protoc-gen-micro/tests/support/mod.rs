@@ -37,9 +37,17 @@ pub fn valid_protos() -> Vec<PathBuf> {
 }
 
 /// Runs protoc with `args` (output flags), the plugin registered as both `micro` and
-/// `stand_in` (a second, independent plugin slot), and `-I proto`.
+/// `stand_in` (a second, independent plugin slot), `-I proto`, and the google/api protos that
+/// `protoc-gen-micro --protos` writes.
 pub fn protoc(args: &[String], protos: &[PathBuf]) -> Output {
     let plugin = env!("CARGO_BIN_EXE_protoc-gen-micro");
+    let google_api = tempfile::tempdir().unwrap();
+    let wrote = Command::new(plugin)
+        .arg("--protos")
+        .arg(google_api.path())
+        .output()
+        .expect("run protoc-gen-micro --protos");
+    assert!(wrote.status.success(), "{wrote:?}");
     Command::new(protoc_bin_vendored::protoc_bin_path().unwrap())
         .arg(format!("--plugin=protoc-gen-micro={plugin}"))
         .arg(format!("--plugin=protoc-gen-stand_in={plugin}"))
@@ -48,6 +56,8 @@ pub fn protoc(args: &[String], protos: &[PathBuf]) -> Output {
         .arg(proto_dir())
         .arg("-I")
         .arg(protoc_bin_vendored::include_path().unwrap())
+        .arg("-I")
+        .arg(google_api.path())
         .args(protos)
         .output()
         .expect("run protoc")

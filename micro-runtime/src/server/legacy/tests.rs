@@ -28,6 +28,7 @@ static COUNTDOWN: EndpointDescriptor = EndpointDescriptor {
     kind: EndpointKind::ServerStream,
     request: NONE,
     response: NONE,
+    metadata: &[],
 };
 
 /// `Debug.Health` (unary) and `Debug.Countdown` (a stream).
