@@ -4,6 +4,7 @@
 //! cargo run -p micro-cli --example services -- greeter            # Greeter.Hello
 //! cargo run -p micro-cli --example services -- greeter v1.greeter # the same, named v1.greeter
 //! cargo run -p micro-cli --example services -- streamer           # the three stream kinds
+//! cargo run -p micro-cli --example services -- catalog            # HTTP routes (google.api.http)
 //! cargo run -p micro-cli --example services -- listener greetings # prints what is published
 //! micro services
 //! micro call greeter Greeter.Hello --name=John
@@ -13,6 +14,9 @@
 //!   service's name.
 //! - `streamer`: `Streamer.Countdown` (server stream), `Streamer.Sum` (client stream),
 //!   `Streamer.Echo` (bidirectional) and `Streamer.Ping` (unary).
+//! - `catalog`: `Catalog.GetItem` (`GET /v1/items/{id}`, `POST /v1/items:get`),
+//!   `Catalog.ListItems` (`GET /v1/items`, a server stream) and `Catalog.Clear`
+//!   (`DELETE /v1/items`), from `proto/nested/api/catalog.proto`.
 //! - `listener TOPIC`: a service subscribed to `TOPIC` that decodes each message as a
 //!   `HelloRequest` by its Content-Type and prints `received NAME TRACE-ID`.
 //!
@@ -24,11 +28,12 @@
 use std::io::Write;
 
 use micro_runtime::{Context, Service, service::shutdown_signal};
-use tests::handlers::{Greeter, Streamer};
+use tests::handlers::{Catalog, Greeter, Streamer};
 use tests::proto::greeter::{GreeterServer, HelloRequest};
+use tests::proto::nested::api::v1::CatalogServer;
 use tests::proto::streaming::StreamerServer;
 
-const USAGE: &str = "usage: services greeter [NAME] | streamer | listener TOPIC";
+const USAGE: &str = "usage: services greeter [NAME] | streamer | catalog | listener TOPIC";
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
@@ -47,6 +52,10 @@ async fn main() -> anyhow::Result<()> {
                 .build()?
                 .handle(GreeterServer::new(greeter))
         }
+        "catalog" => Service::builder("catalog")
+            .address("127.0.0.1:0")
+            .build()?
+            .handle(CatalogServer::new(Catalog)),
         "streamer" => Service::builder("streamer")
             .address("127.0.0.1:0")
             .build()?

@@ -564,3 +564,71 @@ where
         .await
         .expect("a message in time")
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn routes_declared_in_the_proto_are_served_first() {
+    let etcd = EtcdServer::start().await;
+    let env = etcd_env(&etcd.client_address());
+    let api = Api::start(&env, &[]).await;
+    let url = |path: &str| format!("{}{path}", api.url);
+    // Before the catalog runs, the path rules apply: no service v1.
+    let before = curl(&url("/v1/items/7"), &[]).await;
+    assert_eq!(before.status, 404, "{before:?}");
+    // The gateway watches the registry: the catalog's routes appear with it.
+    let catalog = ServiceProcess::start(&env, &["catalog"]).await;
+    let item = tokio::time::timeout(WAIT, async {
+        loop {
+            let reply = curl(&url("/v1/items/7"), &[]).await;
+            if reply.status == 200 {
+                break reply;
+            }
+            tokio::task::yield_now().await;
+        }
+    })
+    .await
+    .expect("the catalog's routes appear");
+    assert_eq!(item.json()["id"], "7", "{item:?}");
+    assert_eq!(item.json()["title"], "Item 7");
+    // A query parameter typed by the schema: `detailed` is a bool.
+    let detailed = curl(&url("/v1/items/7?detailed=true"), &[]).await;
+    assert_eq!(
+        detailed.json()["detail"]["note"],
+        "detail of 7",
+        "{detailed:?}"
+    );
+    let mistyped = curl(&url("/v1/items/7?detailed=yes"), &[]).await;
+    assert_eq!(mistyped.status, 400, "{mistyped:?}");
+    assert!(
+        mistyped.json()["detail"]
+            .as_str()
+            .unwrap()
+            .contains("detailed=yes: expected true or false")
+    );
+    // The additional binding, with the whole body as the request; percent-decoded variables.
+    let posted = post(&url("/v1/items:get"), r#"{"id": "8"}"#).await;
+    assert_eq!(posted.json()["id"], "8", "{posted:?}");
+    let spaced = curl(&url("/v1/items/a%20b"), &[]).await;
+    assert_eq!(spaced.json()["id"], "a b", "{spaced:?}");
+    // A server stream on a declared route; DELETE; the service's own 404.
+    let listed = curl(&url("/v1/items"), &[]).await;
+    assert_eq!(listed.body.lines().count(), 3, "{listed:?}");
+    let cleared = curl(&url("/v1/items"), &["-X", "DELETE"]).await;
+    assert_eq!(
+        (cleared.status, cleared.json()),
+        (200, serde_json::json!({}))
+    );
+    let missing = curl(&url("/v1/items/missing"), &[]).await;
+    assert_eq!(
+        (missing.status, missing.json()["id"].as_str()),
+        (404, Some("catalog"))
+    );
+    // A declared path with another method: 405 naming the methods it takes.
+    let put = curl(&url("/v1/items/7"), &["-X", "PUT", "-d", "{}"]).await;
+    assert_eq!(put.status, 405, "{put:?}");
+    assert_eq!(put.header("allow"), Some("GET"));
+    // The path rules still reach the same endpoint.
+    let by_rule = post(&url("/catalog/Catalog.GetItem"), r#"{"id": "9"}"#).await;
+    assert_eq!(by_rule.json()["id"], "9", "{by_rule:?}");
+    api.stop().await;
+    catalog.stop().await;
+}

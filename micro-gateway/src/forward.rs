@@ -7,6 +7,7 @@ use axum::body::{Body, Bytes};
 use axum::extract::{Request, State};
 use axum::http::{HeaderValue, Method, StatusCode, header};
 use axum::response::{IntoResponse, Response};
+use micro_runtime::CallOptions;
 use micro_runtime::codec::ContentType;
 use micro_runtime::registry::{Endpoint, ServiceRecord};
 
@@ -14,6 +15,7 @@ use crate::Shared;
 use crate::errors::ApiError;
 use crate::request::{self, Encoding};
 use crate::resolve::{Route, resolve};
+use crate::routes::Found;
 
 /// Any path but the gateway's own: resolve, check, call.
 pub(crate) async fn handle(State(shared): State<Arc<Shared>>, request: Request) -> Response {
@@ -25,6 +27,15 @@ pub(crate) async fn handle(State(shared): State<Arc<Shared>>, request: Request) 
 
 async fn call(shared: &Shared, request: Request) -> Result<Response, ApiError> {
     let (parts, body) = request.into_parts();
+    // Routes the services declare come first.
+    let table = shared.routes.table(&shared.registry).await;
+    match table.find(parts.method.as_str(), parts.uri.path()) {
+        Found::Route(route, variables) => {
+            return crate::declared::call(shared, &route, variables, parts, body).await;
+        }
+        Found::OtherMethods(methods) => return Ok(not_allowed(parts.uri.path(), &methods)),
+        Found::None => {}
+    }
     if !matches!(
         parts.method,
         Method::GET | Method::POST | Method::PUT | Method::PATCH | Method::DELETE
@@ -44,7 +55,11 @@ async fn call(shared: &Shared, request: Request) -> Result<Response, ApiError> {
     let records = lookup(shared, &route, path).await?;
     let endpoint = find_endpoint(&records, &route, path)?;
     if endpoint.metadata.get("stream").is_some_and(|v| v == "true") {
-        return crate::stream::serve(shared, &route, endpoint, parts, body).await;
+        let query = request::form_fields(
+            parts.uri.query().unwrap_or("").as_bytes(),
+            endpoint.request.as_ref(),
+        )?;
+        return crate::stream::serve(shared, &route.service, endpoint, parts, body, query).await;
     }
 
     let encoding = request::encoding(&parts.headers)?;
@@ -68,18 +83,43 @@ async fn call(shared: &Shared, request: Request) -> Result<Response, ApiError> {
             (ContentType::JSON, Bytes::from(json))
         }
     };
+    unary(
+        shared,
+        &route.service,
+        &route.endpoint,
+        content_type,
+        payload,
+        &options,
+    )
+    .await
+}
+
+/// Calls `endpoint` and answers 200 with the reply in the request's codec.
+pub(crate) async fn unary(
+    shared: &Shared,
+    service: &str,
+    endpoint: &str,
+    content_type: ContentType,
+    payload: Bytes,
+    options: &CallOptions,
+) -> Result<Response, ApiError> {
     let reply = shared
         .client
-        .call_raw(
-            &route.service,
-            &route.endpoint,
-            content_type,
-            payload,
-            &options,
-        )
+        .call_raw(service, endpoint, content_type, payload, options)
         .await
-        .map_err(|err| ApiError::from_call(err, &route.service, &route.endpoint))?;
+        .map_err(|err| ApiError::from_call(err, service, endpoint))?;
     Ok(reply_response(content_type, reply))
+}
+
+/// 405 for a path whose declared routes take other methods, with the `Allow` header.
+fn not_allowed(path: &str, methods: &[String]) -> Response {
+    let allow = methods.join(", ");
+    let mut response =
+        ApiError::new(405, format!("{path} is declared for {allow} only")).into_response();
+    if let Ok(value) = HeaderValue::from_str(&allow) {
+        response.headers_mut().insert(header::ALLOW, value);
+    }
+    response
 }
 
 /// The service's records; 404 saying what the path resolved to when there are none.

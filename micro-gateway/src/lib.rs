@@ -14,6 +14,7 @@
 //! ```
 //! Then `curl -d '{"name": "John"}' http://127.0.0.1:8080/greeter/hello` calls `Greeter.Hello`
 //! on the `greeter` service. What it serves:
+//! - the routes services declare with `google.api.http` (`GET /v1/users/{id}`), first;
 //! - `POST|GET /{path}`: the service and endpoint the path names ([`resolve`] has the rules);
 //!   the JSON body, form or query string is the request;
 //! - streaming endpoints over a WebSocket, as Server-Sent Events or as newline-delimited JSON
@@ -25,14 +26,17 @@
 //! the body ([`errors`]). The `micro api` command serves this; [`Gateway::router`] gives the
 //! routes to serve another way or to wrap in more layers, such as authentication.
 
+mod declared;
 pub mod errors;
 mod forward;
 pub mod options;
 mod request;
 pub mod resolve;
+mod routes;
 mod rpc;
 mod serve;
 mod stream;
+mod template;
 
 use std::future::Future;
 use std::sync::Arc;
@@ -59,6 +63,8 @@ pub(crate) struct Shared {
     pub(crate) registry: Arc<dyn Registry>,
     pub(crate) client: Client,
     pub(crate) options: GatewayOptions,
+    /// The routes services declare, kept current from the registry.
+    pub(crate) routes: Arc<routes::Routes>,
 }
 
 impl Gateway {
@@ -73,6 +79,7 @@ impl Gateway {
                 registry,
                 client,
                 options,
+                routes: Arc::new(routes::Routes::new()),
             }),
         }
     }

@@ -165,10 +165,16 @@ pub(crate) fn looks_like_json(body: &[u8]) -> bool {
     body.iter().find(|b| !b.is_ascii_whitespace()) == Some(&b'{')
 }
 
-/// Adds `over`'s fields to `base`, replacing fields of the same name.
+/// Sets `over`'s fields in `base`, merging messages field by field (`{"a": {"b": 1}}` over
+/// `{"a": {"c": 2}}` keeps both) and replacing anything else.
 pub(crate) fn merge(base: &mut Map<String, Value>, over: Map<String, Value>) {
     for (name, value) in over {
-        base.insert(name, value);
+        match (base.get_mut(&name), value) {
+            (Some(Value::Object(inner)), Value::Object(more)) => merge(inner, more),
+            (_, value) => {
+                base.insert(name, value);
+            }
+        }
     }
 }
 

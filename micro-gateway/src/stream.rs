@@ -36,30 +36,30 @@ use crate::Shared;
 use crate::errors::ApiError;
 use crate::options::GatewayOptions;
 use crate::request;
-use crate::resolve::Route;
 
 type Stream = BidiStream<JsonValue, JsonValue>;
 
 /// Serves a request for a streaming endpoint in the way it asks for.
+///
+/// `first` holds the fields the URL gives (its query string, a route's path variables): the first
+/// message, or what is set over the body's first message.
 pub(crate) async fn serve(
     shared: &Shared,
-    route: &Route,
+    service: &str,
     endpoint: &Endpoint,
     mut parts: Parts,
     body: Body,
+    first: Map<String, Value>,
 ) -> Result<Response, ApiError> {
     let options =
         request::stream_options(&parts.headers, &shared.options)?.content_type(ContentType::JSON);
-    let query = request::form_fields(
-        parts.uri.query().unwrap_or("").as_bytes(),
-        endpoint.request.as_ref(),
-    )?;
-    let first = (!query.is_empty()).then_some(query);
+    let target = (service, endpoint.name.as_str());
+    let first = (!first.is_empty()).then_some(first);
     if is_upgrade(&parts) {
         let upgrade = WebSocketUpgrade::from_request_parts(&mut parts, &())
             .await
             .map_err(|rejection| ApiError::new(400, rejection.body_text()))?;
-        let stream = open(shared, route, &options).await?;
+        let stream = open(shared, target, &options).await?;
         let limits = shared.options.clone();
         let upgrade = upgrade
             .max_message_size(limits.max_body)
@@ -68,10 +68,12 @@ pub(crate) async fn serve(
     }
     let bytes = request::read_body(body, &shared.options).await?;
     let mut messages = request::json_objects(&bytes)?;
-    if messages.is_empty() {
-        messages.push(first.unwrap_or_default());
+    match (messages.first_mut(), first) {
+        (Some(message), Some(first)) => request::merge(message, first),
+        (None, first) => messages.push(first.unwrap_or_default()),
+        (Some(_), None) => {}
     }
-    let stream = open(shared, route, &options).await?;
+    let stream = open(shared, target, &options).await?;
     let (sender, receiver) = stream.split();
     // The messages go out while replies come back, as the service reads and answers.
     tokio::spawn(async move {
@@ -93,12 +95,16 @@ pub(crate) async fn serve(
     }
 }
 
-async fn open(shared: &Shared, route: &Route, options: &CallOptions) -> Result<Stream, ApiError> {
+async fn open(
+    shared: &Shared,
+    (service, endpoint): (&str, &str),
+    options: &CallOptions,
+) -> Result<Stream, ApiError> {
     shared
         .client
-        .open_stream(&route.service, &route.endpoint, options)
+        .open_stream(service, endpoint, options)
         .await
-        .map_err(|err| ApiError::from_call(err, &route.service, &route.endpoint))
+        .map_err(|err| ApiError::from_call(err, service, endpoint))
 }
 
 fn is_upgrade(parts: &Parts) -> bool {
