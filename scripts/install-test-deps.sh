@@ -5,7 +5,10 @@
 # - nats-server: the NATS broker tests start real nats-server processes on loopback (and kill and
 #   restart them);
 # - iproute2 and util-linux (ip, unshare): mDNS tests run in a private network namespace, so no
-#   multicast leaves the machine.
+#   multicast leaves the machine;
+# - python3 with venv: the gateway's tests validate its OpenAPI document with openapi-spec-validator
+#   and fuzz it with schemathesis, installed from PyPI into target/test-python
+#   (scripts/requirements-test.txt).
 # Idempotent: installs only what is missing.
 set -euo pipefail
 
@@ -15,6 +18,8 @@ command -v etcd >/dev/null 2>&1 || missing+=(etcd-server)
 command -v nats-server >/dev/null 2>&1 || missing+=(nats-server)
 command -v ip >/dev/null 2>&1 || missing+=(iproute2)
 command -v unshare >/dev/null 2>&1 || missing+=(util-linux)
+command -v python3 >/dev/null 2>&1 || missing+=(python3)
+python3 -c 'import venv, ensurepip' >/dev/null 2>&1 || missing+=(python3-venv)
 
 if [ ${#missing[@]} -gt 0 ]; then
   echo "installing: ${missing[*]}"
@@ -28,4 +33,15 @@ if command -v rustup >/dev/null 2>&1; then
   for component in clippy rustfmt; do
     rustup component list --installed 2>/dev/null | grep -q "^$component" || rustup component add "$component"
   done
+fi
+
+# The Python tools, in a virtual environment of their own (never the system's site-packages).
+venv="target/test-python"
+requirements="scripts/requirements-test.txt"
+stamp="$venv/.installed"
+if [ ! -x "$venv/bin/python" ] || [ ! -f "$stamp" ] || ! cmp -s "$requirements" "$stamp"; then
+  echo "installing the Python test tools into $venv"
+  python3 -m venv "$venv"
+  "$venv/bin/python" -m pip install --quiet --disable-pip-version-check -r "$requirements"
+  cp "$requirements" "$stamp"
 fi

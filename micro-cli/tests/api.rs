@@ -632,3 +632,139 @@ async fn routes_declared_in_the_proto_are_served_first() {
     api.stop().await;
     catalog.stop().await;
 }
+
+/// The Python of the project's test tools (scripts/install-test-deps.sh makes it).
+fn test_python(tool: &str) -> std::path::PathBuf {
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../target/test-python/bin")
+        .join(tool);
+    assert!(
+        path.exists(),
+        "{} is missing: run ./scripts/install-test-deps.sh",
+        path.display()
+    );
+    path
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_openapi_document_validates_and_fuzzing_finds_no_server_error() {
+    use micro_runtime::registry::{Endpoint, EtcdRegistry, Node, Registry, ServiceRecord};
+    let etcd = EtcdServer::start().await;
+    let env = etcd_env(&etcd.client_address());
+    let greeter = ServiceProcess::start(&env, &["greeter"]).await;
+    let catalog = ServiceProcess::start(&env, &["catalog"]).await;
+    let streamer = ServiceProcess::start(&env, &["streamer"]).await;
+    // A record whose name is markup: the docs page shows it as text.
+    let registry = EtcdRegistry::new(etcd.options()).unwrap();
+    let hostile = ServiceRecord {
+        name: "<script>alert(1)</script>".into(),
+        version: "latest".into(),
+        nodes: vec![Node {
+            id: "x-1".into(),
+            address: "127.0.0.1:1".into(),
+            ..Node::default()
+        }],
+        endpoints: vec![Endpoint {
+            name: "Evil.<img src=x onerror=alert(2)>".into(),
+            ..Endpoint::default()
+        }],
+        ..ServiceRecord::default()
+    };
+    registry.register(&hostile, None).await.unwrap();
+    let api = Api::start(&env, &[]).await;
+
+    let document = curl(&format!("{}/openapi.json", api.url), &[]).await;
+    assert_eq!(document.status, 200, "{document:?}");
+    let json = document.json();
+    assert_eq!(json["openapi"], "3.1.0");
+    let paths = json["paths"].as_object().unwrap();
+    for path in [
+        "/greeter/Greeter.Hello",
+        "/v1/items/{id}",
+        "/v1/items:get",
+        "/rpc",
+        "/health",
+    ] {
+        assert!(
+            paths.contains_key(path),
+            "{path} missing from {:?}",
+            paths.keys()
+        );
+    }
+    let get_item = &json["paths"]["/v1/items/{id}"]["get"];
+    let parameters: Vec<(&str, &str)> = get_item["parameters"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| (p["name"].as_str().unwrap(), p["in"].as_str().unwrap()))
+        .collect();
+    assert_eq!(parameters, [("id", "path"), ("detailed", "query")]);
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("openapi.json");
+    std::fs::write(&file, &document.body).unwrap();
+    // The OpenAPI 3.1 schema, checked by a real validator.
+    let validated = tokio::process::Command::new(test_python("python"))
+        .args([
+            "-c",
+            "import json, sys\nfrom openapi_spec_validator import validate\nvalidate(json.load(open(sys.argv[1])))\nprint('valid')",
+        ])
+        .arg(&file)
+        .output()
+        .await
+        .unwrap();
+    assert!(
+        validated.status.success(),
+        "{}",
+        String::from_utf8_lossy(&validated.stderr)
+    );
+    // schemathesis generates requests from the document (valid ones and invalid ones) against
+    // the gateway: none may get a 5xx. The streamer's countdown could run for billions of
+    // messages, so its tag is left out.
+    let fuzzed = tokio::time::timeout(
+        std::time::Duration::from_secs(300),
+        tokio::process::Command::new(test_python("st"))
+            .args(["run", &format!("{}/openapi.json", api.url)])
+            .args(["--url", &api.url])
+            .args(["--checks", "not_a_server_error"])
+            .args(["--max-examples", "15"])
+            .args(["--exclude-tag", "streamer"])
+            .args(["--exclude-tag", "<script>alert(1)</script>"])
+            .args(["--seed", "1"])
+            .args(["--no-color"])
+            .env("SCHEMATHESIS_HOOKS", "")
+            .output(),
+    )
+    .await
+    .expect("schemathesis finishes")
+    .unwrap();
+    let report = String::from_utf8_lossy(&fuzzed.stdout);
+    assert!(
+        fuzzed.status.success(),
+        "schemathesis found failures:\n{report}\n{}",
+        String::from_utf8_lossy(&fuzzed.stderr)
+    );
+
+    let page = curl(&format!("{}/docs", api.url), &[]).await;
+    assert_eq!(page.status, 200);
+    assert!(
+        page.body.contains("<code>GET /v1/items/{id}</code>"),
+        "{page:?}"
+    );
+    assert!(
+        page.body.contains("&lt;script&gt;alert(1)&lt;/script&gt;"),
+        "{page:?}"
+    );
+    assert!(
+        page.body
+            .contains("Evil.&lt;img src=x onerror=alert(2)&gt;"),
+        "{page:?}"
+    );
+    assert!(
+        !page.body.contains("<script>alert") && !page.body.contains("<img"),
+        "unescaped markup"
+    );
+    api.stop().await;
+    for service in [greeter, catalog, streamer] {
+        service.stop().await;
+    }
+}

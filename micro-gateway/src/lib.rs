@@ -20,15 +20,19 @@
 //! - streaming endpoints over a WebSocket, as Server-Sent Events or as newline-delimited JSON
 //!   (`stream.rs` has the details);
 //! - `POST /rpc`: `{"service", "endpoint", "request", "address"}`, go-micro's classic envelope;
-//! - `GET /`: the services and their endpoints; `GET /health`: the gateway's own health.
+//! - `GET /`: the services and their endpoints; `GET /health`: the gateway's own health;
+//! - `GET /openapi.json`: an OpenAPI 3.1 document of all of it, made from the registry; `GET
+//!   /docs`: a page showing it.
 //!
 //! A service's error is answered with its code as the HTTP status and go-micro's error JSON as
 //! the body ([`errors`]). The `micro api` command serves this; [`Gateway::router`] gives the
 //! routes to serve another way or to wrap in more layers, such as authentication.
 
 mod declared;
+mod docs;
 pub mod errors;
 mod forward;
+mod openapi;
 pub mod options;
 mod request;
 pub mod resolve;
@@ -95,6 +99,8 @@ impl Gateway {
         let router = Router::new()
             .route("/health", get(health))
             .route("/rpc", post(rpc::handle))
+            .route("/openapi.json", get(docs::openapi_json))
+            .route("/docs", get(docs::page))
             .route("/", get(forward::index))
             .fallback(forward::handle)
             .with_state(Arc::clone(&self.shared));

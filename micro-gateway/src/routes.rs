@@ -68,6 +68,11 @@ impl Table {
             Found::OtherMethods(others)
         }
     }
+
+    /// Every route, most specific first.
+    pub fn routes(&self) -> &[Arc<Declared>] {
+        &self.routes
+    }
 }
 
 /// The table, read on first use and then kept current by a task that watches the registry

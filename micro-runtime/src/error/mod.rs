@@ -138,11 +138,13 @@ impl Error {
     }
 
     /// The form that goes in a `Micro-Error` header: the JSON, with a detail longer than 8 KiB cut
-    /// short so the header stays well inside every peer's header limit (micro's is 16 KiB).
+    /// short so the header stays well inside every peer's header limit (micro's is 16 KiB), and
+    /// DEL escaped as `\u007f` (JSON escapes the other control characters itself), so a detail
+    /// quoting a client's bytes cannot make the header unreadable.
     pub fn to_header_value(&self) -> String {
         const MAX_DETAIL: usize = 8 * 1024;
         if self.detail.len() <= MAX_DETAIL {
-            return self.to_json();
+            return escape_del(self.to_json());
         }
         let mut cut = MAX_DETAIL;
         while !self.detail.is_char_boundary(cut) {
@@ -153,17 +155,28 @@ impl Error {
             &self.detail[..cut],
             self.detail.len() - cut
         );
-        Error {
-            detail,
-            ..self.clone()
-        }
-        .to_json()
+        escape_del(
+            Error {
+                detail,
+                ..self.clone()
+            }
+            .to_json(),
+        )
     }
 
     /// The wire form: compact JSON with go-micro's field names.
     pub fn to_json(&self) -> String {
         // Serializing four plain fields cannot fail.
         serde_json::to_string(self).unwrap_or_default()
+    }
+}
+
+/// JSON with DEL, which appears only inside its strings, written as the escape `\u007f`.
+fn escape_del(json: String) -> String {
+    if json.contains('\u{7f}') {
+        json.replace('\u{7f}', "\\u007f")
+    } else {
+        json
     }
 }
 
@@ -266,6 +279,17 @@ impl From<LocalError> for Error {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_header_value_holds_no_control_character_and_reads_back_the_same() {
+        let err = Error::bad_request("field \"a\u{7f}b\u{1}\tc\u{88}\" is unknown").with_id("svc");
+        let header = err.to_header_value();
+        assert!(
+            !header.bytes().any(|b| (b < 0x20) || b == 0x7f),
+            "{header:?}"
+        );
+        assert_eq!(Error::parse(&header), err);
+    }
 
     #[test]
     fn parses_go_micro_json_and_plain_strings() {

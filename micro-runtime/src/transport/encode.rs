@@ -12,8 +12,8 @@ use super::Headers;
 /// then `body`, as go-micro's client writes them.
 ///
 /// `Host`, `Content-Length` and `Transfer-Encoding` in `headers` are skipped (the frame sets them),
-/// headers with invalid names are skipped, and CR/LF inside values become spaces, as Go's
-/// `Header.Write` does, so metadata cannot inject headers.
+/// headers with invalid names are skipped, and control characters inside values (CR, LF, ...)
+/// become spaces, as Go's `Header.Write` does for CR and LF, so metadata cannot inject headers.
 pub fn encode_request(dst: &mut BytesMut, host: &str, headers: &Headers, body: &[u8]) {
     dst.reserve(64 + host.len() + encoded_len(headers) + body.len());
     put_request_line(dst, host);
@@ -189,13 +189,13 @@ fn is_token(name: &str) -> bool {
             .all(|b| b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b))
 }
 
+/// Writes a header value; control characters (CR and LF above all, but every one a peer's parser
+/// refuses: NUL to US except TAB, and DEL) become spaces, as Go's `Header.Write` does for CR and
+/// LF, so no value can inject a header or make the frame unreadable.
 fn put_value(dst: &mut BytesMut, value: &str) {
-    if value.bytes().any(|b| b == b'\r' || b == b'\n') {
-        dst.extend(
-            value
-                .bytes()
-                .map(|b| if b == b'\r' || b == b'\n' { b' ' } else { b }),
-        );
+    let control = |b: u8| (b < 0x20 && b != b'\t') || b == 0x7f;
+    if value.bytes().any(control) {
+        dst.extend(value.bytes().map(|b| if control(b) { b' ' } else { b }));
     } else {
         dst.extend_from_slice(value.as_bytes());
     }
@@ -214,4 +214,28 @@ fn put_number(dst: &mut BytesMut, mut n: usize) {
         }
     }
     dst.put_slice(&digits[i..]);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn control_characters_in_values_become_spaces_and_the_frame_parses() {
+        let mut headers = Headers::new();
+        headers.insert("Micro-Endpoint", "a\u{1}b\u{7f}c\r\nEvil: 1\td\u{e9}");
+        let mut frame = BytesMut::new();
+        encode_request(&mut frame, "node", &headers, b"{}");
+        let mut parsed = [httparse::EMPTY_HEADER; 8];
+        let mut request = httparse::Request::new(&mut parsed);
+        assert!(request.parse(&frame).unwrap().is_complete());
+        let value = request
+            .headers
+            .iter()
+            .find(|h| h.name == "Micro-Endpoint")
+            .unwrap()
+            .value;
+        assert_eq!(value, "a b c  Evil: 1\td\u{e9}".as_bytes());
+        assert!(!request.headers.iter().any(|h| h.name == "Evil"));
+    }
 }
