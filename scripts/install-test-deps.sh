@@ -8,7 +8,10 @@
 #   multicast leaves the machine;
 # - python3 with venv: the gateway's tests validate its OpenAPI document with openapi-spec-validator
 #   and fuzz it with schemathesis, installed from PyPI into target/test-python
-#   (scripts/requirements-test.txt).
+#   (scripts/requirements-test.txt);
+# - chromium and node with npm: the dashboard's browser tests drive headless Chromium with
+#   playwright-core from npm, installed into target/test-node
+#   (micro-cli/tests/browser/package.json).
 # Idempotent: installs only what is missing.
 set -euo pipefail
 
@@ -20,6 +23,9 @@ command -v ip >/dev/null 2>&1 || missing+=(iproute2)
 command -v unshare >/dev/null 2>&1 || missing+=(util-linux)
 command -v python3 >/dev/null 2>&1 || missing+=(python3)
 python3 -c 'import venv, ensurepip' >/dev/null 2>&1 || missing+=(python3-venv)
+command -v chromium >/dev/null 2>&1 || missing+=(chromium)
+command -v node >/dev/null 2>&1 || missing+=(nodejs)
+command -v npm >/dev/null 2>&1 || missing+=(npm)
 
 if [ ${#missing[@]} -gt 0 ]; then
   echo "installing: ${missing[*]}"
@@ -44,4 +50,14 @@ if [ ! -x "$venv/bin/python" ] || [ ! -f "$stamp" ] || ! cmp -s "$requirements" 
   python3 -m venv "$venv"
   "$venv/bin/python" -m pip install --quiet --disable-pip-version-check -r "$requirements"
   cp "$requirements" "$stamp"
+fi
+
+# playwright-core, for the browser tests (it drives the system's chromium; it downloads nothing).
+node_dir="target/test-node"
+package="micro-cli/tests/browser/package.json"
+if [ ! -d "$node_dir/node_modules/playwright-core" ] || ! cmp -s "$package" "$node_dir/package.json"; then
+  echo "installing playwright-core into $node_dir"
+  mkdir -p "$node_dir"
+  cp "$package" "$node_dir/package.json"
+  npm install --prefix "$node_dir" --no-audit --no-fund --loglevel=error
 fi

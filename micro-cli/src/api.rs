@@ -4,6 +4,7 @@
 use std::time::Duration;
 
 use micro_gateway::{Gateway, GatewayOptions, options::DEFAULT_METADATA_HEADERS};
+use tokio::net::TcpListener;
 
 use crate::config::Global;
 use crate::failure::Failure;
@@ -29,6 +30,14 @@ pub struct Args {
     /// the gateway checks no credentials.
     #[arg(long, env = "MICRO_API_ADDRESS", default_value = "127.0.0.1:8080")]
     address: String,
+    #[command(flatten)]
+    gateway: GatewayArgs,
+}
+
+/// How the gateway behaves: `micro api`'s options, and `micro web`'s for the gateway it serves
+/// under `/api`.
+#[derive(Debug, clap::Args)]
+pub struct GatewayArgs {
     /// Prefixed to every service name a path resolves to (`go.micro.api`).
     #[arg(long, env = "MICRO_API_NAMESPACE")]
     namespace: Option<String>,
@@ -50,50 +59,62 @@ pub struct Args {
     rpc_any_address: bool,
 }
 
-pub async fn run(global: &Global, args: Args) -> Result<(), Failure> {
-    for origin in &args.cors {
-        if origin != "*" && !is_origin(origin) {
-            return Err(Failure::Usage(format!(
-                "--cors {origin:?} is not an origin such as https://app.example.com"
-            )));
+impl GatewayArgs {
+    /// The gateway for the registry the global options name.
+    pub fn gateway(self, global: &Global) -> Result<Gateway, Failure> {
+        for origin in &self.cors {
+            if origin != "*" && !is_origin(origin) {
+                return Err(Failure::Usage(format!(
+                    "--cors {origin:?} is not an origin such as https://app.example.com"
+                )));
+            }
         }
+        let registry = global.registry()?;
+        let mut headers: Vec<String> = DEFAULT_METADATA_HEADERS
+            .iter()
+            .map(|h| h.to_string())
+            .collect();
+        headers.extend(self.headers);
+        let options = GatewayOptions::default()
+            .namespace(self.namespace)
+            .cors(self.cors)
+            .timeout(self.timeout)
+            .max_body(self.max_body)
+            .metadata_headers(headers)
+            .rpc_any_address(self.rpc_any_address);
+        Ok(Gateway::new(registry, options))
     }
-    let registry = global.registry()?;
-    let mut headers: Vec<String> = DEFAULT_METADATA_HEADERS
-        .iter()
-        .map(|h| h.to_string())
-        .collect();
-    headers.extend(args.headers);
-    let options = GatewayOptions::default()
-        .namespace(args.namespace)
-        .cors(args.cors)
-        .timeout(args.timeout)
-        .max_body(args.max_body)
-        .metadata_headers(headers)
-        .rpc_any_address(args.rpc_any_address);
-    let listener = tokio::net::TcpListener::bind(&args.address)
-        .await
-        .map_err(|err| Failure::Other(format!("cannot listen on {}: {err}", args.address)))?;
-    let address = listener
-        .local_addr()
-        .map_err(|err| Failure::Other(err.to_string()))?;
-    if !address.ip().is_loopback() {
-        eprintln!(
-            "micro api: warning: serving {address} beyond this machine, and the gateway checks no \
-             credentials"
-        );
-    }
-    // On stderr, as `watch` and `subscribe` say they are ready; it names the port when
-    // `--address` asked for any (`:0`).
-    eprintln!(
-        "micro api listening on http://{} for the {} (Ctrl-C to stop)",
-        address,
-        global.registry_name()
-    );
-    Gateway::new(registry, options)
+}
+
+pub async fn run(global: &Global, args: Args) -> Result<(), Failure> {
+    let gateway = args.gateway.gateway(global)?;
+    let listener = listen(&args.address, "micro api", global).await?;
+    gateway
         .serve(listener, micro_runtime::service::shutdown_signal())
         .await
         .map_err(|err| Failure::Other(err.to_string()))
+}
+
+/// Binds `address`, warns when it is not loopback, and says (on stderr, as `watch` and
+/// `subscribe` say they are ready) where it listens, with the port when `:0` asked for any.
+pub async fn listen(address: &str, what: &str, global: &Global) -> Result<TcpListener, Failure> {
+    let listener = TcpListener::bind(address)
+        .await
+        .map_err(|err| Failure::Other(format!("cannot listen on {address}: {err}")))?;
+    let bound = listener
+        .local_addr()
+        .map_err(|err| Failure::Other(err.to_string()))?;
+    if !bound.ip().is_loopback() {
+        eprintln!(
+            "{what}: warning: serving {bound} beyond this machine, and the gateway checks no \
+             credentials"
+        );
+    }
+    eprintln!(
+        "{what} listening on http://{bound} for the {} (Ctrl-C to stop)",
+        global.registry_name()
+    );
+    Ok(listener)
 }
 
 /// An origin is a scheme, a host and perhaps a port: nothing after them.

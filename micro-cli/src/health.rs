@@ -4,10 +4,8 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use bytes::Bytes;
-use micro_runtime::codec::ContentType;
+use micro_runtime::Client;
 use micro_runtime::registry::MemoryRegistry;
-use micro_runtime::{CallOptions, Client};
 use serde_json::json;
 
 use crate::config::{Global, Output};
@@ -34,33 +32,16 @@ pub async fn run(global: &Global, name: &str) -> Result<(), Failure> {
     let checks = nodes.map(|node| {
         let client = client.clone();
         async move {
-            let options = CallOptions::new()
-                .address(&node.address)
-                .timeout(NODE_TIMEOUT)
-                .retries(0);
             let started = Instant::now();
-            let reply = client
-                .call_raw(
-                    name,
-                    "Debug.Health",
-                    ContentType::JSON,
-                    Bytes::from_static(b"{}"),
-                    &options,
-                )
-                .await;
-            let latency = started.elapsed();
-            let status = match reply {
-                Ok(body) => serde_json::from_slice::<serde_json::Value>(&body)
-                    .ok()
-                    .and_then(|v| v.get("status").and_then(|s| s.as_str()).map(str::to_string))
-                    .ok_or_else(|| "an answer without a status".to_string()),
-                Err(err) => Err(format!("{} {}", err.code, err.detail)),
-            };
+            let status = client
+                .node_health(name, &node.address, NODE_TIMEOUT)
+                .await
+                .map_err(|err| format!("{} {}", err.code, err.detail));
             Checked {
                 id: node.id.clone(),
                 address: node.address.clone(),
                 status,
-                latency,
+                latency: started.elapsed(),
             }
         }
     });

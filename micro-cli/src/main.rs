@@ -19,6 +19,7 @@ mod schema;
 mod services;
 mod stream;
 mod watch;
+mod web;
 
 use std::io::Write;
 use std::time::Duration;
@@ -42,6 +43,7 @@ Examples:
   micro watch
   micro register payments.json --ttl 60s
   micro api                      # then: curl -d '{\"name\": \"John\"}' 127.0.0.1:8080/greeter/hello
+  micro web                      # the dashboard, on http://127.0.0.1:8082
   micro new orders && cd orders && cargo run
   MICRO_REGISTRY=etcd MICRO_REGISTRY_ADDRESS=127.0.0.1:2379 micro services
 
@@ -52,7 +54,7 @@ Exit codes:
   3  not found: no such service or endpoint
   4  timed out
   5  unreachable: the registry or every node
-  130  interrupted by Ctrl-C (watch, subscribe and api end with 0: Ctrl-C is how they stop)";
+  130  interrupted by Ctrl-C (watch, subscribe, api and web end with 0: Ctrl-C is how they stop)";
 
 /// The micro command line: services, their schemas and calls, found by name in the registry.
 #[derive(Debug, Parser)]
@@ -126,6 +128,9 @@ enum Command {
     /// Serves the HTTP gateway: any HTTP client calls services by name.
     #[command(after_help = api::EXAMPLES)]
     Api(api::Args),
+    /// Serves the dashboard: services live, call forms, streams, health, topics.
+    #[command(after_help = web::EXAMPLES)]
+    Web(web::Args),
     /// Creates a service crate that builds and runs as it is.
     #[command(
         after_help = "Example:\n  micro new orders && cd orders && cargo run\n  micro new orders --path services --no-git"
@@ -167,7 +172,7 @@ fn main() {
     // short by it.
     let interruptible = !matches!(
         cli.command,
-        Command::Watch { .. } | Command::Subscribe(_) | Command::Api(_)
+        Command::Watch { .. } | Command::Subscribe(_) | Command::Api(_) | Command::Web(_)
     );
     let outcome = runtime.block_on(async {
         if !interruptible {
@@ -208,6 +213,7 @@ async fn run(cli: Cli) -> Result<(), Failure> {
         Command::Register { file, ttl } => register::register(&global, &file, ttl).await,
         Command::Deregister { file } => register::deregister(&global, &file).await,
         Command::Api(args) => api::run(&global, args).await,
+        Command::Web(args) => web::run(&global, args).await,
         Command::New(args) => new::run(args),
         Command::Completions { shell } => {
             clap_complete::generate(shell, &mut Cli::command(), "micro", &mut std::io::stdout());

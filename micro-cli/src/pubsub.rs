@@ -30,17 +30,11 @@ pub async fn publish(global: &Global, args: PublishArgs) -> Result<(), Failure> 
     let text = crate::call::read_body(Some(&args.body))?;
     crate::call::parse(&text)?;
     let broker = global.broker()?;
-    let mut message = Message::new(text);
+    let mut message = Message::json(&args.topic, text);
+    let id = message.id().to_string();
     for (key, value) in args.metadata {
-        message.header.insert(key, value);
-    }
-    let id = uuid::Uuid::new_v4().to_string();
-    for (key, value) in [
-        ("Content-Type", "application/json"),
-        ("Micro-Topic", args.topic.as_str()),
-        ("Micro-Id", id.as_str()),
-    ] {
-        message.header.insert(key.to_string(), value.to_string());
+        // go-micro's own headers stay as set.
+        message.header.entry(key).or_insert(value);
     }
     let unreachable = |err: micro_runtime::LocalError| {
         Failure::Unreachable(format!("{}: {err}", global.broker_name()))

@@ -41,6 +41,7 @@ mod rpc;
 mod serve;
 mod stream;
 mod template;
+pub mod web;
 
 use std::future::Future;
 use std::sync::Arc;
@@ -53,6 +54,7 @@ use tokio::net::TcpListener;
 
 pub use errors::ApiError;
 pub use options::GatewayOptions;
+pub use web::Dashboard;
 
 /// The gateway: routes HTTP requests to services found in a registry.
 #[derive(Clone, Debug)]

@@ -162,6 +162,29 @@ impl Client {
         call::unary(self, service, endpoint, content_type, body, options).await
     }
 
+    /// Asks the node of `service` at `address` for `Debug.Health`, once, within `timeout`: its
+    /// status (`ok` when it serves), or why it could not answer. For tools that check every node
+    /// (`micro health`, the dashboard), so no other node is tried.
+    pub async fn node_health(
+        &self,
+        service: &str,
+        address: &str,
+        timeout: Duration,
+    ) -> Result<String, Error> {
+        let options = CallOptions::new()
+            .address(address)
+            .timeout(timeout)
+            .retries(0);
+        let body = Bytes::from_static(b"{}");
+        let reply = self
+            .call_raw(service, "Debug.Health", ContentType::JSON, body, &options)
+            .await?;
+        serde_json::from_slice::<serde_json::Value>(&reply)
+            .ok()
+            .and_then(|v| v.get("status")?.as_str().map(str::to_string))
+            .ok_or_else(|| Error::internal_server_error("Debug.Health answered without a status"))
+    }
+
     /// Opens a stream to `service`'s `endpoint`, both named at run time: for code that knows
     /// endpoints only from the registry (the gateway, the `micro` command line), usually with
     /// [`JsonValue`](crate::codec::JsonValue) messages and [`ContentType::JSON`]. go-micro's wire
