@@ -45,7 +45,8 @@ pub async fn unary(
     }
 }
 
-async fn drive<C: Caller>(
+/// Runs one worker per caller for `warmup + seconds`, timing each call.
+pub(crate) async fn drive<C: Caller>(
     callers: Vec<C>,
     warmup: Duration,
     seconds: Duration,

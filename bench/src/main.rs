@@ -12,6 +12,7 @@
 
 mod chart;
 mod codegen;
+mod gateway;
 mod load;
 mod orchestrate;
 mod procstat;
@@ -33,8 +34,9 @@ use crate::record::Record;
 use crate::systems::{System, micro, raw, tonic};
 
 /// Every scenario, in the order they run.
-const SCENARIOS: [&str; 7] = [
+const SCENARIOS: [&str; 8] = [
     "unary",
+    "gateway",
     "server_stream",
     "bidi",
     "idle_conns",
@@ -75,7 +77,12 @@ fn cli() -> Command {
             Command::new("serve")
                 .hide(true)
                 .about("Serves one system on a loopback port, printing READY <addr>")
-                .arg(system.clone()),
+                .arg(system.clone())
+                .arg(
+                    Arg::new("upstream")
+                        .long("upstream")
+                        .help("For --system gateway: the bench service's address"),
+                ),
         )
         .subcommand(
             Command::new("load")
@@ -135,6 +142,21 @@ fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
 }
 
 fn serve(args: &ArgMatches) -> anyhow::Result<()> {
+    if get(args, "system") == "gateway" {
+        let upstream: SocketAddr = args
+            .get_one::<String>("upstream")
+            .context("--system gateway needs --upstream")?
+            .parse()?;
+        // One thread, as the `micro` binary runs `micro api`.
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()?;
+        return runtime.block_on(async {
+            let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+            println!("READY {}", listener.local_addr()?);
+            gateway::serve(listener, upstream).await
+        });
+    }
     let system = System::parse(get(args, "system"))?;
     runtime()?.block_on(async {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
@@ -158,6 +180,16 @@ fn run_load(args: &ArgMatches) -> anyhow::Result<()> {
                 let warmup = Duration::from_millis(get_u64(args, "warmup-ms"));
                 let seconds = Duration::from_millis(get_u64(args, "seconds-ms"));
                 load::unary(system, addr, concurrency, warmup, seconds).await
+            }
+            scenario @ (gateway::orchestrate::DIRECT | gateway::orchestrate::THROUGH) => {
+                let target = match scenario {
+                    gateway::orchestrate::DIRECT => gateway::client::Target::Direct,
+                    _ => gateway::client::Target::Gateway,
+                };
+                let warmup = Duration::from_millis(get_u64(args, "warmup-ms"));
+                let seconds = Duration::from_millis(get_u64(args, "seconds-ms"));
+                let callers = gateway::client::callers(addr, concurrency, target).await?;
+                load::drive(callers, warmup, seconds).await
             }
             "server_stream" => load::stream(system, addr, false, messages).await,
             "bidi" => load::stream(system, addr, true, messages).await,
@@ -243,6 +275,7 @@ fn main() -> anyhow::Result<()> {
         eprintln!("== {scenario}");
         records.extend(match scenario {
             "unary" => orchestrate::unary(&plan)?,
+            "gateway" => gateway::orchestrate::run(&plan)?,
             "server_stream" => orchestrate::stream(&plan, false)?,
             "bidi" => orchestrate::stream(&plan, true)?,
             "idle_conns" => orchestrate::idle(&plan)?,

@@ -66,15 +66,22 @@ impl Plan {
 }
 
 /// A server process, killed when dropped.
-struct ServerProcess {
+pub(crate) struct ServerProcess {
     child: Child,
-    addr: String,
+    /// Where it listens.
+    pub(crate) addr: String,
 }
 
 impl ServerProcess {
     fn start(system: System) -> anyhow::Result<Self> {
+        Self::start_with(&["--system", system.name()])
+    }
+
+    /// `micro-bench serve ARGS`, once it says where it listens.
+    pub(crate) fn start_with(args: &[&str]) -> anyhow::Result<Self> {
         let mut child = Command::new(std::env::current_exe()?)
-            .args(["serve", "--system", system.name()])
+            .arg("serve")
+            .args(args)
             .stdout(Stdio::piped())
             .spawn()
             .context("starting the server process")?;
@@ -89,7 +96,7 @@ impl ServerProcess {
         Ok(Self { child, addr })
     }
 
-    fn pid(&self) -> u32 {
+    pub(crate) fn pid(&self) -> u32 {
         self.child.id()
     }
 }
@@ -101,7 +108,8 @@ impl Drop for ServerProcess {
     }
 }
 
-fn load(args: &[String]) -> anyhow::Result<LoadReport> {
+/// Runs `micro-bench load ARGS` and reads its report.
+pub(crate) fn load(args: &[String]) -> anyhow::Result<LoadReport> {
     let output = Command::new(std::env::current_exe()?)
         .arg("load")
         .args(args)

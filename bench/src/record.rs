@@ -6,10 +6,11 @@ use serde::Serialize;
 /// Fields that do not apply to the scenario are left out of the JSON.
 #[derive(Clone, Debug, Default, Serialize)]
 pub struct Record {
-    /// `unary`, `server_stream`, `bidi`, `idle_conns`, `pubsub`, `codegen_plugin` or
+    /// `unary`, `gateway`, `server_stream`, `bidi`, `idle_conns`, `pubsub`, `codegen_plugin` or
     /// `codegen_build`.
     pub scenario: String,
-    /// `micro`, `tonic` or `raw_tcp`; for `pubsub`, `memory`, `http`, `nats` or `raw_nats`.
+    /// `micro`, `tonic` or `raw_tcp`; for `gateway`, `direct_json` or `gateway_json`; for
+    /// `pubsub`, `memory`, `http`, `nats` or `raw_nats`.
     pub system: String,
     /// Calls (or connections) in flight.
     #[serde(skip_serializing_if = "Option::is_none")]

@@ -185,6 +185,7 @@ fn markdown(records: &[Record], plan: &Plan) -> String {
         md += "\n";
     }
 
+    md += &crate::gateway::table::markdown(records);
     md += &crate::pubsub::table::markdown(records, plan);
 
     md += "### Targets\n\n| target | measured | met |\n|---|---:|:---:|\n";
@@ -264,6 +265,18 @@ fn targets(records: &[Record]) -> Vec<(&'static str, Option<f64>, f64, bool)> {
                 get("unary", "tonic", Some(256), p99),
             ),
             1.0,
+            false,
+        ),
+        (
+            "gateway req/s at 64 in flight, gateway/direct ≥ 0.7",
+            crate::gateway::table::throughput_ratio(records, 64),
+            0.7,
+            true,
+        ),
+        (
+            "gateway p50 at 1 in flight, µs added ≤ 100",
+            crate::gateway::table::added_p50_us(records, 1),
+            100.0,
             false,
         ),
         (

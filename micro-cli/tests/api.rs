@@ -136,6 +136,14 @@ async fn paths_resolve_as_go_micro_gateways_do() {
     )
     .await;
     assert_eq!(greeting(&by_header), "go.micro.srv.greeter");
+    // `/foo` is `Foo.Call`, which the greeter lacks: the 404 says what the path resolved to.
+    let call = post(&url("/greeter"), "{}").await;
+    assert_eq!(call.status, 404, "{call:?}");
+    let detail = call.json()["detail"].as_str().unwrap().to_string();
+    assert!(
+        detail.contains("resolved to service greeter, endpoint Greeter.Call"),
+        "{detail}"
+    );
     // The request from a query string, a form, or JSON sent the way `curl -d` labels it.
     let query = curl(&url("/greeter/hello?name=Query"), &[]).await;
     assert_eq!(greeting(&query), "Hello Query");

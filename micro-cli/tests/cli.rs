@@ -590,3 +590,41 @@ async fn ctrl_c_hangs_up_a_stream_and_its_handler_stops() {
     assert_eq!(how, Some("cancelled"), "the hang-up stopped the handler");
     server.stop().await.unwrap();
 }
+
+#[tokio::test]
+async fn help_lists_every_command_and_each_has_examples() {
+    let help = run("127.0.0.1:1", &["--help"], "").await;
+    assert_eq!(help.code, 0, "{help:?}");
+    let commands = [
+        "services",
+        "describe",
+        "get",
+        "call",
+        "stream",
+        "health",
+        "publish",
+        "subscribe",
+        "watch",
+        "register",
+        "deregister",
+        "api",
+        "web",
+        "new",
+        "completions",
+    ];
+    for command in commands {
+        let listed = help
+            .stdout
+            .lines()
+            .any(|line| line.trim_start().starts_with(&format!("{command} ")));
+        assert!(listed, "--help does not list {command}:\n{}", help.stdout);
+        let own = run("127.0.0.1:1", &[command, "--help"], "").await;
+        assert_eq!(own.code, 0, "{command} --help: {own:?}");
+        assert!(
+            own.stdout.contains("Example"),
+            "{command} --help has no example:\n{}",
+            own.stdout
+        );
+    }
+    assert!(help.stdout.contains("Exit codes:"), "{}", help.stdout);
+}

@@ -71,15 +71,7 @@ fn body_fields(body: &str, bytes: &[u8]) -> Result<Map<String, Value>, ApiError>
     if bytes.iter().all(u8::is_ascii_whitespace) {
         return Ok(Map::new());
     }
-    let value: Value = serde_json::from_slice(bytes).map_err(|err| {
-        ApiError::new(
-            400,
-            format!(
-                "malformed JSON at line {}, column {}: {err}",
-                err.line(),
-                err.column()
-            ),
-        )
-    })?;
+    let value: Value =
+        serde_json::from_slice(bytes).map_err(|err| crate::request::malformed(&err))?;
     Ok(Map::from_iter([(body.to_string(), value)]))
 }

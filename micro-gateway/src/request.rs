@@ -90,14 +90,7 @@ pub(crate) fn json_object(bytes: &[u8]) -> Result<Map<String, Value>, ApiError> 
             400,
             format!("the request must be a JSON object, not {}", kind(&other)),
         )),
-        Err(err) => Err(ApiError::new(
-            400,
-            format!(
-                "malformed JSON at line {}, column {}: {err}",
-                err.line(),
-                err.column()
-            ),
-        )),
+        Err(err) => Err(malformed(&err)),
     }
 }
 
@@ -133,14 +126,7 @@ pub(crate) fn json_objects(bytes: &[u8]) -> Result<Vec<Map<String, Value>>, ApiE
                 ));
             }
             Err(err) => {
-                return Err(ApiError::new(
-                    400,
-                    format!(
-                        "malformed JSON at line {}, column {}: {err}",
-                        err.line(),
-                        err.column()
-                    ),
-                ));
+                return Err(malformed(&err));
             }
         }
     }
@@ -157,6 +143,26 @@ pub(crate) fn form_fields(
     let pairs: Vec<(String, String)> = form_urlencoded::parse(encoded).into_owned().collect();
     fields_to_json(pairs.iter().map(|(k, v)| (k.as_str(), v.as_str())), schema)
         .map_err(|err| ApiError::new(400, format!("field {err}")))
+}
+
+/// 400 for JSON that does not parse, naming where.
+pub(crate) fn malformed(err: &serde_json::Error) -> ApiError {
+    ApiError::new(
+        400,
+        format!(
+            "malformed JSON at line {}, column {}: {err}",
+            err.line(),
+            err.column()
+        ),
+    )
+}
+
+/// Checks that `bytes` hold one JSON value, without building it; 400 naming the position of a
+/// syntax error.
+pub(crate) fn check_json(bytes: &[u8]) -> Result<(), ApiError> {
+    serde_json::from_slice::<serde::de::IgnoredAny>(bytes)
+        .map(|_| ())
+        .map_err(|err| malformed(&err))
 }
 
 /// Whether a body sent as a form is a JSON object: `curl -d '{"name": "John"}'` labels JSON as

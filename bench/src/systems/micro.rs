@@ -25,7 +25,7 @@ use crate::proto::micro::streaming::{
 };
 
 /// The service name the server runs under and the client looks up.
-const SERVICE: &str = "bench";
+pub const SERVICE: &str = "bench";
 
 struct Greeter;
 
