@@ -1,7 +1,7 @@
 //! `micro describe NAME` (and `micro get service NAME`): a service's nodes and its endpoints with
 //! their request and response schemas, laid out as the Micro toolkit's `get service` prints them.
 
-use micro_runtime::registry::{Endpoint, ServiceRecord, Value};
+use micro_runtime::registry::{Endpoint, ServiceRecord};
 
 use crate::config::{Global, Output};
 use crate::failure::Failure;
@@ -58,30 +58,10 @@ pub fn endpoint(endpoint: &Endpoint) -> String {
         ("Response", &endpoint.response),
     ] {
         match value {
-            Some(value) => out.push_str(&format!("{label}: {}\n", tree(value, 0))),
+            Some(value) => out.push_str(&format!("{label}: {}\n", value.tree())),
             None => out.push_str(&format!("{label}: {{}}\n")),
         }
     }
-    out
-}
-
-/// A type as an indented tree: `Type {`, a line per field (nested messages opened in place),
-/// `}`; a type without fields is its name alone.
-pub fn tree(value: &Value, depth: usize) -> String {
-    if value.values.is_empty() {
-        return value.type_name.clone();
-    }
-    let indent = "    ".repeat(depth + 1);
-    let mut out = format!("{} {{\n", value.type_name);
-    for field in &value.values {
-        out.push_str(&format!(
-            "{indent}{} {}\n",
-            field.name,
-            tree(field, depth + 1)
-        ));
-    }
-    out.push_str(&"    ".repeat(depth));
-    out.push('}');
     out
 }
 
@@ -90,35 +70,4 @@ fn pairs<'a>(map: impl Iterator<Item = (&'a String, &'a String)>) -> String {
     let mut pairs: Vec<String> = map.map(|(k, v)| format!("{k}={v}")).collect();
     pairs.sort();
     pairs.join(",")
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn value(name: &str, type_name: &str, values: Vec<Value>) -> Value {
-        Value {
-            name: name.into(),
-            type_name: type_name.into(),
-            values,
-        }
-    }
-
-    #[test]
-    fn nested_messages_open_in_place() {
-        let address = value("address", "Address", vec![value("city", "string", vec![])]);
-        let request = value(
-            "CreateRequest",
-            "CreateRequest",
-            vec![
-                value("name", "string", vec![]),
-                address,
-                value("tags", "[]string", vec![]),
-            ],
-        );
-        assert_eq!(
-            tree(&request, 0),
-            "CreateRequest {\n    name string\n    address Address {\n        city string\n    }\n    tags []string\n}"
-        );
-    }
 }

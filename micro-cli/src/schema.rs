@@ -8,7 +8,7 @@
 
 use serde_json::Value as Json;
 
-use micro_runtime::registry::Value;
+use micro_runtime::registry::{Value, json_name};
 
 /// Checks `body` against `schema`; the error names the field path and what was wrong.
 pub fn check(body: &Json, schema: &Value) -> Result<(), String> {
@@ -28,7 +28,7 @@ fn check_message(body: &Json, schema: &Value, path: &str) -> Result<(), String> 
         let Some(field) = schema
             .values
             .iter()
-            .find(|f| f.name == *name || camel(&f.name) == *name)
+            .find(|f| f.name == *name || json_name(&f.name) == *name)
         else {
             let known: Vec<&str> = schema.values.iter().map(|f| f.name.as_str()).collect();
             let near = crate::lookup::near(name, &known);
@@ -140,23 +140,6 @@ fn kind(value: &Json) -> String {
     format!("{kind}{shown}")
 }
 
-/// protojson's lowerCamelCase form of a field name: `user_id` → `userId`.
-fn camel(name: &str) -> String {
-    let mut out = String::with_capacity(name.len());
-    let mut upper = false;
-    for c in name.chars() {
-        if c == '_' {
-            upper = true;
-        } else if upper {
-            out.extend(c.to_uppercase());
-            upper = false;
-        } else {
-            out.push(c);
-        }
-    }
-    out
-}
-
 #[cfg(test)]
 mod tests {
     use serde_json::json;
@@ -164,11 +147,7 @@ mod tests {
     use super::*;
 
     fn field(name: &str, type_name: &str, values: Vec<Value>) -> Value {
-        Value {
-            name: name.into(),
-            type_name: type_name.into(),
-            values,
-        }
+        Value::new(name, type_name, values)
     }
 
     fn schema() -> Value {

@@ -6,7 +6,7 @@ mod common;
 
 use std::time::Duration;
 
-use common::{LongRun, Run, ServiceProcess, line, run_with};
+use common::{LongRun, Run, ServiceProcess, line, line_starting, run_with};
 use tests::netns;
 
 fn mdns_env() -> Vec<(String, String)> {
@@ -95,12 +95,7 @@ async fn every_lookup_command() {
     // A stopped process says goodbye: watch sees it go.
     let id = greeter.node_id.clone();
     greeter.stop().await;
-    let deleted = loop {
-        let next = line(&mut watch.stdout).await;
-        if next.starts_with("delete") {
-            break next;
-        }
-    };
+    let deleted = line_starting(&mut watch.stdout, "delete").await;
     assert!(deleted.contains(&id), "{deleted}");
     watch.signal("INT");
     assert_eq!(watch.exit_code().await, 0);

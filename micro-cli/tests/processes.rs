@@ -6,7 +6,9 @@ mod common;
 
 use std::collections::BTreeSet;
 
-use common::{LongRun, Run, ServiceProcess, WAIT, error_json, etcd_env, line, run_with};
+use common::{
+    LongRun, Run, ServiceProcess, WAIT, error_json, etcd_env, line, line_starting, run_with,
+};
 use tests::etcd::EtcdServer;
 use tests::nats::NatsServer;
 use tokio::io::AsyncWriteExt;
@@ -274,12 +276,7 @@ async fn watch_sees_processes_start_and_stop() {
     );
     let id = greeter.node_id.clone();
     greeter.stop().await;
-    let deleted = loop {
-        let next = line(&mut watch.stdout).await;
-        if next.starts_with("delete") {
-            break next;
-        }
-    };
+    let deleted = line_starting(&mut watch.stdout, "delete").await;
     assert!(deleted.contains(&id), "{deleted}");
     // Ctrl-C is how watch ends: exit 0.
     watch.signal("INT");

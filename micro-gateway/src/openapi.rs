@@ -8,7 +8,7 @@
 //! gateway's path and query typing uses; replies with the lowerCamelCase JSON names services
 //! write. 64-bit integers are strings or numbers, as proto3 JSON allows both.
 
-use micro_runtime::registry::{Endpoint, Value as Shape};
+use micro_runtime::registry::{Endpoint, Value as Shape, json_name};
 use serde_json::{Map, Value, json};
 
 use crate::routes::Declared;
@@ -124,7 +124,7 @@ fn operation(
                 "name": field,
                 "in": "path",
                 "required": true,
-                "schema": request.and_then(|r| find(r, field)).map_or(json!({"type": "string"}), scalar_or_any),
+                "schema": request.and_then(|r| r.find(field)).map_or(json!({"type": "string"}), scalar_or_any),
             })
         })
         .collect();
@@ -181,7 +181,7 @@ fn operation(
     if !body.is_empty() {
         let body_schema = match (body, request) {
             ("*", Some(request)) => schema(request, false),
-            (field, Some(request)) => find(request, field).map_or(json!({}), |f| schema(f, false)),
+            (field, Some(request)) => request.find(field).map_or(json!({}), |f| schema(f, false)),
             _ => json!({ "type": "object" }),
         };
         // A stream's body may hold several messages in a row (NDJSON); one is JSON.
@@ -197,13 +197,6 @@ fn operation(
         operation["x-micro-stream"] = json!(true);
     }
     operation
-}
-
-/// The field at a dotted path of a message.
-fn find<'a>(message: &'a Shape, path: &str) -> Option<&'a Shape> {
-    path.split('.').try_fold(message, |at, part| {
-        at.values.iter().find(|f| f.name == part)
-    })
 }
 
 /// A query parameter's schema: scalars and repeated scalars only.
@@ -274,7 +267,7 @@ fn schema(shape: &Shape, json_names: bool) -> Value {
         .iter()
         .map(|field| {
             let name = if json_names {
-                camel(&field.name)
+                json_name(&field.name)
             } else {
                 field.name.clone()
             };
@@ -282,23 +275,6 @@ fn schema(shape: &Shape, json_names: bool) -> Value {
         })
         .collect();
     json!({ "type": "object", "title": shape.type_name, "properties": properties })
-}
-
-/// `created_at` → `createdAt`, the proto3 JSON name.
-fn camel(name: &str) -> String {
-    let mut out = String::with_capacity(name.len());
-    let mut upper = false;
-    for c in name.chars() {
-        if c == '_' {
-            upper = true;
-        } else if upper {
-            out.extend(c.to_uppercase());
-            upper = false;
-        } else {
-            out.push(c);
-        }
-    }
-    out
 }
 
 fn error_schema() -> Value {
@@ -373,11 +349,5 @@ mod tests {
         );
         assert_eq!(path_prefix("greeter", Some("go.micro.api")), None);
         assert_eq!(path_prefix("greeter", None).as_deref(), Some("greeter"));
-    }
-
-    #[test]
-    fn json_names_are_lower_camel_case() {
-        assert_eq!(camel("created_at"), "createdAt");
-        assert_eq!(camel("id"), "id");
     }
 }

@@ -5,7 +5,6 @@
 //! rather than let the tests pass without etcd.
 
 use std::fs::File;
-use std::net::TcpListener;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
@@ -179,19 +178,20 @@ impl EtcdCluster {
         let deadline = Instant::now() + READY_TIMEOUT;
         for index in 0..self.members.len() {
             loop {
-                let member = &mut self.members[index];
                 // Members killed on purpose are not waited for.
-                let Some(child) = member.process.as_mut() else {
+                if self.members[index].process.is_none() {
                     break;
-                };
-                if child.try_wait().ok().flatten().is_some() {
-                    return Err(Exited(member.name.clone()));
                 }
-                if healthy(member.client_port).await {
+                // A member that failed to start (its port taken) keeps the others from a quorum:
+                // notice it while waiting on any of them.
+                if let Some(gone) = self.exited() {
+                    return Err(Exited(gone));
+                }
+                if healthy(self.members[index].client_port).await {
                     break;
                 }
                 if Instant::now() > deadline {
-                    let name = member.name.clone();
+                    let name = self.members[index].name.clone();
                     panic!(
                         "etcd member {name} not healthy within {READY_TIMEOUT:?}:\n{}",
                         self.log_tail(&name)
@@ -201,6 +201,14 @@ impl EtcdCluster {
             }
         }
         Ok(())
+    }
+
+    /// The first running member whose process has exited.
+    fn exited(&mut self) -> Option<String> {
+        self.members.iter_mut().find_map(|m| {
+            let child = m.process.as_mut()?;
+            child.try_wait().ok().flatten().map(|_| m.name.clone())
+        })
     }
 
     fn log_tail(&self, name: &str) -> String {
@@ -223,21 +231,10 @@ fn etcd_binary() -> PathBuf {
         .unwrap_or_else(|| panic!("etcd not found: run scripts/install-test-deps.sh"))
 }
 
-/// Free loopback ports, all held at once so none is handed out twice, then released for etcd.
-fn free_ports(count: usize) -> Vec<u16> {
-    let listeners: Vec<TcpListener> = (0..count)
-        .map(|_| TcpListener::bind("127.0.0.1:0").expect("bind a free port"))
-        .collect();
-    listeners
-        .iter()
-        .map(|l| l.local_addr().expect("local addr").port())
-        .collect()
-}
-
 /// Starts `size` members: the command line from environment.md plus `flags`, one data dir and log
 /// each.
 fn spawn(binary: &Path, dir: &Path, size: usize, flags: &[&str]) -> Vec<Member> {
-    let ports = free_ports(size * 2);
+    let ports = crate::ports::free_ports(size * 2);
     let names: Vec<String> = (1..=size).map(|i| format!("n{i}")).collect();
     let peer_url = |i: usize| format!("http://127.0.0.1:{}", ports[size + i]);
     let initial_cluster = names

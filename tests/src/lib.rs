@@ -19,6 +19,7 @@ pub mod handlers;
 pub mod logs;
 pub mod nats;
 pub mod netns;
+pub mod ports;
 pub mod subscriber_suite;
 pub mod support;
 pub mod transport_suite;

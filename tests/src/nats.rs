@@ -5,7 +5,6 @@
 //! panics rather than let the tests pass without NATS.
 
 use std::fs::File;
-use std::net::TcpListener;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
@@ -39,7 +38,7 @@ impl NatsServer {
         for attempt in 1..=START_ATTEMPTS {
             let dir = tempfile::tempdir().expect("temp dir for nats-server");
             let mut server = Self {
-                port: free_port(),
+                port: crate::ports::free_port(),
                 process: None,
                 log: dir.path().join("nats-server.log"),
                 _dir: dir,
@@ -152,13 +151,6 @@ fn nats_server_binary() -> PathBuf {
         .map(|dir| dir.join("nats-server"))
         .find(|candidate| candidate.is_file())
         .unwrap_or_else(|| panic!("nats-server not found: run scripts/install-test-deps.sh"))
-}
-
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .expect("bind a free port")
-        .port()
 }
 
 /// Whether the server on `port` accepts a connection and sends its `INFO {...}` line.

@@ -58,16 +58,21 @@ pub async fn run(registry_address: &str, args: &[&str], stdin: &str) -> Run {
     run_with(&etcd_env(registry_address), args, stdin).await
 }
 
-/// Runs `micro ARGS` with `env`, with `stdin` as its input, to its exit (within [`WAIT`]).
-pub async fn run_with(env: &[(String, String)], args: &[&str], stdin: &str) -> Run {
-    use tokio::io::AsyncWriteExt;
-    let mut child = command(env!("CARGO_BIN_EXE_micro"), env)
+/// `micro ARGS` with `env`, started with stdin, stdout and stderr piped.
+fn spawn_micro(env: &[(String, String)], args: &[&str]) -> Child {
+    command(env!("CARGO_BIN_EXE_micro"), env)
         .args(args)
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
-        .expect("the micro binary runs");
+        .expect("the micro binary runs")
+}
+
+/// Runs `micro ARGS` with `env`, with `stdin` as its input, to its exit (within [`WAIT`]).
+pub async fn run_with(env: &[(String, String)], args: &[&str], stdin: &str) -> Run {
+    use tokio::io::AsyncWriteExt;
+    let mut child = spawn_micro(env, args);
     let mut input = child.stdin.take().unwrap();
     input.write_all(stdin.as_bytes()).await.unwrap();
     drop(input);
@@ -105,13 +110,7 @@ pub struct LongRun {
 impl LongRun {
     /// Starts `micro ARGS` with `env`.
     pub fn start(env: &[(String, String)], args: &[&str]) -> Self {
-        let mut child = command(env!("CARGO_BIN_EXE_micro"), env)
-            .args(args)
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("the micro binary runs");
+        let mut child = spawn_micro(env, args);
         let stdout = BufReader::new(child.stdout.take().unwrap()).lines();
         let stderr = BufReader::new(child.stderr.take().unwrap()).lines();
         Self {
@@ -151,6 +150,19 @@ pub async fn line<R: tokio::io::AsyncBufRead + Unpin>(lines: &mut tokio::io::Lin
         .expect("a line in time")
         .unwrap()
         .expect("the output goes on")
+}
+
+/// The next line of `lines` that starts with `prefix`, skipping others (within [`WAIT`] each).
+pub async fn line_starting<R: tokio::io::AsyncBufRead + Unpin>(
+    lines: &mut tokio::io::Lines<R>,
+    prefix: &str,
+) -> String {
+    loop {
+        let next = line(lines).await;
+        if next.starts_with(prefix) {
+            return next;
+        }
+    }
 }
 
 /// Sends `signal` to process `pid` with kill(1).

@@ -7,31 +7,6 @@ use micro_runtime::registry::Value;
 
 use crate::docs::escape;
 
-/// `HelloRequest {\n    name string\n}`: the tree, as `micro describe` prints it.
-pub(crate) fn tree(value: &Value) -> String {
-    let mut out = String::new();
-    write_tree(&mut out, value, 0);
-    out
-}
-
-fn write_tree(out: &mut String, value: &Value, depth: usize) {
-    let pad = "    ".repeat(depth);
-    let head = if depth == 0 {
-        value.type_name.clone()
-    } else {
-        format!("{} {}", value.name, value.type_name)
-    };
-    if value.values.is_empty() {
-        let _ = writeln!(out, "{pad}{head}");
-        return;
-    }
-    let _ = writeln!(out, "{pad}{head} {{");
-    for field in &value.values {
-        write_tree(out, field, depth + 1);
-    }
-    let _ = writeln!(out, "{pad}}}");
-}
-
 /// The form's inputs for a request message, escaped, with labels; `id` keeps their ids unique on
 /// the page.
 pub(crate) fn inputs(request: &Value, id: &str) -> String {
@@ -100,11 +75,7 @@ mod tests {
     use super::*;
 
     fn value(name: &str, type_name: &str, values: Vec<Value>) -> Value {
-        Value {
-            name: name.into(),
-            type_name: type_name.into(),
-            values,
-        }
+        Value::new(name, type_name, values)
     }
 
     #[test]
@@ -135,6 +106,5 @@ mod tests {
         assert!(html.contains("data-kind=\"json\""), "{html}");
         assert!(html.contains("name=\"address.&lt;city&gt;\""), "{html}");
         assert!(!html.contains("<city>"), "{html}");
-        assert_eq!(tree(&request).lines().next(), Some("Req {"));
     }
 }

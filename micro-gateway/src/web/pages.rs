@@ -112,8 +112,8 @@ pub(crate) async fn service(State(web): State<Arc<Web>>, Path(name): Path<String
             } else {
                 ""
             },
-            request = escape(&form::tree(&request)),
-            response = escape(&form::tree(&response)),
+            request = escape(&request.tree()),
+            response = escape(&response.tree()),
         );
         if stream {
             let _ = write!(

@@ -120,11 +120,7 @@ mod tests {
     use super::*;
 
     fn field(name: &str, type_name: &str, values: Vec<Value>) -> Value {
-        Value {
-            name: name.into(),
-            type_name: type_name.into(),
-            values,
-        }
+        Value::new(name, type_name, values)
     }
 
     fn schema() -> Value {

@@ -23,6 +23,7 @@ mod fields;
 #[cfg(feature = "mdns")]
 pub mod mdns;
 pub mod memory;
+mod shape;
 mod watchers;
 
 use std::collections::{BTreeMap, HashMap};
@@ -46,6 +47,7 @@ pub use fields::{FieldError, fields_to_json};
 #[cfg(feature = "mdns")]
 pub use mdns::{MdnsOptions, MdnsRegistry};
 pub use memory::MemoryRegistry;
+pub use shape::json_name;
 
 /// A boxed, sendable future: what [`Registry`] methods return, so the trait stays object-safe.
 pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
