@@ -2,13 +2,14 @@
 //! HTTP client sees what a micro client would (go-micro's gateway answers 500 or 502 for all).
 //!
 //! The client's own failures are the gateway's to report, as a gateway does: a service the
-//! registry does not know is 404, one whose nodes cannot be reached 503, no answer in time 504.
+//! registry does not know is 404, one whose nodes cannot be reached 503, no answer in time 504
+//! (whether the client's deadline or the one it sent ran out first).
 //! Their id is `go.micro.api`, go-micro's classic gateway's.
 
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use micro_runtime::Error;
-use micro_runtime::error::CLIENT_ID;
+use micro_runtime::error::{CLIENT_ID, SERVER_ID};
 
 /// The id of errors the gateway produces itself.
 pub const GATEWAY_ID: &str = "go.micro.api";
@@ -26,7 +27,10 @@ impl ApiError {
     /// Maps a call's failure: the service's own errors pass through; the client's become the
     /// gateway's 404, 503 or 504, naming the service and endpoint.
     pub fn from_call(err: Error, service: &str, endpoint: &str) -> Self {
-        if err.id != CLIENT_ID {
+        // The deadline the gateway sent may run out at the service first: its server then
+        // answers 408 itself, and that is the gateway's timeout too.
+        let deadline_at_server = err.id == SERVER_ID && err.code == 408;
+        if err.id != CLIENT_ID && !deadline_at_server {
             return ApiError(err);
         }
         let code = match err.code {
@@ -105,6 +109,14 @@ mod tests {
                 404,
             ),
             (Error::new(CLIENT_ID, "deadline exceeded", 408), 504),
+            (
+                Error::new(
+                    SERVER_ID,
+                    "deadline exceeded before the handler finished",
+                    408,
+                ),
+                504,
+            ),
             (Error::new(CLIENT_ID, "connection error: refused", 500), 503),
             (Error::new(CLIENT_ID, "no node", 503), 503),
         ];
