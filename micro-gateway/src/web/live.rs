@@ -94,12 +94,7 @@ pub(crate) async fn registry_events(State(web): State<Arc<Web>>) -> Response {
 
 /// `GET /web/health/{name}`: every node's `Debug.Health`, asked at once.
 pub(crate) async fn health(State(web): State<Arc<Web>>, Path(name): Path<String>) -> Response {
-    let records = web
-        .gateway
-        .registry
-        .get_service_shared(&name)
-        .await
-        .unwrap_or_default();
+    let records = web.records(&name).await;
     let client = &web.gateway.client;
     let checks = records.iter().flat_map(|r| r.nodes.iter()).map(|node| {
         let name = name.as_str();

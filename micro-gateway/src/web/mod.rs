@@ -49,6 +49,20 @@ pub(crate) struct Web {
     pub(crate) broker: Option<Arc<dyn Broker>>,
 }
 
+impl Web {
+    /// A service's records, from the gateway's cached registry; none when it cannot answer.
+    pub(crate) async fn records(
+        &self,
+        name: &str,
+    ) -> Arc<[micro_runtime::registry::ServiceRecord]> {
+        self.gateway
+            .registry
+            .get_service_shared(name)
+            .await
+            .unwrap_or_default()
+    }
+}
+
 impl Dashboard {
     /// A dashboard over `gateway`'s registry, publishing and watching topics on `broker`.
     pub fn new(gateway: Gateway, broker: Option<Arc<dyn Broker>>) -> Self {

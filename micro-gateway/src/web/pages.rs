@@ -61,12 +61,7 @@ fn write_row(out: &mut String, service: &Listed) {
 
 /// `/service/{name}`: nodes, health, and every endpoint with its schemas and a form.
 pub(crate) async fn service(State(web): State<Arc<Web>>, Path(name): Path<String>) -> Response {
-    let records = web
-        .gateway
-        .registry
-        .get_service_shared(&name)
-        .await
-        .unwrap_or_default();
+    let records = web.records(&name).await;
     if records.is_empty() {
         let body = format!(
             "<h1>Not found</h1><p>No service <code>{}</code> is registered. \
