@@ -375,7 +375,9 @@ async fn cors_answers_only_allowed_origins() {
         from_app.header("access-control-allow-origin"),
         Some("http://app.example")
     );
+    // Another page's post is refused outright: a browser sends some without asking first.
     let from_elsewhere = call("http://evil.example").await;
+    assert_eq!(from_elsewhere.status, 403, "{from_elsewhere:?}");
     assert_eq!(
         from_elsewhere.header("access-control-allow-origin"),
         None,
@@ -383,20 +385,30 @@ async fn cors_answers_only_allowed_origins() {
     );
     api.stop().await;
 
-    // Off by default: no CORS headers at all.
+    // Off by default: no CORS headers at all, and another page's post refused.
     let api = Api::start(&env, &[]).await;
     let plain = curl(
         &format!("{}/greeter/hello", api.url),
         &["-H", "Origin: http://app.example", "-d", r#"{"name": "C"}"#],
     )
     .await;
-    assert_eq!(greeting(&plain), "Hello C");
+    assert_eq!(plain.status, 403, "{plain:?}");
+    let read = curl(
+        &format!("{}/greeter/hello?name=C", api.url),
+        &["-H", "Origin: http://app.example"],
+    )
+    .await;
+    assert_eq!(
+        greeting(&read),
+        "Hello C",
+        "a GET is answered, without CORS headers"
+    );
     assert!(
-        !plain
+        !read
             .headers
             .iter()
             .any(|(n, _)| n.starts_with("access-control")),
-        "{plain:?}"
+        "{read:?}"
     );
     api.stop().await;
     // A value that is not an origin is refused before the gateway starts.

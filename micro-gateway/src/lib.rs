@@ -32,6 +32,7 @@ mod declared;
 mod docs;
 pub mod errors;
 mod forward;
+mod guard;
 mod openapi;
 pub mod options;
 mod request;
@@ -71,6 +72,10 @@ pub(crate) struct Shared {
     pub(crate) options: GatewayOptions,
     /// The routes services declare, kept current from the registry.
     pub(crate) routes: Arc<routes::Routes>,
+    /// Places for open WebSockets, which leave the connection cap once upgraded.
+    pub(crate) streams: Arc<tokio::sync::Semaphore>,
+    /// Becomes true when the gateway stops: open WebSockets close (1001).
+    pub(crate) closing: tokio::sync::watch::Sender<bool>,
 }
 
 impl Gateway {
@@ -80,12 +85,15 @@ impl Gateway {
         // memory, so the client does not cache again.
         let registry: Arc<dyn Registry> = Arc::new(CachedRegistry::new(registry));
         let client = Client::new(Arc::clone(&registry));
+        let options_streams = options.max_connections.max(1);
         Self {
             shared: Arc::new(Shared {
                 registry,
                 client,
                 options,
                 routes: Arc::new(routes::Routes::new()),
+                streams: Arc::new(tokio::sync::Semaphore::new(options_streams)),
+                closing: tokio::sync::watch::Sender::new(false),
             }),
         }
     }
@@ -106,11 +114,21 @@ impl Gateway {
             .route("/", get(forward::index))
             .fallback(forward::handle)
             .with_state(Arc::clone(&self.shared));
+        let router = self.guarded(router);
         serve::cors(
             router,
             &self.shared.options.cors,
             &self.shared.options.metadata_headers,
         )
+    }
+
+    /// `router` behind the check of requests from other pages' origins (`guard.rs`).
+    pub(crate) fn guarded(&self, router: Router) -> Router {
+        let origins = Arc::new(guard::Origins(self.shared.options.cors.clone()));
+        router.layer(axum::middleware::from_fn_with_state(
+            origins,
+            guard::check_origin,
+        ))
     }
 
     /// Serves [`Self::router`] on `listener` until `shutdown` completes, then finishes the
@@ -120,19 +138,62 @@ impl Gateway {
         listener: TcpListener,
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> std::io::Result<()> {
+        self.warm_up();
         let router = self.router();
-        serve_router(router, listener, &self.shared.options, shutdown).await
+        let served = serve_router(
+            router,
+            listener,
+            &self.shared.options,
+            self.closing(shutdown),
+        );
+        served.await?;
+        self.drain_streams().await;
+        Ok(())
+    }
+
+    /// `shutdown`, then the signal that closes open WebSockets.
+    pub(crate) fn closing(
+        &self,
+        shutdown: impl Future<Output = ()> + Send + 'static,
+    ) -> impl Future<Output = ()> + Send + 'static {
+        let closing = self.shared.closing.clone();
+        async move {
+            shutdown.await;
+            let _ = closing.send(true);
+        }
+    }
+
+    /// Waits (a bounded time) for the WebSockets told to close to be gone.
+    pub(crate) async fn drain_streams(&self) {
+        let all = u32::try_from(self.shared.options.max_connections.max(1)).unwrap_or(u32::MAX);
+        let drained = self.shared.streams.acquire_many(all);
+        let _ = tokio::time::timeout(std::time::Duration::from_secs(10), drained).await;
+    }
+
+    /// Starts reading the declared routes now rather than on the first request: over mDNS the
+    /// listing takes a query round, which no caller should wait for.
+    pub(crate) fn warm_up(&self) {
+        let shared = Arc::clone(&self.shared);
+        tokio::spawn(async move {
+            shared.routes.table(&shared.registry).await;
+        });
     }
 }
 
 /// Serves `router` (a [`Gateway::router`], perhaps wrapped in more layers) on `listener` with the
-/// connection limits of `options`, until `shutdown` completes.
+/// connection limits of `options`, until `shutdown` completes. On a loopback listener, a request
+/// whose `Host` does not name loopback is refused (403), so DNS rebinding cannot reach it.
 pub async fn serve_router(
     router: Router,
     listener: TcpListener,
     options: &GatewayOptions,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
+    let router = if listener.local_addr()?.ip().is_loopback() {
+        router.layer(axum::middleware::from_fn(guard::check_host))
+    } else {
+        router
+    };
     serve::serve(router, listener, options, shutdown).await
 }
 

@@ -12,7 +12,9 @@
 //!    CamelCased, `-` splitting words (`get-user` → `GetUser`); capitals already there stay, so
 //!    `/greeter/Greeter/SayHello` → `Greeter.SayHello`.
 //!
-//! With a namespace (go-micro's `go.micro.api` form), the service is `namespace.name`.
+//! With a namespace (go-micro's `go.micro.api` form), the service is `namespace.name` (a name
+//! already in the namespace is kept). A namespace chooses names; it does not limit what can be
+//! called: `/rpc`, declared routes and full names reach any service.
 
 use std::fmt;
 
@@ -69,7 +71,10 @@ pub fn resolve(
     }
     let named = |service: String, endpoint: String, rule: Rule| Route {
         service: match namespace {
-            Some(ns) if !ns.is_empty() => format!("{ns}.{service}"),
+            // A name already in the namespace (as the dashboard sends it) stays as it is.
+            Some(ns) if !ns.is_empty() && !service.starts_with(&format!("{ns}.")) => {
+                format!("{ns}.{service}")
+            }
             _ => service,
         },
         endpoint,
@@ -179,6 +184,12 @@ mod tests {
     fn a_namespace_prefixes_the_service() {
         let route = resolve("/greeter/say/hello", None, Some("go.micro.api")).unwrap();
         assert_eq!(route.service, "go.micro.api.greeter");
+        let full = resolve(
+            "/go.micro.api.greeter/Greeter.Hello",
+            None,
+            Some("go.micro.api"),
+        );
+        assert_eq!(full.unwrap().service, "go.micro.api.greeter");
         assert_eq!(route.endpoint, "Say.Hello");
         assert!(route.to_string().contains("go.micro.api.greeter"));
     }

@@ -138,6 +138,8 @@ async fn watch(routes: Weak<Routes>, registry: Arc<dyn Registry>) {
                 return;
             }
             if ended {
+                // A registry whose watches end at once must not be asked in a tight loop.
+                tokio::time::sleep(RETRY).await;
                 break;
             }
         }

@@ -4,8 +4,9 @@
 //! has no header timeout and no connection cap: a client that opens connections and never sends
 //! would hold them forever. Here each connection waits for a permit (so at most
 //! `max_connections` are served, the rest wait in the kernel's listen queue), HTTP/1 headers must
-//! arrive within `header_timeout`, and HTTP/1.1 upgrades (WebSocket) and HTTP/2 are served on the
-//! same port.
+//! arrive within `header_timeout`, and HTTP/1.1 upgrades (WebSocket) are served on the same
+//! port. WebSockets outlive their connection's place once upgraded, so they count against their
+//! own cap (`stream.rs`) and watch the same shutdown.
 
 use std::future::Future;
 use std::sync::Arc;
@@ -73,7 +74,9 @@ pub(crate) async fn serve(
 ) -> std::io::Result<()> {
     let graceful = GracefulShutdown::new();
     let permits = Arc::new(Semaphore::new(options.max_connections.max(1)));
-    let mut builder = auto::Builder::new(TokioExecutor::new());
+    // HTTP/1.1 only, for now: hyper's HTTP/2 server has no idle timeout, so an idle h2c
+    // connection would hold its place for ever. (Upgrades, for WebSockets, are served.)
+    let mut builder = auto::Builder::new(TokioExecutor::new()).http1_only();
     builder
         .http1()
         .timer(TokioTimer::new())

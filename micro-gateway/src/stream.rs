@@ -12,11 +12,15 @@
 //!   string) are the messages sent; each message back is a line, and an error a last line
 //!   `{"error": {...}}`.
 //!
-//! Streams have no deadline unless the request's `Timeout` header gives one. A WebSocket client
-//! that stops reading is disconnected after [`GatewayOptions::stream_send_timeout`], so nothing
+//! Streams have no deadline unless the request's `Timeout` header gives one. WebSockets count
+//! against their own cap (as many as connections: an upgraded connection leaves the connection
+//! cap), close with 1001 when the gateway stops, and are read to the end even after the client's
+//! empty frame, so a client that leaves a quiet stream still cancels it. A WebSocket client
+//! that stops reading is disconnected after [`crate::GatewayOptions::stream_send_timeout`], so nothing
 //! is buffered for it without bound; SSE and NDJSON replies are written as the client reads.
 
 use std::convert::Infallible;
+use std::sync::Arc;
 
 use axum::body::{Body, Bytes};
 use axum::extract::FromRequestParts;
@@ -31,10 +35,10 @@ use micro_runtime::codec::{ContentType, JsonValue};
 use micro_runtime::registry::Endpoint;
 use micro_runtime::{CallOptions, Error};
 use serde_json::{Map, Value};
+use tokio::sync::{OwnedSemaphorePermit, watch};
 
 use crate::Shared;
 use crate::errors::ApiError;
-use crate::options::GatewayOptions;
 use crate::request;
 
 type Stream = BidiStream<JsonValue, JsonValue>;
@@ -59,12 +63,20 @@ pub(crate) async fn serve(
         let upgrade = WebSocketUpgrade::from_request_parts(&mut parts, &())
             .await
             .map_err(|rejection| ApiError::new(400, rejection.body_text()))?;
+        // An upgraded connection leaves the connection cap, so WebSockets have their own.
+        let place = Arc::clone(&shared.streams)
+            .try_acquire_owned()
+            .map_err(|_| ApiError::new(503, "too many WebSockets are open; try again later"))?;
         let stream = open(shared, target, &options).await?;
-        let limits = shared.options.clone();
+        let bridge = Bridge {
+            send_timeout: shared.options.stream_send_timeout,
+            closing: shared.closing.subscribe(),
+            _place: place,
+        };
         let upgrade = upgrade
-            .max_message_size(limits.max_body)
-            .max_frame_size(limits.max_body);
-        return Ok(upgrade.on_upgrade(move |socket| websocket(socket, stream, first, limits)));
+            .max_message_size(shared.options.max_body)
+            .max_frame_size(shared.options.max_body);
+        return Ok(upgrade.on_upgrade(move |socket| bridge.run(socket, stream, first)));
     }
     let bytes = request::read_body(body, &shared.options).await?;
     let mut messages = request::json_objects(&bytes)?;
@@ -170,102 +182,116 @@ fn error_line(err: &Error) -> String {
     serde_json::json!({ "error": error }).to_string()
 }
 
-/// Bridges a WebSocket and a stream until either ends.
-async fn websocket(
-    socket: WebSocket,
-    stream: Stream,
-    first: Option<Map<String, Value>>,
-    options: GatewayOptions,
-) {
-    let (sender, mut receiver) = stream.split();
-    let (mut socket_tx, mut socket_rx) = socket.split();
-    if let Some(first) = first
-        && sender.send(JsonValue(Value::Object(first))).await.is_err()
-    {
-        return;
-    }
-    // The halves borrow the socket's writer; the block ends them before the close is sent.
-    let close = {
-        let inbound = async {
-            while let Some(Ok(frame)) = socket_rx.next().await {
-                match frame {
-                    Message::Text(text) if text.is_empty() => {
-                        let _ = sender.close().await;
-                        return Inbound::Ended;
-                    }
-                    Message::Text(text) => match request::json_object(text.as_bytes()) {
-                        Ok(message) => {
-                            if sender
-                                .send(JsonValue(Value::Object(message)))
-                                .await
-                                .is_err()
-                            {
-                                return Inbound::Ended;
-                            }
-                        }
-                        Err(err) => return Inbound::Refused(1007, err.0.detail),
-                    },
-                    Message::Binary(_) => {
-                        return Inbound::Refused(1003, "send JSON messages as text frames".into());
-                    }
-                    Message::Close(_) => return Inbound::HungUp,
-                    Message::Ping(_) | Message::Pong(_) => {}
-                }
-            }
-            Inbound::HungUp
-        };
-        let outbound = async {
-            loop {
-                let close = match receiver.recv().await {
-                    Ok(Some(JsonValue(message))) => {
-                        let frame = Message::Text(message.to_string().into());
-                        match tokio::time::timeout(
-                            options.stream_send_timeout,
-                            socket_tx.send(frame),
-                        )
-                        .await
-                        {
-                            Ok(Ok(())) => continue,
-                            // Gone, or not reading: drop it rather than queue for it.
-                            Ok(Err(_)) | Err(_) => return None,
-                        }
-                    }
-                    Ok(None) => close_frame(1000, ""),
-                    Err(err) => close_frame(close_code(&err), &err.detail),
-                };
-                return Some(close);
-            }
-        };
-        tokio::pin!(inbound, outbound);
-        let mut reading = true;
-        loop {
-            tokio::select! {
-                ended = &mut inbound, if reading => match ended {
-                    Inbound::Ended => reading = false,
-                    Inbound::HungUp => return,
-                    Inbound::Refused(code, why) => break Some(close_frame(code, &why)),
-                },
-                close = &mut outbound => break close,
-            }
-        }
-    };
-    if let Some(close) = close {
-        let _ = tokio::time::timeout(
-            options.stream_send_timeout,
-            socket_tx.send(Message::Close(Some(close))),
-        )
-        .await;
-    }
+/// What one WebSocket's bridge holds besides the two ends.
+struct Bridge {
+    /// How long the client may take to accept each message.
+    send_timeout: std::time::Duration,
+    /// Turns true when the gateway stops.
+    closing: watch::Receiver<bool>,
+    /// Its place among the open WebSockets, given back when the bridge ends.
+    _place: OwnedSemaphorePermit,
 }
 
 /// How the client's side of a WebSocket ended.
 enum Inbound {
-    /// An empty frame: no more messages, but replies are still wanted.
-    Ended,
-    /// The socket closed or failed.
+    /// The socket closed or failed: hang up.
     HungUp,
     /// A frame that is not a JSON object: the close code and reason.
     Refused(u16, String),
+}
+
+impl Bridge {
+    /// Carries messages both ways until the service ends the stream, the client hangs up, or the
+    /// gateway stops.
+    async fn run(mut self, socket: WebSocket, stream: Stream, first: Option<Map<String, Value>>) {
+        let (sender, mut receiver) = stream.split();
+        let (mut socket_tx, mut socket_rx) = socket.split();
+        if let Some(first) = first
+            && sender.send(JsonValue(Value::Object(first))).await.is_err()
+        {
+            return;
+        }
+        // The halves borrow the socket's writer; the block ends them before the close is sent.
+        let close = {
+            // Read until the client hangs up, even after its end of input (an empty frame):
+            // a client that leaves a quiet stream must still cancel it.
+            let inbound = async {
+                let mut ended = false;
+                while let Some(Ok(frame)) = socket_rx.next().await {
+                    match frame {
+                        Message::Text(text) if text.is_empty() => {
+                            if !ended {
+                                ended = true;
+                                let _ = sender.close().await;
+                            }
+                        }
+                        Message::Text(_) if ended => {
+                            return Inbound::Refused(
+                                1008,
+                                "the stream takes no more messages".into(),
+                            );
+                        }
+                        Message::Text(text) => match request::json_object(text.as_bytes()) {
+                            Ok(message) => {
+                                if sender
+                                    .send(JsonValue(Value::Object(message)))
+                                    .await
+                                    .is_err()
+                                {
+                                    // The service has ended its side; its replies still come.
+                                    ended = true;
+                                }
+                            }
+                            Err(err) => return Inbound::Refused(1007, err.0.detail),
+                        },
+                        Message::Binary(_) => {
+                            return Inbound::Refused(
+                                1003,
+                                "send JSON messages as text frames".into(),
+                            );
+                        }
+                        Message::Close(_) => return Inbound::HungUp,
+                        Message::Ping(_) | Message::Pong(_) => {}
+                    }
+                }
+                Inbound::HungUp
+            };
+            let send_timeout = self.send_timeout;
+            let outbound = async {
+                loop {
+                    let close = match receiver.recv().await {
+                        Ok(Some(JsonValue(message))) => {
+                            let frame = Message::Text(message.to_string().into());
+                            match tokio::time::timeout(send_timeout, socket_tx.send(frame)).await {
+                                Ok(Ok(())) => continue,
+                                // Gone, or not reading: drop it rather than queue for it.
+                                Ok(Err(_)) | Err(_) => return None,
+                            }
+                        }
+                        Ok(None) => close_frame(1000, ""),
+                        Err(err) => close_frame(close_code(&err), &err.detail),
+                    };
+                    return Some(close);
+                }
+            };
+            let closing = self.closing.wait_for(|closing| *closing);
+            tokio::select! {
+                inbound = inbound => match inbound {
+                    Inbound::HungUp => return,
+                    Inbound::Refused(code, why) => Some(close_frame(code, &why)),
+                },
+                close = outbound => close,
+                _ = closing => Some(close_frame(1001, "the gateway is stopping")),
+            }
+        };
+        if let Some(close) = close {
+            let _ = tokio::time::timeout(
+                self.send_timeout,
+                socket_tx.send(Message::Close(Some(close))),
+            )
+            .await;
+        }
+    }
 }
 
 /// 4000 + a go-micro error's code, the WebSocket range for applications.

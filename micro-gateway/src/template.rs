@@ -99,8 +99,11 @@ impl Template {
             .iter()
             .filter(|p| matches!(p, Piece::Literal(..)))
             .count();
+        // A `:verb` is a literal too: `/v1/items/{id}:history` before `/v1/items/{id}`, whose
+        // variable would otherwise take `7:history` whole.
+        let verb = usize::from(self.verb.is_some());
         let rest = matches!(self.pieces.last(), Some(Piece::Rest(_)));
-        (literals, self.pieces.len(), !rest)
+        (literals + verb, self.pieces.len(), !rest)
     }
 
     /// The variables' (field, value) pairs if `path` matches, values percent-decoded.
@@ -255,6 +258,8 @@ mod tests {
     fn literals_are_more_specific_than_variables() {
         let latest = Template::parse("/v1/items/latest").unwrap();
         let by_id = Template::parse("/v1/items/{id}").unwrap();
+        let history = Template::parse("/v1/items/{id}:history").unwrap();
         assert!(latest.specificity() > by_id.specificity());
+        assert!(history.specificity() > by_id.specificity());
     }
 }

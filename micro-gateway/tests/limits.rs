@@ -77,7 +77,7 @@ async fn read_to_close(stream: &mut TcpStream) -> String {
 fn hello(name: &str) -> Vec<u8> {
     let body = format!(r#"{{"name": "{name}"}}"#);
     format!(
-        "POST /greeter/hello HTTP/1.1\r\nHost: gw\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        "POST /greeter/hello HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
         body.len()
     )
     .into_bytes()
@@ -100,7 +100,7 @@ async fn headers_that_never_end_are_cut_off() {
     let options = GatewayOptions::default().header_timeout(Duration::from_millis(200));
     let setup = Setup::start(options).await;
     let mut slow = TcpStream::connect(&setup.address).await.unwrap();
-    slow.write_all(b"POST /greeter/hello HTTP/1.1\r\nHost: gw\r\n")
+    slow.write_all(b"POST /greeter/hello HTTP/1.1\r\nHost: 127.0.0.1\r\n")
         .await
         .unwrap();
     // hyper answers 408 or just closes; either way the connection ends.
@@ -120,7 +120,7 @@ async fn a_stalled_body_gets_408() {
     let setup = Setup::start(options).await;
     let mut stalled = TcpStream::connect(&setup.address).await.unwrap();
     stalled
-        .write_all(b"POST /greeter/hello HTTP/1.1\r\nHost: gw\r\nContent-Type: application/json\r\nContent-Length: 100\r\nConnection: close\r\n\r\n{\"name\"")
+        .write_all(b"POST /greeter/hello HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nContent-Length: 100\r\nConnection: close\r\n\r\n{\"name\"")
         .await
         .unwrap();
     let answer = read_to_close(&mut stalled).await;
@@ -136,7 +136,7 @@ async fn a_stalled_body_gets_408() {
 async fn a_chunked_body_past_the_limit_gets_413() {
     let options = GatewayOptions::default().max_body(1024);
     let setup = Setup::start(options).await;
-    let mut request = b"POST /greeter/hello HTTP/1.1\r\nHost: gw\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n".to_vec();
+    let mut request = b"POST /greeter/hello HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n".to_vec();
     for _ in 0..8 {
         request.extend_from_slice(b"100\r\n");
         request.extend_from_slice(&[b' '; 256]);
@@ -226,4 +226,89 @@ async fn a_websocket_client_that_stops_reading_is_disconnected() {
     let served = setup.exchange(&hello("after")).await;
     assert!(served.starts_with("HTTP/1.1 200"), "{served}");
     setup.stop().await;
+}
+
+/// A POST of `{"name": "x"}` to the greeter with `headers` (each `Name: value`).
+fn hello_with(host: &str, headers: &[&str]) -> Vec<u8> {
+    let body = r#"{"name": "x"}"#;
+    let extra: String = headers.iter().map(|h| format!("{h}\r\n")).collect();
+    format!(
+        "POST /greeter/hello HTTP/1.1\r\nHost: {host}\r\nContent-Type: application/json\r\n{extra}Content-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    )
+    .into_bytes()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pages_of_other_origins_and_rebound_names_are_refused() {
+    let options = GatewayOptions::default().cors(vec!["http://app.example".into()]);
+    let setup = Setup::start(options).await;
+    let own = format!("Origin: http://{}", setup.address);
+    for (host, headers, status) in [
+        // No Origin: curl, a service, a script.
+        ("127.0.0.1", vec![], "200"),
+        // The gateway's own pages, and an origin CORS allows.
+        (setup.address.as_str(), vec![own.as_str()], "200"),
+        ("127.0.0.1", vec!["Origin: http://app.example"], "200"),
+        // Any other page: a form post or a no-cors fetch, refused.
+        ("127.0.0.1", vec!["Origin: http://evil.example"], "403"),
+        ("localhost:1", vec![], "200"),
+        // DNS rebinding: a page's own name pointed at 127.0.0.1.
+        ("evil.example", vec![], "403"),
+        (
+            "evil.example:8080",
+            vec!["Origin: http://evil.example:8080"],
+            "403",
+        ),
+    ] {
+        let answer = setup.exchange(&hello_with(host, &headers)).await;
+        assert!(
+            answer.starts_with(&format!("HTTP/1.1 {status}")),
+            "Host {host} {headers:?}: {answer}"
+        );
+    }
+    // A WebSocket from another page, refused before it opens (browsers apply no CORS to them).
+    let upgrade = format!(
+        "GET /greeter/Streamer.Echo HTTP/1.1\r\nHost: {}\r\nOrigin: http://evil.example\r\n\
+         Connection: Upgrade\r\nUpgrade: websocket\r\nSec-WebSocket-Version: 13\r\n\
+         Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n",
+        setup.address
+    );
+    let mut socket = TcpStream::connect(&setup.address).await.unwrap();
+    socket.write_all(upgrade.as_bytes()).await.unwrap();
+    let mut head = vec![0u8; 12];
+    socket.read_exact(&mut head).await.unwrap();
+    assert_eq!(&head, b"HTTP/1.1 403");
+    setup.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn websockets_have_a_cap_and_close_when_the_gateway_stops() {
+    use futures_util::{SinkExt, StreamExt};
+    use tokio_tungstenite::tungstenite::Message;
+    let options = GatewayOptions::default().max_connections(1);
+    let setup = Setup::start(options).await;
+    let url = format!("ws://{}/greeter/Streamer.Echo", setup.address);
+    let (mut open, _) = tokio_tungstenite::connect_async(&url).await.unwrap();
+    open.send(Message::text(r#"{"text": "hi"}"#)).await.unwrap();
+    let echoed = tokio::time::timeout(WAIT, open.next()).await.unwrap();
+    assert!(matches!(echoed, Some(Ok(Message::Text(_)))), "{echoed:?}");
+    // The upgraded connection left the connection cap; the WebSocket cap holds the second.
+    match tokio_tungstenite::connect_async(&url).await {
+        Err(tokio_tungstenite::tungstenite::Error::Http(response)) => {
+            assert_eq!(response.status(), 503)
+        }
+        other => panic!("a second WebSocket past the cap: {other:?}"),
+    }
+    // Stopping the gateway closes the open one with 1001 (going away).
+    let stopping = tokio::spawn(setup.stop());
+    let closed = loop {
+        match tokio::time::timeout(WAIT, open.next()).await.unwrap() {
+            Some(Ok(Message::Close(frame))) => break frame,
+            Some(Ok(_)) => continue,
+            other => panic!("expected a close: {other:?}"),
+        }
+    };
+    assert_eq!(closed.map(|f| u16::from(f.code)), Some(1001));
+    tokio::time::timeout(WAIT, stopping).await.unwrap().unwrap();
 }

@@ -50,6 +50,8 @@ function request(form) {
       default: if (input.value === "") continue; value = input.value;
     }
     const path = input.name.split(".");
+    // Field names come from the registry: none may reach an object's prototype.
+    if (path.some((part) => part === "__proto__" || part === "constructor" || part === "prototype")) continue;
     let at = body;
     for (const part of path.slice(0, -1)) at = at[part] = at[part] || {};
     at[path[path.length - 1]] = value;
@@ -106,20 +108,24 @@ function streamForms() {
       const lines = form.elements.messages.value.split("\n").map((l) => l.trim()).filter(Boolean);
       const scheme = location.protocol === "https:" ? "wss://" : "ws://";
       const path = "/api/" + encodeURIComponent(article.dataset.service) + "/" + encodeURIComponent(article.dataset.endpoint);
-      socket = new WebSocket(scheme + location.host + path);
+      const opened = new WebSocket(scheme + location.host + path);
+      socket = opened;
       status.textContent = "Opening…";
       close.disabled = false;
-      socket.onopen = () => {
+      opened.onopen = () => {
         status.textContent = "Open.";
-        for (const line of lines) socket.send(line);
-        socket.send("");
+        for (const line of lines) opened.send(line);
+        opened.send("");
       };
-      socket.onmessage = (message) => {
+      opened.onmessage = (message) => {
+        if (socket !== opened) return;
         const item = document.createElement("li");
         item.textContent = message.data;
         list.append(item);
       };
-      socket.onclose = (closed) => {
+      opened.onclose = (closed) => {
+        // A stream replaced by a newer one says nothing more.
+        if (socket !== opened) return;
         status.textContent = closed.code === 1000
           ? "Ended after " + list.children.length + " messages."
           : "Closed: " + closed.code + (closed.reason ? " " + closed.reason : "");

@@ -75,7 +75,7 @@ impl Dashboard {
 
     /// The dashboard's routes, with the gateway's under `/api`.
     pub fn router(&self) -> Router {
-        Router::new()
+        let pages = Router::new()
             .route("/", get(pages::services))
             .route("/service/{name}", get(pages::service))
             .route("/topics", get(pages::topics))
@@ -86,7 +86,9 @@ impl Dashboard {
             .route("/web/health/{name}", get(live::health))
             .route("/web/publish", post(topics::publish))
             .route("/web/subscribe", get(topics::subscribe))
-            .with_state(Arc::clone(&self.web))
+            .with_state(Arc::clone(&self.web));
+        self.gateway
+            .guarded(pages)
             .nest("/api", self.gateway.router())
     }
 
@@ -96,8 +98,12 @@ impl Dashboard {
         listener: TcpListener,
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> std::io::Result<()> {
+        self.gateway.warm_up();
         let router = self.router();
-        crate::serve_router(router, listener, self.gateway.options(), shutdown).await
+        let shutdown = self.gateway.closing(shutdown);
+        crate::serve_router(router, listener, self.gateway.options(), shutdown).await?;
+        self.gateway.drain_streams().await;
+        Ok(())
     }
 }
 

@@ -8,6 +8,9 @@ use serde_json::{Map, Value as Json};
 
 use super::Value;
 
+/// The most dotted parts a field path may have.
+const MAX_DEPTH: usize = 32;
+
 /// Why a field could not be set: its path, the text given, and what is wrong.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct FieldError {
@@ -38,13 +41,19 @@ pub fn fields_to_json<'a>(
     let mut root = Map::new();
     for (path, text) in fields {
         let error = |problem: String| FieldError {
-            path: path.to_string(),
-            text: text.to_string(),
+            path: shortened(path),
+            text: shortened(text),
             problem,
         };
         let mut object = &mut root;
         let mut shape = schema;
         let parts: Vec<&str> = path.split('.').collect();
+        // Deeper than any message the registry describes (go-micro stops at 3), and shallow
+        // enough that dropping the object cannot exhaust the stack: `a.a.a...` from a query
+        // string or form would otherwise nest once per dot.
+        if parts.len() > MAX_DEPTH {
+            return Err(error(format!("nested deeper than {MAX_DEPTH} levels")));
+        }
         for (i, part) in parts.iter().enumerate() {
             let field = shape.and_then(|s| s.values.iter().find(|f| f.name == *part));
             if i + 1 < parts.len() {
@@ -91,6 +100,19 @@ pub fn fields_to_json<'a>(
         }
     }
     Ok(root)
+}
+
+/// `text`, cut to 200 bytes for an error message: what a client sent is echoed, never all of it.
+fn shortened(text: &str) -> String {
+    const MAX: usize = 200;
+    if text.len() <= MAX {
+        return text.to_string();
+    }
+    let mut end = MAX;
+    while !text.is_char_boundary(end) {
+        end -= 1;
+    }
+    format!("{}…", &text[..end])
 }
 
 /// One value as a field of `type_name` wants it in proto3 JSON.
@@ -166,6 +188,13 @@ mod tests {
             json!({"a": ["1", "2", "3"], "b": {"c": "x"}})
         );
         assert!(fields_to_json([("a", "1"), ("a.b", "2")], None).is_err());
+        let deep = vec!["a"; 100_000].join(".");
+        let err = fields_to_json([(deep.as_str(), "1")], None).unwrap_err();
+        assert!(
+            err.problem.contains("nested deeper than 32"),
+            "{}",
+            err.problem
+        );
         assert!(fields_to_json([("a.b", "2"), ("a", "1")], None).is_err());
     }
 }
