@@ -8,7 +8,7 @@ use std::time::Duration;
 use micro_gateway::{Gateway, GatewayOptions};
 use micro_runtime::registry::{MemoryRegistry, Registry};
 use micro_runtime::server::{RunningServer, Server};
-use tests::handlers::{Greeter, Streamer};
+use tests::handlers::{Greeter, Probe, Streamer};
 use tests::proto::greeter::GreeterServer;
 use tests::proto::streaming::StreamerServer;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -27,11 +27,19 @@ struct Setup {
 
 impl Setup {
     async fn start(options: GatewayOptions) -> Self {
+        Self::serving(options, StreamerServer::new(Streamer)).await
+    }
+
+    /// With the streamer's endpoints served by `streamer`.
+    async fn serving(
+        options: GatewayOptions,
+        streamer: impl micro_runtime::server::Handler,
+    ) -> Self {
         let registry: Arc<dyn Registry> = Arc::new(MemoryRegistry::new());
         let server = Server::new("greeter")
             .registry(Arc::clone(&registry))
             .handle(GreeterServer::new(Greeter::default()))
-            .handle(StreamerServer::new(Streamer))
+            .handle(streamer)
             .start()
             .await
             .unwrap();
@@ -311,4 +319,46 @@ async fn websockets_have_a_cap_and_close_when_the_gateway_stops() {
     };
     assert_eq!(closed.map(|f| u16::from(f.code)), Some(1001));
     tokio::time::timeout(WAIT, stopping).await.unwrap().unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_idle_keep_alive_connection_is_closed() {
+    let options = GatewayOptions::default().header_timeout(Duration::from_millis(300));
+    let setup = Setup::start(options).await;
+    let mut idle = TcpStream::connect(&setup.address).await.unwrap();
+    let request = String::from_utf8(hello("idle"))
+        .unwrap()
+        .replace("Connection: close\r\n", "");
+    idle.write_all(request.as_bytes()).await.unwrap();
+    // The reply, then nothing more from the client: the connection must not hold its place.
+    let answer = read_to_close(&mut idle).await;
+    assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
+    setup.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_client_leaving_a_quiet_stream_after_its_end_of_input_frees_its_place() {
+    use futures_util::SinkExt;
+    use tokio_tungstenite::tungstenite::Message;
+    let (ended, _how) = tokio::sync::mpsc::unbounded_channel();
+    let options = GatewayOptions::default().max_connections(1);
+    let setup = Setup::serving(options, StreamerServer::new(Probe { ended })).await;
+    // Probe's countdown sends nothing and never ends by itself.
+    let url = format!("ws://{}/greeter/Streamer.Countdown?from=1", setup.address);
+    let (mut socket, _) = tokio_tungstenite::connect_async(&url).await.unwrap();
+    socket.send(Message::text("")).await.unwrap();
+    // The client goes away without a word. The gateway still reads the socket after the empty
+    // frame, so it notices, drops the stream, and the one WebSocket place is free again.
+    drop(socket);
+    tokio::time::timeout(WAIT, async {
+        loop {
+            match tokio_tungstenite::connect_async(&url).await {
+                Ok(_) => break,
+                Err(_) => tokio::task::yield_now().await,
+            }
+        }
+    })
+    .await
+    .expect("the place is freed");
+    setup.stop().await;
 }
