@@ -752,6 +752,8 @@ async fn the_openapi_document_validates_and_fuzzing_finds_no_server_error() {
             .args(["--seed", "1"])
             .args(["--no-color"])
             .env("SCHEMATHESIS_HOOKS", "")
+            // Its caches (.schemathesis/, .hypothesis/) go to the temporary directory.
+            .current_dir(dir.path())
             .output(),
     )
     .await
