@@ -146,20 +146,20 @@ mod tests {
 
     use super::*;
 
-    fn field(name: &str, type_name: &str, values: Vec<Value>) -> Value {
-        Value::new(name, type_name, values)
-    }
-
     fn schema() -> Value {
-        field(
+        Value::new(
             "CreateRequest",
             "CreateRequest",
             vec![
-                field("user_id", "int64", vec![]),
-                field("name", "string", vec![]),
-                field("address", "Address", vec![field("city", "string", vec![])]),
-                field("tags", "[]string", vec![]),
-                field("kind", "Kind", vec![]),
+                Value::new("user_id", "int64", vec![]),
+                Value::new("name", "string", vec![]),
+                Value::new(
+                    "address",
+                    "Address",
+                    vec![Value::new("city", "string", vec![])],
+                ),
+                Value::new("tags", "[]string", vec![]),
+                Value::new("kind", "Kind", vec![]),
             ],
         )
     }

@@ -18,7 +18,12 @@ impl Api {
     async fn start(env: &Env, flags: &[&str]) -> Self {
         let mut args = vec!["api", "--address", "127.0.0.1:0"];
         args.extend(flags);
-        let (run, ready) = LongRun::ready(env, &args).await;
+        Self::launch(env, &args).await
+    }
+
+    /// `micro ARGS` (api or web), once it says where it listens.
+    async fn launch(env: &Env, args: &[&str]) -> Self {
+        let (run, ready) = LongRun::ready(env, args).await;
         let url = ready
             .split_whitespace()
             .find(|w| w.starts_with("http://"))
@@ -789,4 +794,35 @@ async fn the_openapi_document_validates_and_fuzzing_finds_no_server_error() {
     for service in [greeter, catalog, streamer] {
         service.stop().await;
     }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_micro_toolkits_variables_set_addresses_and_cors() {
+    let etcd = EtcdServer::start().await;
+    let greeter = ServiceProcess::start(&etcd_env(&etcd.client_address()), &["greeter"]).await;
+    let mut env = etcd_env(&etcd.client_address());
+    env.push(("MICRO_API_ADDRESS".into(), "127.0.0.2:0".into()));
+    env.push(("MICRO_API_CORS".into(), "http://app.example".into()));
+    env.push(("MICRO_WEB_ADDRESS".into(), "127.0.0.3:0".into()));
+    // No --address: the variables choose (the defaults are 127.0.0.1:8080 and :8082).
+    let api = Api::launch(&env, &["api"]).await;
+    assert!(api.url.starts_with("http://127.0.0.2:"), "{}", api.url);
+    let allowed = curl(
+        &format!("{}/greeter/hello", api.url),
+        &["-H", "Origin: http://app.example", "-d", r#"{"name": "V"}"#],
+    )
+    .await;
+    assert_eq!(greeting(&allowed), "Hello V");
+    assert_eq!(
+        allowed.header("access-control-allow-origin"),
+        Some("http://app.example")
+    );
+    api.stop().await;
+    let web = Api::launch(&env, &["web"]).await;
+    assert!(web.url.starts_with("http://127.0.0.3:"), "{}", web.url);
+    let page = curl(&format!("{}/", web.url), &[]).await;
+    assert_eq!(page.status, 200, "{page:?}");
+    assert!(page.body.contains("<h1>Services</h1>"), "{page:?}");
+    web.stop().await;
+    greeter.stop().await;
 }

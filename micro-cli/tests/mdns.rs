@@ -36,13 +36,7 @@ async fn every_lookup_command() {
     let greeter = ServiceProcess::start(&env, &["greeter"]).await;
     let streamer = ServiceProcess::start(&env, &["streamer"]).await;
     let created = line(&mut watch.stdout).await;
-    assert_eq!(
-        created,
-        format!(
-            "create  greeter  latest  {} {}",
-            greeter.node_id, greeter.address
-        )
-    );
+    assert_eq!(created, greeter.created_line("greeter"));
 
     // The first answers may take a query round: ask until both are seen.
     let listed = tokio::time::timeout(Duration::from_secs(30), async {

@@ -267,13 +267,7 @@ async fn watch_sees_processes_start_and_stop() {
     assert!(ready.starts_with("watching the etcd registry"), "{ready}");
     let greeter = ServiceProcess::start(&env, &["greeter"]).await;
     let created = line(&mut watch.stdout).await;
-    assert_eq!(
-        created,
-        format!(
-            "create  greeter  latest  {} {}",
-            greeter.node_id, greeter.address
-        )
-    );
+    assert_eq!(created, greeter.created_line("greeter"));
     let id = greeter.node_id.clone();
     greeter.stop().await;
     let deleted = line_starting(&mut watch.stdout, "delete").await;

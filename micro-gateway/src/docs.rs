@@ -15,21 +15,11 @@ use crate::errors::ApiError;
 
 /// The document, made from the registry now.
 pub(crate) async fn document(shared: &Shared) -> Result<Value, ApiError> {
-    let records = shared
-        .registry
-        .list_services()
+    let listed = crate::every_service(&shared.registry)
         .await
         .map_err(|err| ApiError::new(503, format!("the registry is unreachable: {err}")))?;
-    let mut names: Vec<String> = records.into_iter().map(|r| r.name).collect();
-    names.sort();
-    names.dedup();
-    let mut services = Vec::with_capacity(names.len());
-    for name in names {
-        let records = shared
-            .registry
-            .get_service_shared(&name)
-            .await
-            .unwrap_or_default();
+    let mut services = Vec::with_capacity(listed.len());
+    for (name, records) in listed {
         let mut endpoints: Vec<Endpoint> = Vec::new();
         for endpoint in records.iter().flat_map(|r| r.endpoints.iter()) {
             if !endpoints.iter().any(|e| e.name == endpoint.name) {

@@ -78,13 +78,7 @@ async fn call(shared: &Shared, request: Request) -> Result<Response, ApiError> {
             // go-micro's order: the query's fields, then the body's over them.
             let schema = endpoint.request.as_ref();
             let mut fields = request::form_fields(query, schema)?;
-            let from_body = match encoding {
-                Encoding::Form if !request::looks_like_json(&body) => {
-                    request::form_fields(&body, schema)?
-                }
-                _ => request::json_object(&body)?,
-            };
-            request::merge(&mut fields, from_body);
+            request::merge(&mut fields, request::body_object(encoding, &body, schema)?);
             let json = serde_json::to_vec(&fields).expect("a JSON map serializes");
             (ContentType::JSON, Bytes::from(json))
         }

@@ -50,7 +50,7 @@ use std::sync::Arc;
 use axum::Router;
 use axum::routing::{get, post};
 use micro_runtime::Client;
-use micro_runtime::registry::{CachedRegistry, Registry};
+use micro_runtime::registry::{CachedRegistry, Registry, ServiceRecord};
 use tokio::net::TcpListener;
 
 pub use errors::ApiError;
@@ -195,6 +195,28 @@ pub async fn serve_router(
         router
     };
     serve::serve(router, listener, options, shutdown).await
+}
+
+/// Every service in the registry, once each and sorted by name, with its records: looked up one
+/// by one, since a listing may leave nodes and endpoints out (go-micro's etcd and mDNS registries
+/// do). A service that cannot be looked up has no records.
+pub(crate) async fn every_service(
+    registry: &Arc<dyn Registry>,
+) -> Result<Vec<(String, Arc<[ServiceRecord]>)>, micro_runtime::LocalError> {
+    let mut names: Vec<String> = registry
+        .list_services()
+        .await?
+        .into_iter()
+        .map(|r| r.name)
+        .collect();
+    names.sort();
+    names.dedup();
+    let mut services = Vec::with_capacity(names.len());
+    for name in names {
+        let records = registry.get_service_shared(&name).await.unwrap_or_default();
+        services.push((name, records));
+    }
+    Ok(services)
 }
 
 /// `GET /health`: the gateway itself is up.

@@ -165,6 +165,19 @@ pub(crate) fn check_json(bytes: &[u8]) -> Result<(), ApiError> {
         .map_err(|err| malformed(&err))
 }
 
+/// The fields of a JSON or form body: a form's fields typed by `schema`, or a JSON object (also
+/// when a body labelled as a form is JSON, as `curl -d` sends it).
+pub(crate) fn body_object(
+    encoding: Encoding,
+    body: &[u8],
+    schema: Option<&RegistryValue>,
+) -> Result<Map<String, Value>, ApiError> {
+    match encoding {
+        Encoding::Form if !looks_like_json(body) => form_fields(body, schema),
+        _ => json_object(body),
+    }
+}
+
 /// Whether a body sent as a form is a JSON object: `curl -d '{"name": "John"}'` labels JSON as
 /// a form, and no form field name starts with `{`.
 pub(crate) fn looks_like_json(body: &[u8]) -> bool {

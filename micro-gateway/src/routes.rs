@@ -158,24 +158,17 @@ async fn refresh(routes: &Weak<Routes>, registry: &Arc<dyn Registry>) -> bool {
 
 /// Every declared route of every service in the registry.
 async fn read(registry: &Arc<dyn Registry>) -> Table {
-    let names = match registry.list_services().await {
-        Ok(records) => records.into_iter().map(|r| r.name).collect::<Vec<_>>(),
+    let services = match crate::every_service(registry).await {
+        Ok(services) => services,
         Err(err) => {
             tracing::warn!(error = %err, "gateway: cannot list services for routes");
             return Table::default();
         }
     };
     let mut routes = Vec::new();
-    let mut seen = std::collections::HashSet::new();
-    for name in names {
-        if !seen.insert(name.clone()) {
-            continue;
-        }
-        let Ok(records) = registry.get_service_shared(&name).await else {
-            continue;
-        };
+    for (name, records) in &services {
         for endpoint in records.iter().flat_map(|r| r.endpoints.iter()) {
-            routes.extend(declared(&name, endpoint));
+            routes.extend(declared(name, endpoint));
         }
     }
     // The first service to declare a method and path keeps it.

@@ -44,15 +44,13 @@ async fn call(shared: &Shared, request: Request) -> Result<Response, ApiError> {
     let mut options = request::call_options(&parts.headers, &shared.options)?;
     let body = request::read_body(body, &shared.options).await?;
     let envelope = match encoding {
-        Encoding::Json => request::json_object(&body)?,
-        Encoding::Form if !request::looks_like_json(&body) => request::form_fields(&body, None)?,
-        Encoding::Form => request::json_object(&body)?,
         Encoding::Raw(_) => {
             return Err(ApiError::new(
                 415,
                 "/rpc takes a JSON envelope or form fields",
             ));
         }
+        json_or_form => request::body_object(json_or_form, &body, None)?,
     };
     let service = text(&envelope, "service")?.ok_or_else(|| bad("\"service\" is missing"))?;
     let endpoint = match text(&envelope, "endpoint")? {

@@ -207,6 +207,14 @@ impl ServiceProcess {
         }
     }
 
+    /// The line `micro watch` prints when this node of `service` registers.
+    pub fn created_line(&self, service: &str) -> String {
+        format!(
+            "create  {service}  latest  {} {}",
+            self.node_id, self.address
+        )
+    }
+
     /// The next line it printed.
     pub async fn line(&mut self) -> String {
         line(&mut self.stdout).await

@@ -74,23 +74,19 @@ fn kind(type_name: &str) -> &'static str {
 mod tests {
     use super::*;
 
-    fn value(name: &str, type_name: &str, values: Vec<Value>) -> Value {
-        Value::new(name, type_name, values)
-    }
-
     #[test]
     fn inputs_follow_the_schema_and_escape_names() {
-        let request = value(
+        let request = Value::new(
             "Req",
             "Req",
             vec![
-                value("name", "string", vec![]),
-                value("vip", "bool", vec![]),
-                value("tags", "[]string", vec![]),
-                value(
+                Value::new("name", "string", vec![]),
+                Value::new("vip", "bool", vec![]),
+                Value::new("tags", "[]string", vec![]),
+                Value::new(
                     "address",
                     "Address",
-                    vec![value("<city>", "string", vec![])],
+                    vec![Value::new("<city>", "string", vec![])],
                 ),
             ],
         );

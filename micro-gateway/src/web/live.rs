@@ -1,7 +1,6 @@
 //! The dashboard's data: the services as JSON, registry events as Server-Sent Events (so the list
 //! changes as services come and go), and each node's `Debug.Health`.
 
-use std::collections::BTreeMap;
 use std::convert::Infallible;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -26,38 +25,32 @@ pub(crate) struct Listed {
     pub nodes: usize,
 }
 
-/// Every service, by name, with its versions and node count. A listing may leave nodes out
-/// (go-micro's etcd and mDNS registries do), so each service is looked up.
+/// Every service with a node, by name, with its versions and node count.
 pub(crate) async fn list(web: &Web) -> Vec<Listed> {
-    let registry = &web.gateway.registry;
-    let names: Vec<String> = match registry.list_services().await {
-        Ok(records) => records.into_iter().map(|r| r.name).collect(),
+    let services = match crate::every_service(&web.gateway.registry).await {
+        Ok(services) => services,
         Err(err) => {
             tracing::warn!(error = %err, "dashboard: cannot list services");
             return Vec::new();
         }
     };
-    let mut services: BTreeMap<String, Listed> = BTreeMap::new();
-    for name in names {
-        if services.contains_key(&name) {
-            continue;
-        }
-        let records = registry.get_service_shared(&name).await.unwrap_or_default();
-        let mut listed = Listed {
-            name: name.clone(),
+    let mut listed = Vec::with_capacity(services.len());
+    for (name, records) in services {
+        let mut service = Listed {
+            name,
             ..Listed::default()
         };
         for record in records.iter() {
-            if !listed.versions.contains(&record.version) {
-                listed.versions.push(record.version.clone());
+            if !service.versions.contains(&record.version) {
+                service.versions.push(record.version.clone());
             }
-            listed.nodes += record.nodes.len();
+            service.nodes += record.nodes.len();
         }
-        if listed.nodes > 0 {
-            services.insert(name, listed);
+        if service.nodes > 0 {
+            listed.push(service);
         }
     }
-    services.into_values().collect()
+    listed
 }
 
 /// `GET /web/services`.

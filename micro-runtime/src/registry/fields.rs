@@ -141,20 +141,20 @@ mod tests {
 
     use super::*;
 
-    fn field(name: &str, type_name: &str, values: Vec<Value>) -> Value {
-        Value::new(name, type_name, values)
-    }
-
     fn schema() -> Value {
-        field(
+        Value::new(
             "Req",
             "Req",
             vec![
-                field("name", "string", vec![]),
-                field("count", "int32", vec![]),
-                field("vip", "bool", vec![]),
-                field("tags", "[]string", vec![]),
-                field("address", "Address", vec![field("city", "string", vec![])]),
+                Value::new("name", "string", vec![]),
+                Value::new("count", "int32", vec![]),
+                Value::new("vip", "bool", vec![]),
+                Value::new("tags", "[]string", vec![]),
+                Value::new(
+                    "address",
+                    "Address",
+                    vec![Value::new("city", "string", vec![])],
+                ),
             ],
         )
     }
