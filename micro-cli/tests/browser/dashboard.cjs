@@ -73,7 +73,13 @@ async function main() {
   const countdown = page.locator('article[data-endpoint="Streamer.Countdown"]');
   await countdown.locator("textarea").fill('{"from": 3}');
   await countdown.getByRole("button", { name: "Open stream" }).click();
-  await countdown.locator(".stream-status", { hasText: "Ended after 3 messages." }).waitFor({ timeout: WAIT });
+  await countdown.locator(".stream-status", { hasText: "Ended after 3 messages." }).waitFor({ timeout: WAIT })
+    .catch(async (error) => {
+      const status = await countdown.locator(".stream-status").textContent();
+      const got = await countdown.locator(".messages li").allTextContents();
+      throw new Error("the stream did not end with 3 messages: status " + JSON.stringify(status)
+        + ", messages " + JSON.stringify(got) + "\n" + error.message);
+    });
   const values = await countdown.locator(".messages li").allTextContents();
   check(JSON.stringify(values) === JSON.stringify(['{"value":3}', '{"value":2}', '{"value":1}']), "stream: " + values);
   await countdown.screenshot({ path: path.join(shots, "stream.png") });
