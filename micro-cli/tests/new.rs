@@ -54,6 +54,8 @@ async fn a_new_service_builds_runs_and_answers() {
         .args(["run", "--quiet"])
         .current_dir(&demo)
         .env("CARGO_TARGET_DIR", root.join("target/quick-start"))
+        // The quick-start test's profile, so the two share their build.
+        .env("CARGO_PROFILE_DEV_DEBUG", "line-tables-only")
         .env("MICRO_REGISTRY", "memory")
         .env("MICRO_BROKER", "memory")
         .stdout(Stdio::piped())
