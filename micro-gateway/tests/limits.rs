@@ -337,10 +337,11 @@ async fn an_idle_keep_alive_connection_is_closed() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_client_leaving_a_quiet_stream_after_its_end_of_input_frees_its_place() {
+async fn a_client_leaving_a_quiet_stream_after_its_end_of_input_frees_its_place_and_stops_the_handler()
+ {
     use futures_util::SinkExt;
     use tokio_tungstenite::tungstenite::Message;
-    let (ended, _how) = tokio::sync::mpsc::unbounded_channel();
+    let (ended, mut how) = tokio::sync::mpsc::unbounded_channel();
     let options = GatewayOptions::default().max_connections(1);
     let setup = Setup::serving(options, StreamerServer::new(Probe { ended })).await;
     // Probe's countdown sends nothing and never ends by itself.
@@ -360,5 +361,8 @@ async fn a_client_leaving_a_quiet_stream_after_its_end_of_input_frees_its_place(
     })
     .await
     .expect("the place is freed");
+    // And the service's handler is stopped: the gateway's stream hung up on it.
+    let ended = tokio::time::timeout(WAIT, how.recv()).await;
+    assert_eq!(ended.expect("the handler is stopped"), Some("cancelled"));
     setup.stop().await;
 }

@@ -1,9 +1,11 @@
 //! The four rpc kinds over real sockets, and a client standing in for a streaming handler.
 
 use micro_runtime::codec::ContentType;
+use micro_runtime::registry::{Node, ServiceRecord};
 use micro_runtime::stream;
+use micro_runtime::transport::{Frame, FrameError, FrameReader, Limits};
 use micro_runtime::{CallOptions, Context};
-use tests::handlers::Streamer;
+use tests::handlers::{Probe, Streamer};
 use tests::proto::streaming::{
     CountdownRequest, EchoMessage, Number, PingRequest, StreamerClient, StreamerHandler,
     StreamerServer, Tick,
@@ -273,4 +275,224 @@ async fn server_stream_frames_on_the_wire() {
     assert_eq!(end.headers.get("Micro-Stream"), Some("7"));
     assert!(end.body.is_empty());
     server.stop().await.unwrap();
+}
+
+// Hanging up. A caller that leaves a stream before the server ended it resets the connection, so
+// the server cancels the handler even after the caller's `EOS`, when a FIN would only be a
+// half-close. A caller that read the end closes with a FIN (micro-runtime's transport/hang_up.rs).
+
+/// How long any awaited event may take before the test fails.
+const WAIT: std::time::Duration = std::time::Duration::from_secs(20);
+
+#[tokio::test]
+async fn a_caller_that_leaves_after_its_end_of_input_stops_a_quiet_handler() {
+    let registry = support::registry();
+    let (ended, mut how) = tokio::sync::mpsc::unbounded_channel();
+    let server = support::start("probe", &registry, StreamerServer::new(Probe { ended })).await;
+    let client = support::client(&registry);
+    // Probe's countdown sends nothing and never ends by itself.
+    let stream = client
+        .open_stream::<CountdownRequest, Tick>("probe", "Streamer.Countdown", &CallOptions::new())
+        .await
+        .unwrap();
+    stream.send(CountdownRequest { from: 1 }).await.unwrap();
+    stream.close_send().await.unwrap();
+    drop(stream);
+    let ended = tokio::time::timeout(WAIT, how.recv()).await;
+    assert_eq!(ended.expect("the handler is stopped"), Some("cancelled"));
+    server.stop().await.unwrap();
+}
+
+/// How a stand-in server saw a caller's connection end.
+#[derive(Debug, PartialEq)]
+enum Closed {
+    Fin,
+    Reset,
+}
+
+/// A raw stand-in for a stream server, registered as `raw`, and a client that finds it.
+struct StandIn {
+    listener: tokio::net::TcpListener,
+    client: micro_runtime::Client,
+}
+
+/// A caller's connection as the stand-in sees it: request frames in, raw bytes out.
+struct Caller {
+    frames: FrameReader<tokio::net::tcp::OwnedReadHalf>,
+    write: tokio::net::tcp::OwnedWriteHalf,
+}
+
+impl StandIn {
+    async fn start() -> Self {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let registry = support::registry();
+        let node = Node {
+            id: "raw-1".into(),
+            address: listener.local_addr().unwrap().to_string(),
+            ..Node::default()
+        };
+        let record = ServiceRecord {
+            name: "raw".into(),
+            nodes: vec![node],
+            ..ServiceRecord::default()
+        };
+        registry.register(&record, None).await.unwrap();
+        let client = support::client(&registry);
+        Self { listener, client }
+    }
+
+    /// The next caller, once its init frame has come.
+    async fn caller(&self) -> Caller {
+        let (socket, _) = tokio::time::timeout(WAIT, self.listener.accept())
+            .await
+            .expect("the caller connects")
+            .unwrap();
+        let (read, write) = socket.into_split();
+        let mut caller = Caller {
+            frames: FrameReader::new(read, Limits::default()),
+            write,
+        };
+        let init = caller.frame().await.expect("an init frame");
+        assert!(init.headers.get("Micro-Stream").is_some(), "{init:?}");
+        caller
+    }
+}
+
+impl Caller {
+    /// The caller's next frame; `None` once it closed or reset the connection.
+    async fn frame(&mut self) -> Option<Frame> {
+        let read = tokio::time::timeout(WAIT, self.frames.read_request()).await;
+        read.expect("the caller sends or closes").ok().flatten()
+    }
+
+    /// The caller's frames until it closes the connection, and how it closed it.
+    async fn rest(&mut self) -> (Vec<Frame>, Closed) {
+        let mut frames = Vec::new();
+        loop {
+            let read = tokio::time::timeout(WAIT, self.frames.read_request()).await;
+            match read.expect("the caller closes the connection") {
+                Ok(Some(frame)) => frames.push(frame),
+                Ok(None) => return (frames, Closed::Fin),
+                Err(FrameError::Io(e)) if e.kind() == std::io::ErrorKind::ConnectionReset => {
+                    return (frames, Closed::Reset);
+                }
+                Err(e) => panic!("unexpected read error: {e}"),
+            }
+        }
+    }
+
+    /// Sends a JSON message frame, or the stream's end.
+    async fn send(&mut self, body: Option<&str>) {
+        use tokio::io::AsyncWriteExt;
+        let frame = match body {
+            Some(body) => format!(
+                "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
+                body.len()
+            ),
+            None => "HTTP/1.1 200 OK\r\nMicro-Error: EOS\r\nContent-Length: 0\r\n\r\n".to_string(),
+        };
+        self.write.write_all(frame.as_bytes()).await.unwrap();
+    }
+}
+
+fn micro_error(frame: &Frame) -> Option<&str> {
+    frame.headers.get_micro("Micro-Error")
+}
+
+#[tokio::test]
+async fn a_stream_left_before_its_end_resets_the_connection() {
+    let raw = StandIn::start().await;
+    let json = CallOptions::new().content_type(ContentType::JSON);
+
+    // Bidirectional, after one exchange.
+    let mut echo = raw
+        .client
+        .open_stream::<EchoMessage, EchoMessage>("raw", "Streamer.Echo", &json)
+        .await
+        .unwrap();
+    let mut caller = raw.caller().await;
+    echo.send(EchoMessage::default()).await.unwrap();
+    assert!(caller.frame().await.is_some(), "the message");
+    caller.send(Some(r#"{"text":"a"}"#)).await;
+    assert_eq!(echo.recv().await.unwrap().unwrap().text, "a");
+    drop(echo);
+    assert_eq!(caller.rest().await.1, Closed::Reset);
+
+    // Bidirectional, after the caller's own end: its `EOS` arrives, then the reset.
+    let echo = raw
+        .client
+        .open_stream::<EchoMessage, EchoMessage>("raw", "Streamer.Echo", &json)
+        .await
+        .unwrap();
+    let mut caller = raw.caller().await;
+    echo.close_send().await.unwrap();
+    drop(echo);
+    let (frames, closed) = caller.rest().await;
+    assert_eq!(
+        frames.iter().map(micro_error).collect::<Vec<_>>(),
+        [Some("EOS")]
+    );
+    assert_eq!(closed, Closed::Reset);
+
+    // A server stream, its request sent, dropped while a read waits.
+    let streamer = StreamerClient::new("raw", raw.client.clone());
+    let mut ticks = streamer
+        .countdown_with(CountdownRequest { from: 3 }, json.clone())
+        .await
+        .unwrap();
+    let mut caller = raw.caller().await;
+    assert!(caller.frame().await.is_some(), "the request");
+    let waiting = tokio::time::timeout(std::time::Duration::from_millis(50), ticks.recv()).await;
+    assert!(waiting.is_err(), "nothing was sent yet");
+    drop(ticks);
+    assert_eq!(caller.rest().await.1, Closed::Reset);
+}
+
+#[tokio::test]
+async fn a_stream_read_to_its_end_closes_the_connection_with_a_fin() {
+    let raw = StandIn::start().await;
+    let json = CallOptions::new().content_type(ContentType::JSON);
+
+    // A bidirectional stream the server ended.
+    let mut echo = raw
+        .client
+        .open_stream::<EchoMessage, EchoMessage>("raw", "Streamer.Echo", &json)
+        .await
+        .unwrap();
+    let mut caller = raw.caller().await;
+    caller.send(Some(r#"{"text":"b"}"#)).await;
+    caller.send(None).await;
+    assert_eq!(echo.recv().await.unwrap().unwrap().text, "b");
+    assert_eq!(echo.recv().await.unwrap(), None);
+    drop(echo);
+    assert_eq!(caller.rest().await.1, Closed::Fin);
+
+    // A server stream that ended with an error.
+    let streamer = StreamerClient::new("raw", raw.client.clone());
+    let mut ticks = streamer
+        .countdown_with(CountdownRequest { from: 3 }, json.clone())
+        .await
+        .unwrap();
+    let mut caller = raw.caller().await;
+    assert!(caller.frame().await.is_some(), "the request");
+    let error = r#"{"id":"raw","code":409,"detail":"no","status":"Conflict"}"#;
+    let frame = format!("HTTP/1.1 200 OK\r\nMicro-Error: {error}\r\nContent-Length: 0\r\n\r\n");
+    tokio::io::AsyncWriteExt::write_all(&mut caller.write, frame.as_bytes())
+        .await
+        .unwrap();
+    assert_eq!(ticks.recv().await.unwrap_err().code, 409);
+    drop(ticks);
+    assert_eq!(caller.rest().await.1, Closed::Fin);
+
+    // A client stream whose reply came: its `EOS` need not be waited for.
+    let sum = streamer.sum_with(json.clone()).await.unwrap();
+    let mut caller = raw.caller().await;
+    sum.send(Number { value: 2 }).await.unwrap();
+    let reply = tokio::spawn(sum.close_and_recv());
+    let frames = [caller.frame().await, caller.frame().await];
+    assert_eq!(frames[1].as_ref().and_then(micro_error), Some("EOS"));
+    caller.send(Some(r#"{"sum":"2","count":"1"}"#)).await;
+    let total = reply.await.unwrap().unwrap();
+    assert_eq!((total.sum, total.count), (2, 1));
+    assert_eq!(caller.rest().await.1, Closed::Fin);
 }

@@ -10,6 +10,7 @@ use crate::error::{CLIENT_ID, Error};
 use crate::registry::Node;
 use crate::stream::remote::Remote;
 use crate::stream::{Receiver, Sender};
+use crate::transport::hang_up::{HangUp, StreamWriter};
 use crate::transport::pool::ClientConn;
 use crate::transport::{FrameTemplate, STREAM_READ_BYTES};
 
@@ -55,8 +56,10 @@ pub(super) async fn open_on(
     let message = FrameTemplate::request(&node.address, &headers);
     headers.remove("Content-Type");
     headers.insert("Micro-Error", "EOS");
+    let hang_up = HangUp::default();
     Ok(Opened {
-        writer,
+        writer: StreamWriter::new(writer, hang_up.clone()),
+        hang_up,
         reader: conn.reader.with_read_size(STREAM_READ_BYTES),
         frames: Frames {
             message,
@@ -90,6 +93,7 @@ impl Opened {
             ct,
             self.deadline,
             Box::new(self.writer),
+            self.hang_up,
         )))
     }
 
@@ -102,6 +106,7 @@ impl Opened {
             content_type,
             self.deadline,
             Box::new(hold),
+            self.hang_up,
         ));
         (sender, receiver)
     }

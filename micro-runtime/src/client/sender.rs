@@ -9,11 +9,12 @@
 //! How the caller's direction ends:
 //! - [`Sender::close`]: `EOS` once everything before it is written; replies can still be read;
 //! - every sender dropped while the stream's receiver lives: the same `EOS` (a half-close);
-//! - the receiver dropped too (the whole stream dropped): the write half closes without `EOS`,
-//!   which the server reads as a hang-up and cancels its handler.
+//! - the receiver dropped too (the whole stream dropped) before the server ended the stream: the
+//!   connection is reset, which the server reads as a hang-up and cancels its handler, even after
+//!   an `EOS` (`transport/hang_up.rs`).
 //!
-//! After `EOS` the task keeps the write half open until the receiver is dropped: closing it would
-//! tell the server we hung up.
+//! After `EOS` the task keeps the write half open until the receiver is dropped, so the server
+//! can tell a caller that still reads from one that left.
 
 use tokio::sync::{mpsc, oneshot};
 use tokio::task::AbortHandle;
@@ -23,14 +24,14 @@ use crate::codec::{ContentType, Message};
 use crate::error::Error;
 use crate::stream::{Item, Sender, SendersLeft, Stopped, Why, writer_channel};
 use crate::transport::FrameTemplate;
-use crate::transport::halves::WriteHalf;
+use crate::transport::hang_up::StreamWriter;
 
 /// Messages waiting between [`Sender::send`] and the writer task.
 const QUEUE: usize = 64;
 /// At most this many bytes of waiting messages go into one socket write.
 const WRITE_BATCH_BYTES: usize = 64 * 1024;
 
-pub(super) type Writer = WriteHalf;
+pub(super) type Writer = StreamWriter;
 
 /// The frame templates of one stream.
 #[derive(Clone)]

@@ -43,10 +43,13 @@ impl<Req: Message, Rsp: Message> ClientStreaming<Req, Rsp> {
     /// Ends the requests and waits for the server's single reply.
     pub async fn close_and_recv(mut self) -> Result<Rsp, Error> {
         self.sender.close().await?;
-        self.receiver.recv().await?.ok_or_else(|| {
+        let reply = self.receiver.recv().await?.ok_or_else(|| {
             Error::internal_server_error("the server ended the stream without a reply")
                 .with_id(CLIENT_ID)
-        })
+        })?;
+        // The server's `EOS` follows; not waiting for it is not hanging up.
+        self.receiver.answered();
+        Ok(reply)
     }
 }
 

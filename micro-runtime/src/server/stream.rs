@@ -24,7 +24,7 @@ use tokio::sync::mpsc;
 
 use crate::stream::{self, Item, Receiver, Sender, Stopped, Why, writer_channel};
 use crate::transport::halves::{ReadHalf, WriteHalf};
-use crate::transport::{FrameTemplate, Headers};
+use crate::transport::{FrameError, FrameTemplate, Headers};
 
 /// How many decoded messages wait between the connection and a handler before the connection stops
 /// reading (and TCP pushes back on the caller).
@@ -258,20 +258,42 @@ async fn run_with_reader<Req: Message, T>(
     tokio::pin!(work);
     let activity = reader.activity.clone();
     let idle_timeout = reader.idle_timeout;
-    let read = read_messages(reader, tx);
-    tokio::pin!(read);
     let idle = activity.idle_for(idle_timeout);
     tokio::pin!(idle);
-    tokio::select! {
-        result = &mut work => result,
-        end = &mut read => match end {
-            ReadEnd::Closed => tokio::select! {
-                result = work => result,
-                () = idle => Err(idle_error(idle_timeout)),
-            },
-            ReadEnd::Gone => Err(Error::new(SERVER_ID, "the caller went away", 499)),
+    let gone = || Err(Error::new(SERVER_ID, "the caller went away", 499));
+    let end = {
+        let read = read_messages(reader, tx);
+        tokio::pin!(read);
+        tokio::select! {
+            result = &mut work => return result,
+            end = &mut read => end,
+            () = &mut idle => return Err(idle_error(idle_timeout)),
+        }
+    };
+    match end {
+        ReadEnd::Gone => gone(),
+        // The work first, so a handler that is already done is not taken for a hung-up one.
+        ReadEnd::Closed => tokio::select! {
+            biased;
+            result = work => result,
+            () = idle => Err(idle_error(idle_timeout)),
+            () = hung_up(reader) => gone(),
         },
-        () = &mut idle => Err(idle_error(idle_timeout)),
+    }
+}
+
+/// Resolves when a caller that has sent `EOS` resets the connection: it left without reading the
+/// answer (see `transport/hang_up.rs`). A FIN is a half-close: the caller may still read, so the
+/// stream goes on. Whatever else arrives after `EOS` is read and ignored.
+async fn hung_up(io: &mut StreamIoReader<'_>) {
+    loop {
+        match io.reader.read_stream_frame(true).await {
+            Ok(Some(_)) => {}
+            Err(FrameError::Io(err)) if err.kind() == std::io::ErrorKind::ConnectionReset => {
+                return;
+            }
+            Ok(None) | Err(_) => return std::future::pending().await,
+        }
     }
 }
 

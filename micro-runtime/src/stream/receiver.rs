@@ -45,6 +45,13 @@ impl<T> Receiver<T> {
             source: Source::Remote(Box::new(remote)),
         }
     }
+
+    /// A caller's stream got the one answer it waited for (see [`Remote::answered`]).
+    pub(crate) fn answered(&mut self) {
+        if let Source::Remote(remote) = &mut self.source {
+            remote.answered();
+        }
+    }
 }
 
 impl<T: Message> Receiver<T> {

@@ -16,6 +16,7 @@ use tokio_util::sync::ReusableBoxFuture;
 use crate::codec::{ContentType, Message};
 use crate::error::{CLIENT_ID, Error};
 use crate::transport::halves::ReadHalf as Reader;
+use crate::transport::hang_up::HangUp;
 use crate::transport::{FrameError, StreamFrame};
 
 /// What one read gave.
@@ -31,6 +32,11 @@ pub(crate) struct Remote<T> {
     content_type: ContentType,
     deadline: Option<Instant>,
     done: bool,
+    /// The server's end (`EOS` or an error) was read, or the reply a client stream waits for:
+    /// dropping the stream now is not leaving it.
+    ended: bool,
+    /// Raised when the stream is dropped before it ended, so the connection closes with a reset.
+    hang_up: HangUp,
     /// Keeps the caller's direction open while this lives: the write half itself (a
     /// server-streaming call) or the writer task's hold (client and bidi streams). Dropping it
     /// tells the server the caller hung up.
@@ -44,12 +50,15 @@ impl<T: Message> Remote<T> {
         content_type: ContentType,
         deadline: Option<Instant>,
         keep: Box<dyn Any + Send + Sync>,
+        hang_up: HangUp,
     ) -> Self {
         Self {
             read: ReusableBoxFuture::new(read_frame(reader, deadline)),
             content_type,
             deadline,
             done: false,
+            ended: false,
+            hang_up,
             _keep: keep,
             _message: PhantomData,
         }
@@ -95,6 +104,7 @@ impl<T: Message> Remote<T> {
         };
         if frame.error.as_deref() == Some("EOS") {
             self.done = true;
+            self.ended = true;
             return Ok(None);
         }
         match reply_body(frame.status, frame.error.as_deref(), frame.body) {
@@ -104,8 +114,25 @@ impl<T: Message> Remote<T> {
             }),
             Err(err) => {
                 self.done = true;
+                self.ended = true;
                 Err(err)
             }
+        }
+    }
+}
+
+impl<T> Remote<T> {
+    /// The answer the caller waited for has come (a client stream's one reply): the server is
+    /// done, so dropping the stream before its `EOS` is read does not hang up.
+    pub(crate) fn answered(&mut self) {
+        self.ended = true;
+    }
+}
+
+impl<T> Drop for Remote<T> {
+    fn drop(&mut self) {
+        if !self.ended {
+            self.hang_up.left();
         }
     }
 }

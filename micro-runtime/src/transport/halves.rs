@@ -192,6 +192,20 @@ impl WriteHalf {
         }
     }
 
+    /// Drops this half so that the connection closes with a reset (TCP: `SO_LINGER` of zero, and
+    /// no shutdown of the write side, whose FIN would come first) rather than a FIN, for a caller
+    /// hanging up (see `hang_up.rs`). It closes once the read half is gone too. Another
+    /// transport's socket is dropped as it is.
+    pub(crate) fn reset(self) {
+        if let WriteHalf::Http(writer) = self {
+            let half = writer.into_inner();
+            // A zero linger never blocks: the close discards what is unsent and resets at once.
+            let _ =
+                socket2::SockRef::from(half.as_ref()).set_linger(Some(std::time::Duration::ZERO));
+            half.forget();
+        }
+    }
+
     /// Ends this direction (TCP: shuts down the write side).
     pub(crate) async fn shutdown(self) -> std::io::Result<()> {
         match self {

@@ -34,6 +34,7 @@ mod encode;
 #[doc(hidden)]
 pub mod frame;
 pub(crate) mod halves;
+pub(crate) mod hang_up;
 mod headers;
 mod http;
 pub mod listener;

@@ -65,6 +65,11 @@ impl<W: AsyncWrite + Unpin> FrameWriter<W> {
     }
 
     /// The underlying writer.
+    pub fn get_ref(&self) -> &W {
+        &self.io
+    }
+
+    /// The underlying writer, mutably. Writing to it directly bypasses what is queued.
     pub fn get_mut(&mut self) -> &mut W {
         &mut self.io
     }
