@@ -1,5 +1,7 @@
 //! The four rpc kinds over real sockets, and a client standing in for a streaming handler.
 
+use futures_util::FutureExt;
+use micro_runtime::client::BidiStream;
 use micro_runtime::codec::ContentType;
 use micro_runtime::registry::{Node, ServiceRecord};
 use micro_runtime::stream;
@@ -341,6 +343,25 @@ impl StandIn {
         Self { listener, client }
     }
 
+    /// A JSON echo stream to the stand-in, and its caller as the stand-in sees it.
+    async fn echo(&self) -> (BidiStream<EchoMessage, EchoMessage>, Caller) {
+        let json = CallOptions::new().content_type(ContentType::JSON);
+        let stream = self.client.open_stream("raw", "Streamer.Echo", &json);
+        let stream = stream.await.unwrap();
+        (stream, self.caller().await)
+    }
+
+    /// A JSON countdown (a server stream) from the stand-in, and its caller once the request came.
+    async fn countdown(&self) -> (stream::Receiver<Tick>, Caller) {
+        let json = CallOptions::new().content_type(ContentType::JSON);
+        let streamer = StreamerClient::new("raw", self.client.clone());
+        let ticks = streamer.countdown_with(CountdownRequest { from: 3 }, json);
+        let ticks = ticks.await.unwrap();
+        let mut caller = self.caller().await;
+        assert!(caller.frame().await.is_some(), "the request");
+        (ticks, caller)
+    }
+
     /// The next caller, once its init frame has come.
     async fn caller(&self) -> Caller {
         let (socket, _) = tokio::time::timeout(WAIT, self.listener.accept())
@@ -381,16 +402,25 @@ impl Caller {
         }
     }
 
-    /// Sends a JSON message frame, or the stream's end.
-    async fn send(&mut self, body: Option<&str>) {
+    /// Sends a JSON message frame.
+    async fn message(&mut self, body: &str) {
+        let length = body.len();
+        self.write(&format!(
+            "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: {length}\r\n\r\n{body}"
+        ))
+        .await;
+    }
+
+    /// Ends the stream with `EOS` or an error.
+    async fn end(&mut self, micro_error: &str) {
+        self.write(&format!(
+            "HTTP/1.1 200 OK\r\nMicro-Error: {micro_error}\r\nContent-Length: 0\r\n\r\n"
+        ))
+        .await;
+    }
+
+    async fn write(&mut self, frame: &str) {
         use tokio::io::AsyncWriteExt;
-        let frame = match body {
-            Some(body) => format!(
-                "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
-                body.len()
-            ),
-            None => "HTTP/1.1 200 OK\r\nMicro-Error: EOS\r\nContent-Length: 0\r\n\r\n".to_string(),
-        };
         self.write.write_all(frame.as_bytes()).await.unwrap();
     }
 }
@@ -402,29 +432,18 @@ fn micro_error(frame: &Frame) -> Option<&str> {
 #[tokio::test]
 async fn a_stream_left_before_its_end_resets_the_connection() {
     let raw = StandIn::start().await;
-    let json = CallOptions::new().content_type(ContentType::JSON);
 
     // Bidirectional, after one exchange.
-    let mut echo = raw
-        .client
-        .open_stream::<EchoMessage, EchoMessage>("raw", "Streamer.Echo", &json)
-        .await
-        .unwrap();
-    let mut caller = raw.caller().await;
+    let (mut echo, mut caller) = raw.echo().await;
     echo.send(EchoMessage::default()).await.unwrap();
     assert!(caller.frame().await.is_some(), "the message");
-    caller.send(Some(r#"{"text":"a"}"#)).await;
+    caller.message(r#"{"text":"a"}"#).await;
     assert_eq!(echo.recv().await.unwrap().unwrap().text, "a");
     drop(echo);
     assert_eq!(caller.rest().await.1, Closed::Reset);
 
     // Bidirectional, after the caller's own end: its `EOS` arrives, then the reset.
-    let echo = raw
-        .client
-        .open_stream::<EchoMessage, EchoMessage>("raw", "Streamer.Echo", &json)
-        .await
-        .unwrap();
-    let mut caller = raw.caller().await;
+    let (echo, mut caller) = raw.echo().await;
     echo.close_send().await.unwrap();
     drop(echo);
     let (frames, closed) = caller.rest().await;
@@ -435,15 +454,11 @@ async fn a_stream_left_before_its_end_resets_the_connection() {
     assert_eq!(closed, Closed::Reset);
 
     // A server stream, its request sent, dropped while a read waits.
-    let streamer = StreamerClient::new("raw", raw.client.clone());
-    let mut ticks = streamer
-        .countdown_with(CountdownRequest { from: 3 }, json.clone())
-        .await
-        .unwrap();
-    let mut caller = raw.caller().await;
-    assert!(caller.frame().await.is_some(), "the request");
-    let waiting = tokio::time::timeout(std::time::Duration::from_millis(50), ticks.recv()).await;
-    assert!(waiting.is_err(), "nothing was sent yet");
+    let (mut ticks, mut caller) = raw.countdown().await;
+    assert!(
+        ticks.recv().now_or_never().is_none(),
+        "nothing was sent yet"
+    );
     drop(ticks);
     assert_eq!(caller.rest().await.1, Closed::Reset);
 }
@@ -451,47 +466,34 @@ async fn a_stream_left_before_its_end_resets_the_connection() {
 #[tokio::test]
 async fn a_stream_read_to_its_end_closes_the_connection_with_a_fin() {
     let raw = StandIn::start().await;
-    let json = CallOptions::new().content_type(ContentType::JSON);
 
     // A bidirectional stream the server ended.
-    let mut echo = raw
-        .client
-        .open_stream::<EchoMessage, EchoMessage>("raw", "Streamer.Echo", &json)
-        .await
-        .unwrap();
-    let mut caller = raw.caller().await;
-    caller.send(Some(r#"{"text":"b"}"#)).await;
-    caller.send(None).await;
+    let (mut echo, mut caller) = raw.echo().await;
+    caller.message(r#"{"text":"b"}"#).await;
+    caller.end("EOS").await;
     assert_eq!(echo.recv().await.unwrap().unwrap().text, "b");
     assert_eq!(echo.recv().await.unwrap(), None);
     drop(echo);
     assert_eq!(caller.rest().await.1, Closed::Fin);
 
     // A server stream that ended with an error.
-    let streamer = StreamerClient::new("raw", raw.client.clone());
-    let mut ticks = streamer
-        .countdown_with(CountdownRequest { from: 3 }, json.clone())
-        .await
-        .unwrap();
-    let mut caller = raw.caller().await;
-    assert!(caller.frame().await.is_some(), "the request");
-    let error = r#"{"id":"raw","code":409,"detail":"no","status":"Conflict"}"#;
-    let frame = format!("HTTP/1.1 200 OK\r\nMicro-Error: {error}\r\nContent-Length: 0\r\n\r\n");
-    tokio::io::AsyncWriteExt::write_all(&mut caller.write, frame.as_bytes())
-        .await
-        .unwrap();
+    let (mut ticks, mut caller) = raw.countdown().await;
+    let conflict = r#"{"id":"raw","code":409,"detail":"no","status":"Conflict"}"#;
+    caller.end(conflict).await;
     assert_eq!(ticks.recv().await.unwrap_err().code, 409);
     drop(ticks);
     assert_eq!(caller.rest().await.1, Closed::Fin);
 
     // A client stream whose reply came: its `EOS` need not be waited for.
-    let sum = streamer.sum_with(json.clone()).await.unwrap();
+    let streamer = StreamerClient::new("raw", raw.client.clone());
+    let json = CallOptions::new().content_type(ContentType::JSON);
+    let sum = streamer.sum_with(json).await.unwrap();
     let mut caller = raw.caller().await;
     sum.send(Number { value: 2 }).await.unwrap();
     let reply = tokio::spawn(sum.close_and_recv());
     let frames = [caller.frame().await, caller.frame().await];
     assert_eq!(frames[1].as_ref().and_then(micro_error), Some("EOS"));
-    caller.send(Some(r#"{"sum":"2","count":"1"}"#)).await;
+    caller.message(r#"{"sum":"2","count":"1"}"#).await;
     let total = reply.await.unwrap().unwrap();
     assert_eq!((total.sum, total.count), (2, 1));
     assert_eq!(caller.rest().await.1, Closed::Fin);
