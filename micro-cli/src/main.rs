@@ -180,7 +180,13 @@ fn main() {
         }
         tokio::select! {
             outcome = run(cli) => outcome,
-            _ = tokio::signal::ctrl_c() => Err(Failure::Interrupted),
+            _ = tokio::signal::ctrl_c() => {
+                // `run` is dropped: let the tasks that aborts (a stream's writer) drop their
+                // connections now, so that a stream left before its end is reset, which stops
+                // the server's handler, before the process exits.
+                tokio::task::yield_now().await;
+                Err(Failure::Interrupted)
+            }
         }
     });
     let code = match outcome {

@@ -337,8 +337,7 @@ async fn an_idle_keep_alive_connection_is_closed() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_client_leaving_a_quiet_stream_after_its_end_of_input_frees_its_place_and_stops_the_handler()
- {
+async fn leaving_a_quiet_stream_after_its_end_of_input_stops_it_and_frees_the_place() {
     use futures_util::SinkExt;
     use tokio_tungstenite::tungstenite::Message;
     let (ended, mut how) = tokio::sync::mpsc::unbounded_channel();
@@ -348,9 +347,14 @@ async fn a_client_leaving_a_quiet_stream_after_its_end_of_input_frees_its_place_
     let url = format!("ws://{}/greeter/Streamer.Countdown?from=1", setup.address);
     let (mut socket, _) = tokio_tungstenite::connect_async(&url).await.unwrap();
     socket.send(Message::text("")).await.unwrap();
+    let started = tokio::time::timeout(WAIT, how.recv()).await;
+    assert_eq!(started.expect("the handler starts"), Some("started"));
     // The client goes away without a word. The gateway still reads the socket after the empty
-    // frame, so it notices, drops the stream, and the one WebSocket place is free again.
+    // frame, so it notices and drops the stream, which hangs up on the service: its handler is
+    // stopped, and the one WebSocket place is free again.
     drop(socket);
+    let ended = tokio::time::timeout(WAIT, how.recv()).await;
+    assert_eq!(ended.expect("the handler is stopped"), Some("cancelled"));
     tokio::time::timeout(WAIT, async {
         loop {
             match tokio_tungstenite::connect_async(&url).await {
@@ -361,8 +365,5 @@ async fn a_client_leaving_a_quiet_stream_after_its_end_of_input_frees_its_place_
     })
     .await
     .expect("the place is freed");
-    // And the service's handler is stopped: the gateway's stream hung up on it.
-    let ended = tokio::time::timeout(WAIT, how.recv()).await;
-    assert_eq!(ended.expect("the handler is stopped"), Some("cancelled"));
     setup.stop().await;
 }

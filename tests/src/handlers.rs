@@ -105,7 +105,8 @@ impl StreamerHandler for Streamer {
 
 /// Echoes, and reports how its stream ended: `eos` when the caller closed its side, `cancelled`
 /// when the server dropped the handler because the caller hung up. Its countdown is a quiet
-/// stream that only a hang-up ends (reported as `cancelled`); its other endpoints do nothing.
+/// stream that only a hang-up ends: it reports `started`, then `cancelled`. Its other endpoints
+/// do nothing.
 #[derive(Debug, Clone)]
 pub struct Probe {
     /// Where the end of each echo stream is reported.
@@ -130,13 +131,14 @@ impl StreamerHandler for Probe {
         })
     }
     /// A quiet stream: sends nothing and never ends by itself, so only the caller's hang-up
-    /// ends it (reported as `cancelled`).
+    /// ends it. Reports `started`, then `cancelled`.
     async fn countdown(
         &self,
         _: Context,
         _: CountdownRequest,
         _: Sender<Tick>,
     ) -> Result<(), Error> {
+        let _ = self.ended.send("started");
         let _report = Report(Some(self.ended.clone()));
         std::future::pending::<()>().await;
         Ok(())

@@ -299,6 +299,8 @@ async fn a_caller_that_leaves_after_its_end_of_input_stops_a_quiet_handler() {
         .unwrap();
     stream.send(CountdownRequest { from: 1 }).await.unwrap();
     stream.close_send().await.unwrap();
+    let started = tokio::time::timeout(WAIT, how.recv()).await;
+    assert_eq!(started.expect("the handler starts"), Some("started"));
     drop(stream);
     let ended = tokio::time::timeout(WAIT, how.recv()).await;
     assert_eq!(ended.expect("the handler is stopped"), Some("cancelled"));
