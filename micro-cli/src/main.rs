@@ -180,15 +180,13 @@ fn main() {
         }
         tokio::select! {
             outcome = run(cli) => outcome,
-            _ = tokio::signal::ctrl_c() => {
-                // `run` is dropped: let the tasks that aborts (a stream's writer) drop their
-                // connections now, so that a stream left before its end is reset, which stops
-                // the server's handler, before the process exits.
-                tokio::task::yield_now().await;
-                Err(Failure::Interrupted)
-            }
+            _ = tokio::signal::ctrl_c() => Err(Failure::Interrupted),
         }
     });
+    // Drop every task now, without waiting for the blocking pool: a stream's writer task drops
+    // its connection, so a stream left before its end is reset and the server stops its handler
+    // (see micro-runtime's transport/hang_up.rs), whichever way the command ended.
+    runtime.shutdown_background();
     let code = match outcome {
         Ok(()) => 0,
         Err(failure) => {
@@ -197,8 +195,8 @@ fn main() {
         }
     };
     let _ = std::io::stdout().flush();
-    // Exit rather than return: dropping the runtime would wait for a read of stdin still pending
-    // in its blocking pool (`micro stream` interrupted while typing), that is until Enter.
+    // Exit rather than return: the blocking pool may still wait on a read of stdin (`micro stream`
+    // interrupted while typing), that is until Enter.
     std::process::exit(code);
 }
 

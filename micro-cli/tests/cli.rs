@@ -589,14 +589,14 @@ async fn ctrl_c_hangs_up_a_stream_and_its_handler_stops() {
     let how = tokio::time::timeout(WAIT, ended.recv()).await.unwrap();
     assert_eq!(how, Some("cancelled"), "the hang-up stopped the handler");
 
-    // A quiet stream whose input has ended (stdin closed, so micro sent its EOS): Ctrl-C still
-    // hangs up, and the handler stops.
-    let mut quiet = LongRun::start(&env, &["stream", "streamer", "Streamer.Countdown"]);
+    // A quiet stream whose input has ended (stdin closed, so micro sent its EOS; Probe's sum
+    // reports it and then answers nothing): Ctrl-C still hangs up, and the handler stops.
+    let mut quiet = LongRun::start(&env, &["stream", "streamer", "Streamer.Sum"]);
     let mut stdin = quiet.child.stdin.take().unwrap();
-    stdin.write_all(b"{\"from\": 1}\n").await.unwrap();
+    stdin.write_all(b"{\"value\": 1}\n").await.unwrap();
     drop(stdin);
     let how = tokio::time::timeout(WAIT, ended.recv()).await.unwrap();
-    assert_eq!(how, Some("started"));
+    assert_eq!(how, Some("eos"));
     quiet.signal("INT");
     assert_eq!(quiet.exit_code().await, 130);
     let how = tokio::time::timeout(WAIT, ended.recv()).await.unwrap();

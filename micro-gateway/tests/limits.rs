@@ -343,12 +343,12 @@ async fn leaving_a_quiet_stream_after_its_end_of_input_stops_it_and_frees_the_pl
     let (ended, mut how) = tokio::sync::mpsc::unbounded_channel();
     let options = GatewayOptions::default().max_connections(1);
     let setup = Setup::serving(options, StreamerServer::new(Probe { ended })).await;
-    // Probe's countdown sends nothing and never ends by itself.
-    let url = format!("ws://{}/greeter/Streamer.Countdown?from=1", setup.address);
+    // Probe's sum reads to the caller's `EOS`, reports it, and then answers nothing.
+    let url = format!("ws://{}/greeter/Streamer.Sum", setup.address);
     let (mut socket, _) = tokio_tungstenite::connect_async(&url).await.unwrap();
     socket.send(Message::text("")).await.unwrap();
-    let started = tokio::time::timeout(WAIT, how.recv()).await;
-    assert_eq!(started.expect("the handler starts"), Some("started"));
+    let eos = tokio::time::timeout(WAIT, how.recv()).await;
+    assert_eq!(eos.expect("the handler reads the end"), Some("eos"));
     // The client goes away without a word. The gateway still reads the socket after the empty
     // frame, so it notices and drops the stream, which hangs up on the service: its handler is
     // stopped, and the one WebSocket place is free again.

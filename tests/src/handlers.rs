@@ -104,9 +104,9 @@ impl StreamerHandler for Streamer {
 }
 
 /// Echoes, and reports how its stream ended: `eos` when the caller closed its side, `cancelled`
-/// when the server dropped the handler because the caller hung up. Its countdown is a quiet
-/// stream that only a hang-up ends: it reports `started`, then `cancelled`. Its other endpoints
-/// do nothing.
+/// when the server dropped the handler because the caller hung up. Its countdown and its sum are
+/// quiet streams that only a hang-up ends (reported as `cancelled`); the sum first reads its input
+/// to the caller's `EOS` and reports `eos`. Its ping answers.
 #[derive(Debug, Clone)]
 pub struct Probe {
     /// Where the end of each echo stream is reported.
@@ -131,19 +131,24 @@ impl StreamerHandler for Probe {
         })
     }
     /// A quiet stream: sends nothing and never ends by itself, so only the caller's hang-up
-    /// ends it. Reports `started`, then `cancelled`.
+    /// ends it (reported as `cancelled`).
     async fn countdown(
         &self,
         _: Context,
         _: CountdownRequest,
         _: Sender<Tick>,
     ) -> Result<(), Error> {
-        let _ = self.ended.send("started");
         let _report = Report(Some(self.ended.clone()));
         std::future::pending::<()>().await;
         Ok(())
     }
-    async fn sum(&self, _: Context, _: Receiver<Number>) -> Result<Total, Error> {
+    /// Reads its input to the caller's `EOS` and reports `eos`, then answers nothing: only the
+    /// caller's hang-up ends it (reported as `cancelled`).
+    async fn sum(&self, _: Context, mut numbers: Receiver<Number>) -> Result<Total, Error> {
+        let _report = Report(Some(self.ended.clone()));
+        while numbers.recv().await?.is_some() {}
+        let _ = self.ended.send("eos");
+        std::future::pending::<()>().await;
         Ok(Total::default())
     }
     async fn echo(

@@ -291,17 +291,14 @@ async fn a_caller_that_leaves_after_its_end_of_input_stops_a_quiet_handler() {
     let registry = support::registry();
     let (ended, mut how) = tokio::sync::mpsc::unbounded_channel();
     let server = support::start("probe", &registry, StreamerServer::new(Probe { ended })).await;
-    let client = support::client(&registry);
-    // Probe's countdown sends nothing and never ends by itself.
-    let stream = client
-        .open_stream::<CountdownRequest, Tick>("probe", "Streamer.Countdown", &CallOptions::new())
-        .await
-        .unwrap();
-    stream.send(CountdownRequest { from: 1 }).await.unwrap();
-    stream.close_send().await.unwrap();
-    let started = tokio::time::timeout(WAIT, how.recv()).await;
-    assert_eq!(started.expect("the handler starts"), Some("started"));
-    drop(stream);
+    let client = StreamerClient::new("probe", support::client(&registry));
+    // Probe's sum reads to the caller's `EOS`, reports it, and then answers nothing.
+    let sum = client.sum().await.unwrap();
+    sum.send(Number { value: 1 }).await.unwrap();
+    sum.sender().close().await.unwrap();
+    let eos = tokio::time::timeout(WAIT, how.recv()).await;
+    assert_eq!(eos.expect("the handler reads the end"), Some("eos"));
+    drop(sum);
     let ended = tokio::time::timeout(WAIT, how.recv()).await;
     assert_eq!(ended.expect("the handler is stopped"), Some("cancelled"));
     server.stop().await.unwrap();

@@ -73,7 +73,7 @@ pub(super) async fn open_on(
 
 impl Opened {
     /// A server stream: writes the one request, then the replies can be read. The receiver holds
-    /// the write half, so dropping it hangs up.
+    /// the write half, so dropping it before the stream's end hangs up.
     pub(super) async fn server_stream<Req: Message, Rsp: Message>(
         mut self,
         request: &Req,

@@ -24,7 +24,7 @@ use tokio::sync::mpsc;
 
 use crate::stream::{self, Item, Receiver, Sender, Stopped, Why, writer_channel};
 use crate::transport::halves::{ReadHalf, WriteHalf};
-use crate::transport::{FrameError, FrameTemplate, Headers};
+use crate::transport::{FrameTemplate, Headers};
 
 /// How many decoded messages wait between the connection and a handler before the connection stops
 /// reading (and TCP pushes back on the caller).
@@ -264,7 +264,9 @@ async fn run_with_reader<Req: Message, T>(
     let end = {
         let read = read_messages(reader, tx);
         tokio::pin!(read);
+        // The work first, so a handler that finished is not taken for one whose caller left.
         tokio::select! {
+            biased;
             result = &mut work => return result,
             end = &mut read => end,
             () = &mut idle => return Err(idle_error(idle_timeout)),
@@ -272,7 +274,6 @@ async fn run_with_reader<Req: Message, T>(
     };
     match end {
         ReadEnd::Gone => gone(),
-        // The work first, so a handler that is already done is not taken for a hung-up one.
         ReadEnd::Closed => tokio::select! {
             biased;
             result = work => result,
@@ -282,17 +283,19 @@ async fn run_with_reader<Req: Message, T>(
     }
 }
 
-/// Resolves when a caller that has sent `EOS` resets the connection: it left without reading the
-/// answer (see `transport/hang_up.rs`). A FIN is a half-close: the caller may still read, so the
-/// stream goes on. Whatever else arrives after `EOS` is read and ignored.
+/// Resolves when a caller that has sent `EOS` resets the connection (it left without reading the
+/// answer, see `transport/hang_up.rs`) or breaks it: any error but a clean end, including a
+/// malformed frame, since nothing may follow `EOS`. A FIN is a half-close: the caller may still
+/// read, so the stream goes on. Frames after `EOS` are read and ignored.
 async fn hung_up(io: &mut StreamIoReader<'_>) {
     loop {
         match io.reader.read_stream_frame(true).await {
             Ok(Some(_)) => {}
-            Err(FrameError::Io(err)) if err.kind() == std::io::ErrorKind::ConnectionReset => {
+            Ok(None) => return std::future::pending().await,
+            Err(err) => {
+                tracing::debug!(error = %err, "the caller left a stream after its end of input");
                 return;
             }
-            Ok(None) | Err(_) => return std::future::pending().await,
         }
     }
 }

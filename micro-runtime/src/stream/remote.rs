@@ -38,8 +38,8 @@ pub(crate) struct Remote<T> {
     /// Raised when the stream is dropped before it ended, so the connection closes with a reset.
     hang_up: HangUp,
     /// Keeps the caller's direction open while this lives: the write half itself (a
-    /// server-streaming call) or the writer task's hold (client and bidi streams). Dropping it
-    /// tells the server the caller hung up.
+    /// server-streaming call) or the writer task's hold (client and bidi streams). Dropped with
+    /// the stream unended, it tells the server the caller hung up.
     _keep: Box<dyn Any + Send + Sync>,
     _message: PhantomData<fn() -> T>,
 }

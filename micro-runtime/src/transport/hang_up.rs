@@ -8,6 +8,11 @@
 //! is unambiguous: the server reads `ECONNRESET` and cancels the handler, as an HTTP/2 server
 //! cancels on `RST_STREAM`. A stream whose end the caller has read (the server's `EOS` or error,
 //! or a client stream's reply) closes with a FIN as before.
+//!
+//! Limits: this is TCP's (micro's HTTP transport); another [`Transport`](super::Transport)'s
+//! sockets close as they close, and its quiet streams end at the idle timeout. A go-micro client
+//! sends `EOS` and closes at once; its kernel sends a reset instead of a FIN when replies sit
+//! unread, so whether its handler is stopped at once or at the idle timeout depends on that.
 
 use std::ops::{Deref, DerefMut};
 use std::sync::Arc;
@@ -32,8 +37,9 @@ impl HangUp {
 }
 
 /// A caller's write half of a stream, which resets the connection when it is dropped after the
-/// caller left. The connection closes once both halves are gone, so the reset happens then,
-/// whichever half goes last.
+/// caller left. The stream's receiver raises the flag before it lets go of the write half (or of
+/// the writer task that owns it), so the flag is up by the time this drops; the connection closes,
+/// with the reset, once the read half is gone too.
 pub(crate) struct StreamWriter {
     /// Always present; taken only by `drop`.
     half: Option<WriteHalf>,
