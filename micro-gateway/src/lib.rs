@@ -43,6 +43,7 @@ mod serve;
 mod stream;
 mod template;
 pub mod web;
+mod websocket;
 
 use std::future::Future;
 use std::sync::Arc;

@@ -24,24 +24,24 @@ use std::sync::Arc;
 
 use axum::body::{Body, Bytes};
 use axum::extract::FromRequestParts;
-use axum::extract::ws::{CloseFrame, Message, WebSocket, WebSocketUpgrade};
+use axum::extract::ws::WebSocketUpgrade;
 use axum::http::request::Parts;
 use axum::http::{HeaderValue, header};
 use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::response::{IntoResponse, Response};
-use futures_util::{SinkExt, StreamExt};
 use micro_runtime::client::BidiStream;
 use micro_runtime::codec::{ContentType, JsonValue};
 use micro_runtime::registry::Endpoint;
 use micro_runtime::{CallOptions, Error};
 use serde_json::{Map, Value};
-use tokio::sync::{OwnedSemaphorePermit, watch};
 
 use crate::Shared;
 use crate::errors::ApiError;
 use crate::request;
+use crate::websocket::Bridge;
 
-type Stream = BidiStream<JsonValue, JsonValue>;
+/// A stream to a service, JSON both ways.
+pub(crate) type Stream = BidiStream<JsonValue, JsonValue>;
 
 /// Serves a request for a streaming endpoint in the way it asks for.
 ///
@@ -68,11 +68,11 @@ pub(crate) async fn serve(
             .try_acquire_owned()
             .map_err(|_| ApiError::new(503, "too many WebSockets are open; try again later"))?;
         let stream = open(shared, target, &options).await?;
-        let bridge = Bridge {
-            send_timeout: shared.options.stream_send_timeout,
-            closing: shared.closing.subscribe(),
-            _place: place,
-        };
+        let bridge = Bridge::new(
+            shared.options.stream_send_timeout,
+            shared.closing.subscribe(),
+            place,
+        );
         let upgrade = upgrade
             .max_message_size(shared.options.max_body)
             .max_frame_size(shared.options.max_body);
@@ -180,136 +180,4 @@ fn lines(receiver: micro_runtime::stream::Receiver<JsonValue>) -> Response {
 fn error_line(err: &Error) -> String {
     let error = serde_json::to_value(err).unwrap_or(Value::Null);
     serde_json::json!({ "error": error }).to_string()
-}
-
-/// What one WebSocket's bridge holds besides the two ends.
-struct Bridge {
-    /// How long the client may take to accept each message.
-    send_timeout: std::time::Duration,
-    /// Turns true when the gateway stops.
-    closing: watch::Receiver<bool>,
-    /// Its place among the open WebSockets, given back when the bridge ends.
-    _place: OwnedSemaphorePermit,
-}
-
-/// How the client's side of a WebSocket ended.
-enum Inbound {
-    /// The socket closed or failed: hang up.
-    HungUp,
-    /// A frame that is not a JSON object: the close code and reason.
-    Refused(u16, String),
-}
-
-impl Bridge {
-    /// Carries messages both ways until the service ends the stream, the client hangs up, or the
-    /// gateway stops.
-    async fn run(mut self, socket: WebSocket, stream: Stream, first: Option<Map<String, Value>>) {
-        let (sender, mut receiver) = stream.split();
-        let (mut socket_tx, mut socket_rx) = socket.split();
-        if let Some(first) = first
-            && sender.send(JsonValue(Value::Object(first))).await.is_err()
-        {
-            return;
-        }
-        // The halves borrow the socket's writer; the block ends them before the close is sent.
-        let close = {
-            // Read until the client hangs up, even after its end of input (an empty frame):
-            // a client that leaves a quiet stream must still cancel it.
-            let inbound = async {
-                let mut ended = false;
-                while let Some(Ok(frame)) = socket_rx.next().await {
-                    match frame {
-                        Message::Text(text) if text.is_empty() => {
-                            if !ended {
-                                ended = true;
-                                let _ = sender.close().await;
-                            }
-                        }
-                        Message::Text(_) if ended => {
-                            return Inbound::Refused(
-                                1008,
-                                "the stream takes no more messages".into(),
-                            );
-                        }
-                        Message::Text(text) => match request::json_object(text.as_bytes()) {
-                            Ok(message) => {
-                                if sender
-                                    .send(JsonValue(Value::Object(message)))
-                                    .await
-                                    .is_err()
-                                {
-                                    // The service has ended its side; its replies still come.
-                                    ended = true;
-                                }
-                            }
-                            Err(err) => return Inbound::Refused(1007, err.0.detail),
-                        },
-                        Message::Binary(_) => {
-                            return Inbound::Refused(
-                                1003,
-                                "send JSON messages as text frames".into(),
-                            );
-                        }
-                        Message::Close(_) => return Inbound::HungUp,
-                        Message::Ping(_) | Message::Pong(_) => {}
-                    }
-                }
-                Inbound::HungUp
-            };
-            let send_timeout = self.send_timeout;
-            let outbound = async {
-                loop {
-                    let close = match receiver.recv().await {
-                        Ok(Some(JsonValue(message))) => {
-                            let frame = Message::Text(message.to_string().into());
-                            match tokio::time::timeout(send_timeout, socket_tx.send(frame)).await {
-                                Ok(Ok(())) => continue,
-                                // Gone, or not reading: drop it rather than queue for it.
-                                Ok(Err(_)) | Err(_) => return None,
-                            }
-                        }
-                        Ok(None) => close_frame(1000, ""),
-                        Err(err) => close_frame(close_code(&err), &err.detail),
-                    };
-                    return Some(close);
-                }
-            };
-            let closing = self.closing.wait_for(|closing| *closing);
-            tokio::select! {
-                inbound = inbound => match inbound {
-                    Inbound::HungUp => return,
-                    Inbound::Refused(code, why) => Some(close_frame(code, &why)),
-                },
-                close = outbound => close,
-                _ = closing => Some(close_frame(1001, "the gateway is stopping")),
-            }
-        };
-        if let Some(close) = close {
-            let _ = tokio::time::timeout(
-                self.send_timeout,
-                socket_tx.send(Message::Close(Some(close))),
-            )
-            .await;
-        }
-    }
-}
-
-/// 4000 + a go-micro error's code, the WebSocket range for applications.
-fn close_code(err: &Error) -> u16 {
-    u16::try_from(err.code)
-        .ok()
-        .filter(|code| (100..1000).contains(code))
-        .map_or(4500, |code| 4000 + code)
-}
-
-/// A close frame; the reason cut to the protocol's 123 bytes, on a character boundary.
-fn close_frame(code: u16, reason: &str) -> CloseFrame {
-    let mut end = reason.len().min(123);
-    while !reason.is_char_boundary(end) {
-        end -= 1;
-    }
-    CloseFrame {
-        code,
-        reason: reason[..end].into(),
-    }
 }

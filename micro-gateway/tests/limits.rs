@@ -318,6 +318,12 @@ async fn websockets_have_a_cap_and_close_when_the_gateway_stops() {
         }
     };
     assert_eq!(closed.map(|f| u16::from(f.code)), Some(1001));
+    // Reading on answers the close, as a browser does; then the connection ends.
+    let after = tokio::time::timeout(WAIT, open.next()).await.unwrap();
+    assert!(
+        matches!(after, None | Some(Err(_))),
+        "nothing after the close: {after:?}"
+    );
     tokio::time::timeout(WAIT, stopping).await.unwrap().unwrap();
 }
 
