@@ -133,12 +133,16 @@ impl LongRun {
         send_signal(self.child.id().expect("still running"), signal);
     }
 
-    /// Waits for the exit (within [`WAIT`]) and returns its code.
+    /// Waits for the exit (within [`WAIT`]) and returns its code. Its stdin stays open until then:
+    /// tokio's `wait` would close it first, and that end of input, racing a signal, could end a
+    /// `micro stream` cleanly (with `EOS`) before the signal is handled.
     pub async fn exit_code(&mut self) -> i32 {
+        let stdin = self.child.stdin.take();
         let status = tokio::time::timeout(WAIT, self.child.wait())
             .await
             .expect("micro exits promptly")
             .unwrap();
+        drop(stdin);
         status.code().unwrap_or(-1)
     }
 }
