@@ -112,19 +112,18 @@ impl Bridge {
             let send_timeout = self.send_timeout;
             let outbound = async {
                 loop {
-                    let close = match receiver.recv().await {
+                    match receiver.recv().await {
                         Ok(Some(JsonValue(message))) => {
                             let frame = Message::Text(message.to_string().into());
-                            match tokio::time::timeout(send_timeout, socket_tx.send(frame)).await {
-                                Ok(Ok(())) => continue,
+                            let sent = tokio::time::timeout(send_timeout, socket_tx.send(frame));
+                            if !matches!(sent.await, Ok(Ok(()))) {
                                 // Gone, or not reading: drop it rather than queue for it.
-                                Ok(Err(_)) | Err(_) => return End::Gone,
+                                return End::Gone;
                             }
                         }
-                        Ok(None) => close_frame(1000, ""),
-                        Err(err) => close_frame(close_code(&err), &err.detail),
-                    };
-                    return End::Close(close);
+                        Ok(None) => return End::Close(close_frame(1000, "")),
+                        Err(err) => return End::Close(close_frame(close_code(&err), &err.detail)),
+                    }
                 }
             };
             let closing = self.closing.wait_for(|closing| *closing);

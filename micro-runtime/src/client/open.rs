@@ -10,7 +10,7 @@ use crate::error::{CLIENT_ID, Error};
 use crate::registry::Node;
 use crate::stream::remote::Remote;
 use crate::stream::{Receiver, Sender};
-use crate::transport::hang_up::{HangUp, StreamWriter};
+use crate::transport::hang_up::StreamWriter;
 use crate::transport::pool::ClientConn;
 use crate::transport::{FrameTemplate, STREAM_READ_BYTES};
 
@@ -56,10 +56,8 @@ pub(super) async fn open_on(
     let message = FrameTemplate::request(&node.address, &headers);
     headers.remove("Content-Type");
     headers.insert("Micro-Error", "EOS");
-    let hang_up = HangUp::default();
     Ok(Opened {
-        writer: StreamWriter::new(writer, hang_up.clone()),
-        hang_up,
+        writer: StreamWriter::new(writer),
         reader: conn.reader.with_read_size(STREAM_READ_BYTES),
         frames: Frames {
             message,
@@ -88,25 +86,27 @@ impl Opened {
                 .unwrap_or_else(|_| Err(std::io::ErrorKind::TimedOut.into())),
         };
         flushed.map_err(|e| broken(&self.host, &e.to_string()))?;
+        let hang_up = self.writer.hang_up();
         Ok(Receiver::from_remote(Remote::new(
             self.reader,
             ct,
             self.deadline,
             Box::new(self.writer),
-            self.hang_up,
+            hang_up,
         )))
     }
 
     /// Both directions: a writer task behind the sender, the connection behind the receiver.
     pub(super) fn both<Req: Message, Rsp: Message>(self) -> (Sender<Req>, Receiver<Rsp>) {
         let content_type: ContentType = self.frames.content_type;
+        let hang_up = self.writer.hang_up();
         let (sender, hold) = spawn_writer(self.writer, self.frames, self.host, self.deadline);
         let receiver = Receiver::from_remote(Remote::new(
             self.reader,
             content_type,
             self.deadline,
             Box::new(hold),
-            self.hang_up,
+            hang_up,
         ));
         (sender, receiver)
     }

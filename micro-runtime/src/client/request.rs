@@ -95,8 +95,6 @@ pub enum CallResponse {
 /// A stream's connection once the init frame is sent (`open.rs` opens it and hands out its halves).
 pub(crate) struct Opened {
     pub(super) writer: Writer,
-    /// Raised by the receiver when the caller leaves the stream unended (see `hang_up.rs`).
-    pub(super) hang_up: crate::transport::hang_up::HangUp,
     pub(super) reader: crate::transport::halves::ReadHalf,
     pub(super) frames: Frames,
     pub(super) host: String,

@@ -47,11 +47,17 @@ pub(crate) struct StreamWriter {
 }
 
 impl StreamWriter {
-    pub(crate) fn new(half: WriteHalf, hang_up: HangUp) -> Self {
+    /// The write half of a new stream, with a flag for its receiver ([`Self::hang_up`]).
+    pub(crate) fn new(half: WriteHalf) -> Self {
         Self {
             half: Some(half),
-            hang_up,
+            hang_up: HangUp::default(),
         }
+    }
+
+    /// The flag the stream's receiver raises when the caller leaves.
+    pub(crate) fn hang_up(&self) -> HangUp {
+        self.hang_up.clone()
     }
 }
 
